@@ -1,0 +1,22 @@
+"""Errors a caller can cause. They carry the HTTP status to answer with and a message that says
+what to change; they travel unchanged through DeploymentHandles, so the router can pass a leaf
+app's 4xx on instead of mistaking it for an outage."""
+
+
+class UserInputError(ValueError):
+    """The request cannot be served as sent; `message` tells the caller what to change."""
+
+    status_code = 422
+
+    def __init__(self, message: str, status_code: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if status_code is not None:
+            self.status_code = status_code
+
+    def __reduce__(self):  # keep status_code when pickled through a handle
+        return (type(self), (self.message, self.status_code))
+
+
+class InputTooLarge(UserInputError):
+    status_code = 413

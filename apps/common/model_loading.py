@@ -1,0 +1,149 @@
+"""Load a sequence-to-sequence model from a Hugging Face hub id or a local directory.
+
+Loading never hangs: a hub id is looked up in the local cache first; if it is not there and the
+hub is off (`HF_HUB_OFFLINE=1`) or unreachable, it fails at once with an error that names the
+model and says how to fix it, instead of transformers' minute of retries.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+logger = logging.getLogger("ray.serve")
+
+DEMO_MARKER = "textserve_demo.json"  # written by textserve.demo_models next to a demo model
+HUB_PROBE_TIMEOUT_S = 3.0
+
+
+class ModelLoadError(RuntimeError):
+    """The model cannot be loaded; the message names it and says how to fix it."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    tokenizer: Any
+    model: Any
+    model_id: str  # as configured: hub id or directory
+    name: str  # what responses report in their `model` field
+    source: str  # the directory or hub id it came from
+    is_demo: bool
+
+    @property
+    def uses_t5_prefixes(self) -> bool:
+        """T5 checkpoints pick their task from a text prefix ("translate English to French: ")."""
+        return getattr(self.model.config, "model_type", "") in ("t5", "mt5", "umt5")
+
+    @property
+    def max_input_tokens(self) -> int:
+        """The longest input the model reads (t5-small: 512)."""
+        limit = getattr(self.tokenizer, "model_max_length", None)
+        if isinstance(limit, int) and 0 < limit < 100_000:
+            return limit
+        return 512
+
+
+def hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _looks_like_path(model_id: str) -> bool:
+    return model_id.startswith(("/", "./", "../", "~")) or Path(model_id).expanduser().is_dir()
+
+
+def _hub_reachable() -> bool:
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        with socket.create_connection((endpoint.hostname, port), timeout=HUB_PROBE_TIMEOUT_S):
+            return True
+    except OSError:
+        return False
+
+
+def _how_to_fix(model_id: str) -> str:
+    return (
+        f"Either give a local directory that holds '{model_id}' (config, weights and tokenizer, "
+        "e.g. saved with save_pretrained) as `model` in serve_config.yaml's user_config, "
+        "pre-download it into the Hugging Face cache on every node, allow hub access "
+        "(unset HF_HUB_OFFLINE), or run the demo models (`make run` substitutes them, announced, "
+        "when the real ones are unavailable)."
+    )
+
+
+def resolve_model_source(model_id: str) -> tuple[str, bool]:
+    """Return (source, local_only) for from_pretrained, or raise ModelLoadError at once.
+
+    local_only is True when the files are already on disk (a directory or the hub cache).
+    """
+    model_id = model_id.strip()
+    if not model_id:
+        raise ModelLoadError("no model given: set `model` in the app's user_config")
+    if _looks_like_path(model_id):
+        path = Path(model_id).expanduser()
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(
+                f"model directory '{model_id}' does not exist or holds no config.json. "
+                + _how_to_fix(model_id)
+            )
+        return str(path.resolve()), True
+
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(model_id, "config.json")
+    if isinstance(cached, str):
+        return model_id, True
+    if hub_offline():
+        raise ModelLoadError(
+            f"model '{model_id}' is not in the local Hugging Face cache and hub access is off "
+            "(HF_HUB_OFFLINE=1). " + _how_to_fix(model_id)
+        )
+    if not _hub_reachable():
+        raise ModelLoadError(
+            f"model '{model_id}' is not in the local Hugging Face cache and the hub "
+            f"({os.environ.get('HF_ENDPOINT', 'https://huggingface.co')}) is unreachable. "
+            + _how_to_fix(model_id)
+        )
+    return model_id, False
+
+
+def read_demo_marker(source: str) -> dict | None:
+    marker = Path(source) / DEMO_MARKER
+    if not marker.is_file():
+        return None
+    try:
+        return json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"name": f"demo:{Path(source).name}"}
+
+
+def load_seq2seq(model_id: str) -> LoadedModel:
+    """Load tokenizer and model for `model_id` (hub id or directory), in eval mode on CPU."""
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    source, local_only = resolve_model_source(model_id)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
+        model = AutoModelForSeq2SeqLM.from_pretrained(source, local_files_only=local_only)
+    except Exception as exc:  # transformers raises OSError, ValueError, KeyError...
+        raise ModelLoadError(f"could not load model '{model_id}': {exc}. " + _how_to_fix(model_id)) from exc
+    model.eval()
+
+    marker = read_demo_marker(source) if local_only else None
+    if marker is not None:
+        name = str(marker.get("name") or f"demo:{Path(source).name}")
+        logger.warning(
+            "DEMO MODEL: serving %s from %s -- a tiny model trained on a fixed phrase set, "
+            "not a real translation/summarization model",
+            name,
+            source,
+        )
+        return LoadedModel(tokenizer, model, model_id, name, source, is_demo=True)
+    logger.info("loaded model %s from %s", model_id, source)
+    return LoadedModel(tokenizer, model, model_id, model_id, source, is_demo=False)

@@ -1,0 +1,33 @@
+"""Settings shared by the model apps. Each app's `user_config` in serve_config.yaml is validated by
+a pydantic model built from these pieces and applied in the deployment's `reconfigure`."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+
+
+class StrictSettings(BaseModel):
+    """Unknown keys are errors: a typo in serve_config.yaml must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+
+
+class ModelAppSettings(StrictSettings):
+    model: str = Field("t5-small", description="hub id or local directory of the model")
+    max_input_chars: int = Field(4000, ge=1, description="longer texts are answered 413")
+    num_beams: int = Field(1, ge=1, le=8, description="1 = greedy decoding")
+
+
+def parse_user_config(settings_cls: type[ConfigT], raw: dict | None, app: str) -> ConfigT:
+    """Validate a deployment's user_config; the error names the app and every bad key."""
+    try:
+        return settings_cls.model_validate(raw or {})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ValueError(f"invalid user_config for the {app} app: {problems}") from None

@@ -1,0 +1,76 @@
+"""The router app at `/`: one entry point that composes the translation and summarization apps.
+
+POST / {"text": ..., "task": "translate" | "summarize" | "summarize_then_translate"}; the seed
+guide's client (POST {"text": "Hello world!"} to http://127.0.0.1:8000/) gets a translation.
+It holds no model: it reaches the leaf apps through DeploymentHandles (apps/router/leaf_client.py),
+so each leaf app can be redeployed on its own.
+"""
+
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from ray import serve
+
+from apps.common.http import ERROR_RESPONSES, create_app
+from apps.common.settings import parse_user_config
+from apps.router.config import RouterSettings
+from apps.router.leaf_client import LeafClient, LeafUnavailable
+from apps.router.schemas import RouteRequest, RouteResponse
+
+http_app = create_app(
+    "textserve router",
+    "Translate, summarize, or summarize then translate, by composing the leaf apps.",
+    example={"text": "Hello world!", "task": "translate", "target_lang": "fr"},
+)
+
+
+@http_app.exception_handler(LeafUnavailable)
+async def _leaf_unavailable(request: Request, exc: LeafUnavailable) -> JSONResponse:
+    return JSONResponse(
+        status_code=503, content={"error": str(exc), "details": [exc.app]}, headers={"Retry-After": "5"}
+    )
+
+
+@serve.deployment(num_replicas=2, ray_actor_options={"num_cpus": 0.1, "num_gpus": 0}, user_config={})
+@serve.ingress(http_app)
+class Router:
+    def __init__(self):
+        self.settings = RouterSettings()
+        self.translation = LeafClient(self.settings.translation)
+        self.summarization = LeafClient(self.settings.summarization)
+
+    def reconfigure(self, user_config: dict) -> None:
+        settings = parse_user_config(RouterSettings, user_config, "router")
+        if settings.translation != self.settings.translation:
+            self.translation = LeafClient(settings.translation)
+        if settings.summarization != self.settings.summarization:
+            self.summarization = LeafClient(settings.summarization)
+        self.settings = settings
+
+    @http_app.post(
+        "/",
+        response_model=RouteResponse,
+        response_model_exclude_none=True,
+        responses={**ERROR_RESPONSES, 503: {"description": "A leaf app is missing or failing"}},
+    )
+    async def route(self, request: RouteRequest) -> RouteResponse:
+        timeout_s = self.settings.leaf_timeout_s
+        response = RouteResponse(task=request.task, models={})
+        text = request.text
+        if request.task in ("summarize", "summarize_then_translate"):
+            summary = await self.summarization.call(
+                "summarize", text, request.max_length, request.min_length, timeout_s=timeout_s
+            )
+            response.summary = text = summary["summary"]
+            response.models[self.settings.summarization.app] = summary["model"]
+        if request.task in ("translate", "summarize_then_translate"):
+            translation = await self.translation.call(
+                "translate", text, request.target_lang, timeout_s=timeout_s
+            )
+            response.translation = translation["translation"]
+            response.target_lang = translation["target_lang"]
+            response.models[self.settings.translation.app] = translation["model"]
+        return response
+
+
+app = Router.bind()

@@ -1,0 +1,20 @@
+"""The summarization app's settings: `user_config` of the Summarizer deployment in serve_config.yaml."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from apps.common.settings import ModelAppSettings
+
+
+class SummarizationSettings(ModelAppSettings):
+    max_input_chars: int = Field(10000, ge=1, description="longer texts are answered 413")
+    default_max_length: int = Field(60, ge=1, description="summary length cap, in tokens, if unasked")
+    default_min_length: int = Field(0, ge=0, description="summary length floor, in tokens, if unasked")
+    max_length_limit: int = Field(200, ge=1, le=1024, description="largest max_length a caller may ask")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SummarizationSettings:
+        if not self.default_min_length <= self.default_max_length <= self.max_length_limit:
+            raise ValueError("need default_min_length <= default_max_length <= max_length_limit")
+        return self

@@ -1,0 +1,62 @@
+"""The translation app: POST /translate, English -> French/German/Romanian.
+
+Deploy: `serve deploy serve_config.yaml` (app `translation`, import path `apps.translation.app:app`).
+Handle: `serve.get_deployment_handle("Translator", app_name="translation").translate.remote(text, "fr")`.
+"""
+
+
+from ray import serve
+
+from apps.common.errors import UserInputError
+from apps.common.generation import GenerationParams, Seq2SeqGenerator, generator_for
+from apps.common.http import ERROR_RESPONSES, create_app, validate
+from apps.common.settings import parse_user_config
+from apps.translation.config import TranslationSettings
+from apps.translation.schemas import TranslateRequest, TranslateResponse
+
+http_app = create_app(
+    "textserve translation",
+    "Translate English text with a seq2seq model (t5-small by default).",
+    example={"text": "Hello world!", "target_lang": "fr"},
+)
+
+
+@serve.deployment(num_replicas=2, ray_actor_options={"num_cpus": 0.2, "num_gpus": 0}, user_config={})
+@serve.ingress(http_app)
+class Translator:
+    def __init__(self):
+        self.settings: TranslationSettings | None = None
+        self.generator: Seq2SeqGenerator | None = None
+
+    def reconfigure(self, user_config: dict) -> None:
+        settings = parse_user_config(TranslationSettings, user_config, "translation")
+        self.generator = generator_for(settings.model, self.generator)
+        self.settings = settings
+
+    async def translate(self, text: str, target_lang: str | None = None) -> dict:
+        """Handle entry point; same validation and answers as POST /translate."""
+        request = validate(TranslateRequest, text=text, target_lang=target_lang)
+        return (await self._translate(request)).model_dump()
+
+    @http_app.post("/", response_model=TranslateResponse, responses=ERROR_RESPONSES)
+    async def translate_http(self, request: TranslateRequest) -> TranslateResponse:
+        return await self._translate(request)
+
+    async def _translate(self, request: TranslateRequest) -> TranslateResponse:
+        settings, generator = self.settings, self.generator
+        lang = request.target_lang or settings.default_target_lang
+        if lang not in settings.languages:
+            raise UserInputError(
+                f"target_lang '{lang}' is not supported; use one of {sorted(settings.languages)}"
+            )
+        text = request.text.strip()
+        prompt = text
+        if generator.loaded.uses_t5_prefixes:
+            prompt = f"translate English to {settings.languages[lang]}: {text}"
+        generator.check_input_size(text, prompt, settings.max_input_chars)
+        params = GenerationParams(max_new_tokens=settings.max_new_tokens, num_beams=settings.num_beams)
+        [translation] = await generator.generate([prompt], params)
+        return TranslateResponse(translation=translation, target_lang=lang, model=generator.name)
+
+
+app = Translator.bind()

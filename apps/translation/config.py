@@ -1,0 +1,27 @@
+"""The translation app's settings: `user_config` of the Translator deployment in serve_config.yaml."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from apps.common.settings import ModelAppSettings
+
+
+class TranslationSettings(ModelAppSettings):
+    languages: dict[str, str] = Field(
+        default_factory=lambda: {"fr": "French", "de": "German", "ro": "Romanian"},
+        description="target language code -> language name used in the T5 task prefix",
+    )
+    default_target_lang: str = "fr"
+    max_new_tokens: int = Field(128, ge=1, le=1024, description="longest translation, in tokens")
+
+    @model_validator(mode="after")
+    def _default_is_supported(self) -> TranslationSettings:
+        if not self.languages:
+            raise ValueError("languages must list at least one target language")
+        if self.default_target_lang not in self.languages:
+            raise ValueError(
+                f"default_target_lang '{self.default_target_lang}' is not in languages "
+                f"{sorted(self.languages)}"
+            )
+        return self
