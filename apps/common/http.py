@@ -41,7 +41,7 @@ def describe_validation_errors(errors: Sequence[dict]) -> list[str]:
             described.append(f"body is not valid JSON ({err.get('ctx', {}).get('error', 'parse error')})")
         elif not loc and err.get("type") == "missing":
             described.append("request body is missing: send a JSON object")
-        elif not loc:
+        elif not loc and err.get("type") in ("model_attributes_type", "model_type", "dict_type"):
             described.append("body must be a JSON object")
         else:
             message = str(err.get("msg", "invalid")).removeprefix("Value error, ")

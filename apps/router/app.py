@@ -6,7 +6,6 @@ It holds no model: it reaches the leaf apps through DeploymentHandles (apps/rout
 so each leaf app can be redeployed on its own.
 """
 
-
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from ray import serve

@@ -4,7 +4,6 @@ Deploy: `serve deploy serve_config.yaml` (app `summarization`, import path `apps
 Handle: `serve.get_deployment_handle("Summarizer", app_name="summarization").summarize.remote(text)`.
 """
 
-
 from ray import serve
 
 from apps.common.errors import UserInputError

@@ -4,7 +4,6 @@ Deploy: `serve deploy serve_config.yaml` (app `translation`, import path `apps.t
 Handle: `serve.get_deployment_handle("Translator", app_name="translation").translate.remote(text, "fr")`.
 """
 
-
 from ray import serve
 
 from apps.common.errors import UserInputError

@@ -1,0 +1,95 @@
+"""Shared fixtures: the demo models, one local Ray cluster with Serve for the whole session, and
+the three apps deployed on it from serve_config.yaml (demo models substituted by the documented
+mechanism, textserve.run_config). Tests talk to them over real HTTP and real handles."""
+
+import importlib
+import os
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MODELS_DIR = REPO_ROOT / ".models"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def demo_models() -> dict[str, Path]:
+    from textserve.demo_models import ensure_demo_models
+
+    return ensure_demo_models(MODELS_DIR)
+
+
+@pytest.fixture(scope="session")
+def demo_config(demo_models) -> dict:
+    """serve_config.yaml with the demo models in place of t5-small, as `make run` deploys it."""
+    from textserve.run_config import derive_config
+
+    config = yaml.safe_load((REPO_ROOT / "serve_config.yaml").read_text())
+    derived, substitutions = derive_config(config, demo="always", models_dir=MODELS_DIR)
+    assert len(substitutions) == 2
+    return derived
+
+
+def app_config(config: dict, name: str) -> dict:
+    return next(app for app in config["applications"] if app["name"] == name)
+
+
+def deploy_app(app_cfg: dict, user_config: dict | None = None) -> None:
+    """Deploy one application of a Serve config dict in-process, with its deployment options
+    (replicas, resources, user_config) as the config gives them."""
+    from ray import serve
+
+    module_name, attr = app_cfg["import_path"].split(":")
+    module = importlib.import_module(module_name)
+    [deployment_cfg] = app_cfg["deployments"]
+    options = {k: v for k, v in deployment_cfg.items() if k != "name"}
+    if user_config is not None:
+        options["user_config"] = user_config
+    deployment = getattr(module, deployment_cfg["name"]).options(**options)
+    assert getattr(module, attr) is not None
+    serve.run(deployment.bind(), name=app_cfg["name"], route_prefix=app_cfg["route_prefix"])
+
+
+@pytest.fixture(scope="session")
+def serve_url():
+    """A local Ray cluster with Serve listening on a free port of 127.0.0.1."""
+    import ray
+    from ray import serve
+
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1", "RAY_AUTH_MODE": "disabled"}},
+    )
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    yield f"http://127.0.0.1:{port}"
+    serve.shutdown()
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def apps(serve_url, demo_config) -> dict:
+    """All three apps deployed; returns the config they were deployed from."""
+    for name in ("translation", "summarization", "router"):
+        deploy_app(app_config(demo_config, name))
+    return demo_config
+
+
+@pytest.fixture(scope="session")
+def http(serve_url, apps):
+    with httpx.Client(base_url=serve_url, timeout=60, follow_redirects=False) as client:
+        yield client

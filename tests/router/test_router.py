@@ -1,0 +1,100 @@
+"""The router at `/`: the seed guide's client, each task, errors, and leaf apps going away."""
+
+import pytest
+import requests
+
+from tests.conftest import app_config, deploy_app
+from textserve.demo_phrases import SUMMARIES, TRANSLATIONS
+
+DOCUMENT, SUMMARY = next(iter(SUMMARIES.items()))
+
+
+def test_seed_client_request_works_unchanged(serve_url, apps):
+    # The seed guide's client: POST {"text": "Hello world!"} to the root, with `requests`.
+    response = requests.post(f"{serve_url}/", json={"text": "Hello world!"}, timeout=60)
+    assert response.status_code == 200
+    assert response.json() == {
+        "task": "translate",
+        "translation": "Bonjour le monde !",
+        "target_lang": "fr",
+        "models": {"translation": "demo:demo-translation"},
+    }
+
+
+def test_translate_task_with_language(http):
+    response = http.post("/", json={"text": "How are you?", "task": "translate", "target_lang": "de"})
+    assert response.json()["translation"] == TRANSLATIONS["How are you?"]["de"]
+
+
+def test_summarize_task(http):
+    response = http.post("/", json={"text": DOCUMENT, "task": "summarize"})
+    assert response.status_code == 200
+    assert response.json() == {
+        "task": "summarize",
+        "summary": SUMMARY,
+        "models": {"summarization": "demo:demo-summarization"},
+    }
+
+
+@pytest.mark.parametrize("lang", ["fr", "de", "ro"])
+def test_summarize_then_translate_chains_the_summary(http, lang):
+    response = http.post(
+        "/", json={"text": DOCUMENT, "task": "summarize_then_translate", "target_lang": lang}
+    )
+    assert response.status_code == 200
+    assert response.json() == {
+        "task": "summarize_then_translate",
+        "summary": SUMMARY,
+        "translation": TRANSLATIONS[SUMMARY][lang],
+        "target_lang": lang,
+        "models": {"summarization": "demo:demo-summarization", "translation": "demo:demo-translation"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "says"),
+    [
+        ({"text": "Hello world!", "task": "poem"}, 422, "task: Input should be 'translate', 'summarize'"),
+        ({"text": ""}, 422, "text is empty"),
+        ({"txt": "Hello world!"}, 422, "text: Field required"),
+        ({"text": "Hello world!", "target_lang": "xx"}, 422, "use one of ['de', 'fr', 'ro']"),
+        ({"text": "word " * 3000, "task": "summarize"}, 413, "at most 10000"),
+        ({"text": "x", "task": "summarize", "max_length": 999}, 422, "above this service's limit"),
+    ],
+)
+def test_user_errors_pass_through_as_4xx(http, body, status, says):
+    response = http.post("/", json=body)
+    assert response.status_code == status
+    assert says in response.json()["error"]
+
+
+def test_malformed_json_is_422(http):
+    response = http.post("/", content=b"{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize(("app", "task"), [("translation", "translate"), ("summarization", "summarize")])
+def test_missing_leaf_app_is_503_naming_it_then_recovers(http, apps, app, task):
+    from ray import serve
+
+    serve.delete(app)
+    try:
+        response = http.post("/", json={"text": DOCUMENT, "task": task})
+        assert response.status_code == 503
+        body = response.json()
+        assert f"the '{app}' app is unavailable" in body["error"]
+        assert "Traceback" not in response.text
+        assert response.headers.get("retry-after")
+        # the other leaf app keeps serving through the router
+        other = "summarize" if task == "translate" else "translate"
+        assert http.post("/", json={"text": "Hello world!", "task": other}).status_code == 200
+    finally:
+        deploy_app(app_config(apps, app))
+    response = http.post("/", json={"text": DOCUMENT, "task": "summarize_then_translate"})
+    assert response.status_code == 200
+    assert response.json()["translation"] == TRANSLATIONS[SUMMARY]["fr"]
+
+
+def test_openapi_docs_are_served(http):
+    assert http.get("/docs").status_code == 200
+    assert "RouteRequest" in http.get("/openapi.json").json()["components"]["schemas"]

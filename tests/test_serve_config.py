@@ -1,0 +1,67 @@
+"""serve_config.yaml: valid for Serve, the promised shape, and user_configs our settings accept."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from ray.serve.schema import ServeDeploySchema
+
+from apps.common.settings import parse_user_config
+from apps.router.config import RouterSettings
+from apps.summarization.config import SummarizationSettings
+from apps.translation.config import TranslationSettings
+
+CONFIG = yaml.safe_load((Path(__file__).resolve().parent.parent / "serve_config.yaml").read_text())
+APPS = {app["name"]: app for app in CONFIG["applications"]}
+
+
+def test_validates_with_serve_schema():
+    ServeDeploySchema.model_validate(CONFIG)
+
+
+def test_has_the_serve_build_shape():
+    assert CONFIG["proxy_location"] == "EveryNode"
+    assert CONFIG["http_options"] == {"host": "0.0.0.0", "port": 8000}
+    assert CONFIG["grpc_options"]["port"] == 9000
+
+
+@pytest.mark.parametrize(
+    ("name", "route", "deployment"),
+    [
+        ("translation", "/translate", "Translator"),
+        ("summarization", "/summarize", "Summarizer"),
+        ("router", "/", "Router"),
+    ],
+)
+def test_apps_routes_and_deployments(name, route, deployment):
+    app = APPS[name]
+    assert app["route_prefix"] == route
+    assert app["import_path"] == f"apps.{name}.app:app"
+    assert [d["name"] for d in app["deployments"]] == [deployment]
+
+
+@pytest.mark.parametrize("name", ["translation", "summarization"])
+def test_model_deployments_as_in_the_seed_guide(name):
+    [deployment] = APPS[name]["deployments"]
+    assert deployment["num_replicas"] == 2
+    assert deployment["ray_actor_options"] == {"num_cpus": 0.2, "num_gpus": 0.0}
+    assert deployment["user_config"]["model"] == "t5-small"
+
+
+@pytest.mark.parametrize(
+    ("name", "settings_cls"),
+    [
+        ("translation", TranslationSettings),
+        ("summarization", SummarizationSettings),
+        ("router", RouterSettings),
+    ],
+)
+def test_user_configs_validate(name, settings_cls):
+    parse_user_config(settings_cls, APPS[name]["deployments"][0]["user_config"], name)
+
+
+def test_bad_user_config_is_refused_with_the_key_named():
+    with pytest.raises(ValueError, match="translation app: max_new_tokenz: Extra inputs"):
+        parse_user_config(TranslationSettings, {"max_new_tokenz": 5}, "translation")
+    with pytest.raises(ValueError, match="default_target_lang 'es' is not in languages"):
+        parse_user_config(TranslationSettings, {"default_target_lang": "es"}, "translation")

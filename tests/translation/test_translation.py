@@ -1,0 +1,111 @@
+"""The translation app through its public surfaces: DeploymentHandle calls and POST /translate."""
+
+import pytest
+from ray import serve
+
+from apps.common.errors import UserInputError
+from textserve.demo_phrases import TRANSLATIONS
+
+CASES = [(en, lang, out) for en, by_lang in list(TRANSLATIONS.items())[:6] for lang, out in by_lang.items()]
+
+
+@pytest.fixture(scope="module")
+def translator(apps):
+    return serve.get_deployment_handle("Translator", app_name="translation")
+
+
+@pytest.mark.parametrize(("english", "lang", "expected"), CASES)
+def test_handle_translates_exactly(translator, english, lang, expected):
+    result = translator.translate.remote(english, lang).result()
+    assert result == {"translation": expected, "target_lang": lang, "model": "demo:demo-translation"}
+
+
+def test_handle_defaults_to_french(translator):
+    assert translator.translate.remote("Hello world!").result()["translation"] == "Bonjour le monde !"
+
+
+def test_handle_rejects_bad_input_with_user_error(translator):
+    with pytest.raises(UserInputError) as info:
+        translator.translate.remote("   ", "fr").result()
+    assert info.value.status_code == 422
+    assert "text is empty" in info.value.message
+    with pytest.raises(UserInputError, match="not supported"):
+        translator.translate.remote("Hello world!", "es").result()
+
+
+@pytest.mark.parametrize("path", ["/translate", "/translate/"])
+def test_http_translate_answers_directly(http, path):
+    response = http.post(path, json={"text": "Hello world!", "target_lang": "de"})
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "translation": "Hallo Welt!",
+        "target_lang": "de",
+        "model": "demo:demo-translation",
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({}, "text: Field required"),
+        ({"text": ""}, "text is empty"),
+        ({"text": " \n\t "}, "text is empty"),
+        ({"text": 42}, "text: Input should be a valid string"),
+        ({"text": None}, "text: Input should be a valid string"),
+        ({"text": ["Hello"]}, "text: Input should be a valid string"),
+        ({"text": "Hello world!", "target_lang": "es"}, "use one of ['de', 'fr', 'ro']"),
+        (
+            {"text": "Hello world!", "target_language": "de"},
+            "target_language: Extra inputs are not permitted",
+        ),
+        ([1, 2], "body must be a JSON object"),
+        ("Hello world!", "body must be a JSON object"),
+    ],
+)
+def test_http_bad_input_is_422_with_a_clear_message(http, body, says):
+    response = http.post("/translate", json=body)
+    assert response.status_code == 422
+    assert says in response.json()["error"]
+
+
+def test_http_malformed_json_is_422(http):
+    response = http.post(
+        "/translate", content=b'{"text": "Hello', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert "not valid JSON" in response.json()["error"]
+
+
+def test_http_missing_body_is_422(http):
+    response = http.post("/translate")
+    assert response.status_code == 422
+    assert "body is missing" in response.json()["error"]
+
+
+def test_http_text_over_the_limit_is_413(http, apps):
+    from tests.conftest import app_config
+
+    limit = app_config(apps, "translation")["deployments"][0]["user_config"]["max_input_chars"]
+    response = http.post("/translate", json={"text": "Hello world! " * (limit // 13 + 1)})
+    assert response.status_code == 413
+    assert f"at most {limit}" in response.json()["error"]
+
+
+def test_http_text_over_the_model_window_is_413(http):
+    # within max_input_chars (2000) but far more tokens than the model reads
+    response = http.post("/translate", json={"text": "\u00e6\u00f8\u00e5 " * 450})
+    assert response.status_code == 413
+    assert "the model reads at most" in response.json()["error"]
+
+
+def test_service_keeps_answering_after_bad_input(http):
+    for body in ({"text": 1}, {"text": ""}, [None]):
+        assert http.post("/translate", json=body).status_code == 422
+    assert http.post("/translate", json={"text": "Good morning."}).json()["translation"] == "Bonjour."
+
+
+def test_openapi_docs_are_served(http):
+    assert http.get("/translate/docs").status_code == 200
+    schema = http.get("/translate/openapi.json").json()
+    assert "/" in schema["paths"]
+    assert "TranslateRequest" in schema["components"]["schemas"]
