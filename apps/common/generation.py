@@ -66,7 +66,7 @@ class Seq2SeqGenerator:
         return await loop.run_in_executor(self._executor, self.generate_sync, prompts, params)
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._executor.shutdown(wait=False)  # queued calls still finish on the old model
 
 
 def generator_for(model_id: str, current: Seq2SeqGenerator | None) -> Seq2SeqGenerator:

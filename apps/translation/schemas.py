@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
+
+from apps.common.schemas import InputText
 
 
 class TranslateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(..., description="English text to translate", examples=["Hello world!"])
+    text: InputText
     target_lang: str | None = Field(
         None, description="target language code (fr, de, ro); default fr", examples=["fr"]
     )
-
-    @field_validator("text")
-    @classmethod
-    def _not_blank(cls, text: str) -> str:
-        if not text.strip():
-            raise ValueError("text is empty: send the English text to translate")
-        return text
 
 
 class TranslateResponse(BaseModel):
