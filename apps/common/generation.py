@@ -1,14 +1,18 @@
-"""Text generation with a loaded seq2seq model: token counting and greedy/beam `generate`.
+"""Text generation with a loaded seq2seq model: token counting, dynamic batching, `generate`.
 
-One model call at a time per replica, run on a worker thread so the replica's event loop keeps
-answering health checks and queueing requests while the model computes.
+Requests arriving together are gathered by `@serve.batch` (size and wait set from user_config)
+and run as one `generate` per group of equal generation parameters. One model call at a time per
+replica, on a worker thread, so the replica's event loop keeps accepting requests meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+
+from ray import serve
 
 from apps.common.errors import InputTooLarge
 from apps.common.model_loading import LoadedModel, load_seq2seq
@@ -64,6 +68,26 @@ class Seq2SeqGenerator:
     async def generate(self, prompts: list[str], params: GenerationParams) -> list[str]:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.generate_sync, prompts, params)
+
+    async def generate_one(self, prompt: str, params: GenerationParams) -> str:
+        """One request's generation, batched with whatever else arrives at the same time."""
+        return await self._generate_batch((prompt, params))
+
+    def configure_batching(self, max_batch_size: int, batch_wait_timeout_s: float) -> None:
+        self._generate_batch.set_max_batch_size(max_batch_size)
+        self._generate_batch.set_batch_wait_timeout_s(batch_wait_timeout_s)
+
+    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01)
+    async def _generate_batch(self, items: list[tuple[str, GenerationParams]]) -> list[str]:
+        by_params: dict[GenerationParams, list[int]] = defaultdict(list)
+        for index, (_, params) in enumerate(items):
+            by_params[params].append(index)
+        results = [""] * len(items)
+        for params, indexes in by_params.items():
+            outputs = await self.generate([items[i][0] for i in indexes], params)
+            for i, output in zip(indexes, outputs, strict=True):
+                results[i] = output
+        return results
 
     def close(self) -> None:
         self._executor.shutdown(wait=False)  # queued calls still finish on the old model

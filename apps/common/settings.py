@@ -20,6 +20,10 @@ class ModelAppSettings(StrictSettings):
     model: str = Field("t5-small", description="hub id or local directory of the model")
     max_input_chars: int = Field(4000, ge=1, description="longer texts are answered 413")
     num_beams: int = Field(1, ge=1, le=8, description="1 = greedy decoding")
+    max_batch_size: int = Field(16, ge=1, le=256, description="most requests run as one generate call")
+    batch_wait_timeout_s: float = Field(
+        0.01, ge=0, le=1, description="longest wait for a batch to fill once a request is waiting"
+    )
 
 
 def parse_user_config(settings_cls: type[ConfigT], raw: dict | None, app: str) -> ConfigT:

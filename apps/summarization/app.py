@@ -30,6 +30,7 @@ class Summarizer:
     def reconfigure(self, user_config: dict) -> None:
         settings = parse_user_config(SummarizationSettings, user_config, "summarization")
         self.generator = generator_for(settings.model, self.generator)
+        self.generator.configure_batching(settings.max_batch_size, settings.batch_wait_timeout_s)
         self.settings = settings
 
     async def summarize(
@@ -60,7 +61,7 @@ class Summarizer:
         params = GenerationParams(
             max_new_tokens=max_length, min_new_tokens=min_length, num_beams=settings.num_beams
         )
-        [summary] = await generator.generate([prompt], params)
+        summary = await generator.generate_one(prompt, params)
         return SummarizeResponse(summary=summary, model=generator.name)
 
 

@@ -30,6 +30,7 @@ class Translator:
     def reconfigure(self, user_config: dict) -> None:
         settings = parse_user_config(TranslationSettings, user_config, "translation")
         self.generator = generator_for(settings.model, self.generator)
+        self.generator.configure_batching(settings.max_batch_size, settings.batch_wait_timeout_s)
         self.settings = settings
 
     async def translate(self, text: str, target_lang: str | None = None) -> dict:
@@ -54,7 +55,7 @@ class Translator:
             prompt = f"translate English to {settings.languages[lang]}: {text}"
         generator.check_input_size(text, prompt, settings.max_input_chars)
         params = GenerationParams(max_new_tokens=settings.max_new_tokens, num_beams=settings.num_beams)
-        [translation] = await generator.generate([prompt], params)
+        translation = await generator.generate_one(prompt, params)
         return TranslateResponse(translation=translation, target_lang=lang, model=generator.name)
 
 

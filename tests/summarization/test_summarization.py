@@ -76,3 +76,16 @@ def test_http_text_over_the_model_window_is_413(http):
 def test_openapi_docs_are_served(http):
     assert http.get("/summarize/docs").status_code == 200
     assert "SummarizeRequest" in http.get("/summarize/openapi.json").json()["components"]["schemas"]
+
+
+def test_concurrent_requests_with_different_lengths_each_get_their_own_answer(summarizer):
+    """A batch mixes generation settings; requests are grouped by them and answered in place."""
+    calls = [(doc, None, full) for doc, full in DOCUMENTS] * 3
+    calls += [(DOCUMENTS[0][0], 3, None)] * 4
+    responses = [summarizer.summarize.remote(doc, max_length=n) for doc, n, _ in calls]
+    summaries = [r.result()["summary"] for r in responses]
+    for (_, n, full), summary in zip(calls, summaries, strict=True):
+        if n is None:
+            assert summary == full
+        else:
+            assert summary != DOCUMENTS[0][1] and DOCUMENTS[0][1].startswith(summary)

@@ -109,3 +109,10 @@ def test_openapi_docs_are_served(http):
     schema = http.get("/translate/openapi.json").json()
     assert "/" in schema["paths"]
     assert "TranslateRequest" in schema["components"]["schemas"]
+
+
+def test_concurrent_requests_each_get_their_own_exact_answer(translator):
+    """Requests arriving together are batched; every caller still gets its own translation."""
+    cases = [(en, lang, out) for en, by_lang in TRANSLATIONS.items() for lang, out in by_lang.items()][:32]
+    responses = [translator.translate.remote(en, lang) for en, lang, _ in cases]
+    assert [r.result()["translation"] for r in responses] == [out for _, _, out in cases]
