@@ -51,14 +51,13 @@ def deploy_app(app_cfg: dict, user_config: dict | None = None) -> None:
     (replicas, resources, user_config) as the config gives them."""
     from ray import serve
 
-    module_name, attr = app_cfg["import_path"].split(":")
+    module_name = app_cfg["import_path"].split(":")[0]
     module = importlib.import_module(module_name)
     [deployment_cfg] = app_cfg["deployments"]
     options = {k: v for k, v in deployment_cfg.items() if k != "name"}
     if user_config is not None:
         options["user_config"] = user_config
     deployment = getattr(module, deployment_cfg["name"]).options(**options)
-    assert getattr(module, attr) is not None
     serve.run(deployment.bind(), name=app_cfg["name"], route_prefix=app_cfg["route_prefix"])
 
 

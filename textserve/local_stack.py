@@ -17,12 +17,11 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from textserve.demo_phrases import SUMMARIES
 from textserve.run_config import DEFAULT_CONFIG, REPO_ROOT
-from textserve.serve_status import SERVE, serve_status, wait_until_running
+from textserve.serve_status import SERVE, dashboard_up, serve_status, wait_until_running
 
 RUN_DIR = REPO_ROOT / ".run"
 PID_FILE = RUN_DIR / "ray.pid"
@@ -38,14 +37,6 @@ def cluster_env() -> dict:
     return env
 
 
-def _dashboard_up() -> bool:
-    try:
-        with urllib.request.urlopen(f"{DASHBOARD}/api/version", timeout=2):
-            return True
-    except OSError:
-        return False
-
-
 def _our_head_pid() -> int | None:
     try:
         pid = int(PID_FILE.read_text())
@@ -56,7 +47,7 @@ def _our_head_pid() -> int | None:
 
 
 def start_head() -> None:
-    if _our_head_pid() is not None and _dashboard_up():
+    if _our_head_pid() is not None and dashboard_up(DASHBOARD):
         print(f"Ray head already running (pid {_our_head_pid()})")
         return
     RUN_DIR.mkdir(exist_ok=True)
@@ -79,7 +70,7 @@ def start_head() -> None:
     )
     PID_FILE.write_text(str(proc.pid))
     deadline = time.monotonic() + 90
-    while not _dashboard_up():
+    while not dashboard_up(DASHBOARD):
         if proc.poll() is not None or time.monotonic() > deadline:
             PID_FILE.unlink(missing_ok=True)
             tail = (RUN_DIR / "ray.log").read_text()[-2000:]

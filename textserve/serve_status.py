@@ -5,11 +5,21 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import yaml
 
 SERVE = str(Path(sys.executable).with_name("serve"))
+
+
+def dashboard_up(address: str) -> bool:
+    """True once the Ray dashboard at `address` (where `serve deploy` talks) answers."""
+    try:
+        with urllib.request.urlopen(f"{address}/api/version", timeout=2):
+            return True
+    except OSError:
+        return False
 
 
 def serve_status(address: str) -> dict:

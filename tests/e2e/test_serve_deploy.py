@@ -8,7 +8,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import httpx
@@ -17,18 +16,10 @@ import yaml
 
 from tests.conftest import REPO_ROOT, free_port
 from textserve.demo_phrases import SUMMARIES, TRANSLATIONS
-from textserve.serve_status import serve_status, wait_until_running
+from textserve.serve_status import dashboard_up, serve_status, wait_until_running
 
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.e2e
-
-
-def _dashboard_up(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/api/version", timeout=2):
-            return True
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +53,7 @@ def cluster(demo_models):
     address = f"http://127.0.0.1:{dashboard_port}"
     try:
         deadline = time.monotonic() + 90
-        while not _dashboard_up(address):
+        while not dashboard_up(address):
             assert proc.poll() is None, (Path(temp_dir) / "ray-start.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "Ray head did not come up in 90 s"
             time.sleep(1)
