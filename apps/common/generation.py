@@ -1,104 +1,82 @@
-"""Text generation with a loaded seq2seq model: token counting, dynamic batching, `generate`.
-
-Requests arriving together are gathered by `@serve.batch` (size and wait set from user_config)
-and run as one `generate` per group of equal generation parameters. One model call at a time per
-replica, on a worker thread, so the replica's event loop keeps accepting requests meanwhile.
+"""Text generation for a deployment: input-size checks, adaptive batching, and the model call on a
+worker thread (one call at a time per replica, so the replica's event loop keeps accepting requests).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
-from ray import serve
-
+from apps.common.batching import AdaptiveBatcher
+from apps.common.engines import Backend, GenerationParams, Seq2SeqEngine, load_engine
 from apps.common.errors import InputTooLarge
-from apps.common.model_loading import LoadedModel, load_seq2seq
+from apps.common.metrics import batch_metrics_or_none
+from apps.common.settings import ModelAppSettings
 
-
-@dataclass(frozen=True)
-class GenerationParams:
-    max_new_tokens: int
-    min_new_tokens: int = 0
-    num_beams: int = 1
+__all__ = ["GenerationParams", "Seq2SeqGenerator", "generator_for"]
 
 
 class Seq2SeqGenerator:
-    def __init__(self, loaded: LoadedModel):
-        self.loaded = loaded
+    def __init__(self, engine: Seq2SeqEngine):
+        self.engine = engine
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")
+        metrics = batch_metrics_or_none()
+        self._batcher: AdaptiveBatcher[GenerationParams] = AdaptiveBatcher(
+            self._call_model, on_batch=metrics.record if metrics else None
+        )
 
     @property
     def name(self) -> str:
-        return self.loaded.name
+        return self.engine.name
 
-    def count_tokens(self, text: str) -> int:
-        return len(self.loaded.tokenizer(text, add_special_tokens=True).input_ids)
-
-    def check_input_size(self, text: str, prompt: str, max_chars: int) -> None:
-        """Raise InputTooLarge (413) for text over the configured limit or the model's window."""
-        if len(text) > max_chars:
-            raise InputTooLarge(
-                f"text is {len(text)} characters; this service accepts at most {max_chars} "
-                "per request: send a shorter text"
-            )
-        tokens, limit = self.count_tokens(prompt), self.loaded.max_input_tokens
-        if tokens > limit:
-            raise InputTooLarge(
-                f"text is {tokens} tokens; the model reads at most {limit}: send a shorter text"
-            )
-
-    def generate_sync(self, prompts: list[str], params: GenerationParams) -> list[str]:
-        import torch
-
-        tokenizer = self.loaded.tokenizer
-        with torch.inference_mode():
-            batch = tokenizer(prompts, return_tensors="pt", padding=True)
-            output_ids = self.loaded.model.generate(
-                **batch,
-                max_new_tokens=params.max_new_tokens,
-                min_new_tokens=params.min_new_tokens,
-                num_beams=params.num_beams,
-                do_sample=False,
-            )
-        return [text.strip() for text in tokenizer.batch_decode(output_ids, skip_special_tokens=True)]
-
-    async def generate(self, prompts: list[str], params: GenerationParams) -> list[str]:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.generate_sync, prompts, params)
-
-    async def generate_one(self, prompt: str, params: GenerationParams) -> str:
-        """One request's generation, batched with whatever else arrives at the same time."""
-        return await self._generate_batch((prompt, params))
+    @property
+    def uses_t5_prefixes(self) -> bool:
+        return self.engine.uses_t5_prefixes
 
     def configure_batching(self, max_batch_size: int, batch_wait_timeout_s: float) -> None:
-        self._generate_batch.set_max_batch_size(max_batch_size)
-        self._generate_batch.set_batch_wait_timeout_s(batch_wait_timeout_s)
+        self._batcher.configure(max_batch_size, batch_wait_timeout_s)
 
-    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01)
-    async def _generate_batch(self, items: list[tuple[str, GenerationParams]]) -> list[str]:
-        by_params: dict[GenerationParams, list[int]] = defaultdict(list)
-        for index, (_, params) in enumerate(items):
-            by_params[params].append(index)
-        results = [""] * len(items)
-        for params, indexes in by_params.items():
-            outputs = await self.generate([items[i][0] for i in indexes], params)
-            for i, output in zip(indexes, outputs, strict=True):
-                results[i] = output
-        return results
+    def prompt_lengths(self, texts: list[str], prompts: list[str], limits: ModelAppSettings) -> list[int]:
+        """Token length of each prompt; InputTooLarge (413) for too many texts, a text over the
+        configured character limit, or a prompt over the model's window."""
+        max_chars = limits.max_input_chars
+        if len(texts) > limits.max_texts_per_request:
+            raise InputTooLarge(
+                f"{len(texts)} texts in one request; this service accepts at most "
+                f"{limits.max_texts_per_request}: split the list"
+            )
+        lengths = []
+        for number, (text, prompt) in enumerate(zip(texts, prompts, strict=True)):
+            where = f"text {number + 1} of {len(texts)}" if len(texts) > 1 else "text"
+            if len(text) > max_chars:
+                raise InputTooLarge(
+                    f"{where} is {len(text)} characters; this service accepts at most {max_chars} "
+                    "per text: send a shorter text"
+                )
+            tokens, limit = self.engine.count_tokens(prompt), self.engine.max_input_tokens
+            if tokens > limit:
+                raise InputTooLarge(
+                    f"{where} is {tokens} tokens; the model reads at most {limit}: send a shorter text"
+                )
+            lengths.append(tokens)
+        return lengths
 
-    def close(self) -> None:
-        self._executor.shutdown(wait=False)  # queued calls still finish on the old model
+    async def generate(
+        self, texts: list[str], prompts: list[str], params: GenerationParams, limits: ModelAppSettings
+    ) -> list[str]:
+        """Outputs for `prompts` (built from `texts`), batched with whatever else is queued."""
+        lengths = self.prompt_lengths(texts, prompts, limits)
+        return await self._batcher.submit(prompts, params, lengths)
+
+    async def _call_model(self, prompts: list[str], params: GenerationParams) -> list[str]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.engine.generate, prompts, params)
 
 
-def generator_for(model_id: str, current: Seq2SeqGenerator | None) -> Seq2SeqGenerator:
-    """The generator for `model_id`: the current one if it already serves that model (a
-    reconfigure that changes only limits keeps the loaded weights), else a newly loaded one."""
-    if current is not None and current.loaded.model_id == model_id:
+def generator_for(model_id: str, backend: Backend, current: Seq2SeqGenerator | None) -> Seq2SeqGenerator:
+    """The generator for `model_id` on `backend`: the current one if it already serves exactly that
+    (a reconfigure that changes only limits keeps the loaded weights), else a newly loaded one."""
+    if current is not None and (current.engine.model_id, current.engine.backend) == (model_id, backend):
         return current
-    generator = Seq2SeqGenerator(load_seq2seq(model_id))
-    if current is not None:
-        current.close()
-    return generator
+    # The old generator, if any, finishes what it has queued and is then freed with its thread.
+    return Seq2SeqGenerator(load_engine(model_id, backend))

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,26 +28,22 @@ class ModelLoadError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class LoadedModel:
-    tokenizer: Any
-    model: Any
+class ModelSource:
+    """Where a configured model comes from, resolved before anything heavy is loaded."""
+
     model_id: str  # as configured: hub id or directory
+    location: str  # the directory or hub id to load from
+    local_only: bool  # files already on disk (a directory or the hub cache)
     name: str  # what responses report in their `model` field
-    source: str  # the directory or hub id it came from
     is_demo: bool
 
-    @property
-    def uses_t5_prefixes(self) -> bool:
-        """T5 checkpoints pick their task from a text prefix ("translate English to French: ")."""
-        return getattr(self.model.config, "model_type", "") in ("t5", "mt5", "umt5")
+    def local_dir(self) -> Path:
+        """A directory holding the model's files (converters need them on disk)."""
+        if Path(self.location).is_dir():
+            return Path(self.location)
+        from huggingface_hub import snapshot_download
 
-    @property
-    def max_input_tokens(self) -> int:
-        """The longest input the model reads (t5-small: 512)."""
-        limit = getattr(self.tokenizer, "model_max_length", None)
-        if isinstance(limit, int) and 0 < limit < 100_000:
-            return limit
-        return 512
+        return Path(snapshot_download(self.location, local_files_only=self.local_only))
 
 
 def hub_offline() -> bool:
@@ -123,27 +120,47 @@ def read_demo_marker(source: str) -> dict | None:
         return {"name": f"demo:{Path(source).name}"}
 
 
-def load_seq2seq(model_id: str) -> LoadedModel:
-    """Load tokenizer and model for `model_id` (hub id or directory), in eval mode on CPU."""
-    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+def locate_model(model_id: str) -> ModelSource:
+    """Resolve `model_id` (hub id or directory) and announce a demo model, or raise ModelLoadError."""
+    location, local_only = resolve_model_source(model_id)
+    marker = read_demo_marker(location) if local_only else None
+    if marker is None:
+        return ModelSource(model_id, location, local_only, model_id, is_demo=False)
+    name = str(marker.get("name") or f"demo:{Path(location).name}")
+    logger.warning(
+        "DEMO MODEL: serving %s from %s -- a tiny model trained on a fixed phrase set, "
+        "not a real translation/summarization model",
+        name,
+        location,
+    )
+    return ModelSource(model_id, location, local_only, name, is_demo=True)
 
-    source, local_only = resolve_model_source(model_id)
+
+def _load(what: str, source: ModelSource, loader: Callable[..., Any]) -> Any:
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
-        model = AutoModelForSeq2SeqLM.from_pretrained(source, local_files_only=local_only)
+        return loader(source.location, local_files_only=source.local_only)
     except Exception as exc:  # transformers raises OSError, ValueError, KeyError...
-        raise ModelLoadError(f"could not load model '{model_id}': {exc}. " + _how_to_fix(model_id)) from exc
-    model.eval()
+        raise ModelLoadError(
+            f"could not load the {what} of model '{source.model_id}': {exc}. " + _how_to_fix(source.model_id)
+        ) from exc
 
-    marker = read_demo_marker(source) if local_only else None
-    if marker is not None:
-        name = str(marker.get("name") or f"demo:{Path(source).name}")
-        logger.warning(
-            "DEMO MODEL: serving %s from %s -- a tiny model trained on a fixed phrase set, "
-            "not a real translation/summarization model",
-            name,
-            source,
-        )
-        return LoadedModel(tokenizer, model, model_id, name, source, is_demo=True)
-    logger.info("loaded model %s from %s", model_id, source)
-    return LoadedModel(tokenizer, model, model_id, model_id, source, is_demo=False)
+
+def load_tokenizer(source: ModelSource) -> Any:
+    from transformers import AutoTokenizer
+
+    return _load("tokenizer", source, AutoTokenizer.from_pretrained)
+
+
+def load_model_config(source: ModelSource) -> Any:
+    from transformers import AutoConfig
+
+    return _load("config", source, AutoConfig.from_pretrained)
+
+
+def load_torch_model(source: ModelSource) -> Any:
+    """The transformers model, in eval mode on CPU."""
+    from transformers import AutoModelForSeq2SeqLM
+
+    model = _load("weights", source, AutoModelForSeq2SeqLM.from_pretrained)
+    model.eval()
+    return model

@@ -1,8 +1,10 @@
 """Request-body building blocks shared by the apps' schemas."""
 
-from typing import Annotated
+from __future__ import annotations
 
-from pydantic import AfterValidator, Field
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 
 def _not_blank(text: str) -> str:
@@ -15,3 +17,34 @@ def _not_blank(text: str) -> str:
 InputText = Annotated[
     str, AfterValidator(_not_blank), Field(description="English text", examples=["Hello world!"])
 ]
+
+
+class TextOrTexts(BaseModel):
+    """A body carrying one text (`text`) or many (`texts`, run together as one batch)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: InputText | None = None
+    texts: list[InputText] | None = Field(
+        None,
+        min_length=1,
+        description="many English texts at once; the answer lists their results in the same order",
+        examples=[["Hello world!", "How are you?"]],
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> TextOrTexts:
+        if self.text is None and self.texts is None:
+            raise ValueError("send `text` (a string) or `texts` (a list of strings)")
+        if self.text is not None and self.texts is not None:
+            raise ValueError("send `text` or `texts`, not both")
+        return self
+
+    @property
+    def inputs(self) -> list[str]:
+        return [self.text] if self.text is not None else list(self.texts or [])
+
+
+def text_fields(text: str | list[str]) -> dict[str, Any]:
+    """Handle argument -> body fields: a string is `text`, a list is `texts`."""
+    return {"texts": text} if isinstance(text, list) else {"text": text}

@@ -3,7 +3,7 @@ a pydantic model built from these pieces and applied in the deployment's `reconf
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -18,11 +18,20 @@ class StrictSettings(BaseModel):
 
 class ModelAppSettings(StrictSettings):
     model: str = Field("t5-small", description="hub id or local directory of the model")
+    backend: Literal["transformers", "ctranslate2"] = Field(
+        "transformers",
+        description="transformers (fp32, torch) or ctranslate2 (int8, converted at load time)",
+    )
     max_input_chars: int = Field(4000, ge=1, description="longer texts are answered 413")
     num_beams: int = Field(1, ge=1, le=8, description="1 = greedy decoding")
-    max_batch_size: int = Field(16, ge=1, le=256, description="most requests run as one generate call")
+    max_texts_per_request: int = Field(64, ge=1, le=1024, description="longest `texts` list accepted")
+    max_batch_size: int = Field(16, ge=1, le=256, description="most texts decoded in one model call")
     batch_wait_timeout_s: float = Field(
-        0.01, ge=0, le=1, description="longest wait for a batch to fill once a request is waiting"
+        0.01,
+        ge=0,
+        le=1,
+        description="after a model call, how long to wait for the callers it answered to send their "
+        "next request (fills the next batch); an idle replica never waits",
     )
 
 

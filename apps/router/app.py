@@ -1,7 +1,8 @@
 """The router app at `/`: one entry point that composes the translation and summarization apps.
 
-POST / {"text": ..., "task": "translate" | "summarize" | "summarize_then_translate"}; the seed
-guide's client (POST {"text": "Hello world!"} to http://127.0.0.1:8000/) gets a translation.
+POST / {"text": ..., "task": "translate" | "summarize" | "summarize_then_translate"}, or "texts":
+[...] for many texts at once (sent on to the leaf apps as one list, one batch). The seed guide's
+client (POST {"text": "Hello world!"} to http://127.0.0.1:8000/) gets a translation.
 It holds no model: it reaches the leaf apps through DeploymentHandles (apps/router/leaf_client.py),
 so each leaf app can be redeployed on its own.
 """
@@ -55,18 +56,21 @@ class Router:
     async def route(self, request: RouteRequest) -> RouteResponse:
         timeout_s = self.settings.leaf_timeout_s
         response = RouteResponse(task=request.task, models={})
-        text = request.text
+        # A `texts` list travels to each leaf app as one list: one batch there, not N requests.
+        text: str | list[str] = request.text if request.texts is None else request.texts
         if request.task in ("summarize", "summarize_then_translate"):
             summary = await self.summarization.call(
                 "summarize", text, request.max_length, request.min_length, timeout_s=timeout_s
             )
-            response.summary = text = summary["summary"]
+            text = summary.get("summary", summary.get("summaries"))
+            response.summary, response.summaries = summary.get("summary"), summary.get("summaries")
             response.models[self.settings.summarization.app] = summary["model"]
         if request.task in ("translate", "summarize_then_translate"):
             translation = await self.translation.call(
                 "translate", text, request.target_lang, timeout_s=timeout_s
             )
-            response.translation = translation["translation"]
+            response.translation = translation.get("translation")
+            response.translations = translation.get("translations")
             response.target_lang = translation["target_lang"]
             response.models[self.settings.translation.app] = translation["model"]
         return response

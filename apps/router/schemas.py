@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from apps.common.schemas import InputText
+from apps.common.schemas import TextOrTexts
 
 Task = Literal["translate", "summarize", "summarize_then_translate"]
 
 
-class RouteRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    text: InputText
+class RouteRequest(TextOrTexts):
     task: Task = Field("translate", description="what to do with the text")
     target_lang: str | None = Field(None, description="for translate tasks: fr, de or ro (default fr)")
     max_length: int | None = Field(None, ge=1, description="for summarize tasks: longest summary, in tokens")
@@ -24,6 +21,8 @@ class RouteRequest(BaseModel):
 class RouteResponse(BaseModel):
     task: Task
     summary: str | None = None
+    summaries: list[str] | None = None
     translation: str | None = None
+    translations: list[str] | None = None
     target_lang: str | None = None
     models: dict[str, str] = Field(..., description="app name -> model that answered ('demo:...' if demo)")

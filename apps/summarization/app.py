@@ -1,7 +1,8 @@
 """The summarization app: POST /summarize, English text -> short English summary.
 
 Deploy: `serve deploy serve_config.yaml` (app `summarization`, import path `apps.summarization.app:app`).
-Handle: `serve.get_deployment_handle("Summarizer", app_name="summarization").summarize.remote(text)`.
+Handle: `serve.get_deployment_handle("Summarizer", app_name="summarization").summarize.remote(text)`;
+`text` may be a list of strings, summarized together as one batch.
 """
 
 from ray import serve
@@ -9,6 +10,7 @@ from ray import serve
 from apps.common.errors import UserInputError
 from apps.common.generation import GenerationParams, Seq2SeqGenerator, generator_for
 from apps.common.http import ERROR_RESPONSES, create_app, validate
+from apps.common.schemas import text_fields
 from apps.common.settings import parse_user_config
 from apps.summarization.config import SummarizationSettings
 from apps.summarization.schemas import SummarizeRequest, SummarizeResponse
@@ -29,18 +31,22 @@ class Summarizer:
 
     def reconfigure(self, user_config: dict) -> None:
         settings = parse_user_config(SummarizationSettings, user_config, "summarization")
-        self.generator = generator_for(settings.model, self.generator)
+        self.generator = generator_for(settings.model, settings.backend, self.generator)
         self.generator.configure_batching(settings.max_batch_size, settings.batch_wait_timeout_s)
         self.settings = settings
 
     async def summarize(
-        self, text: str, max_length: int | None = None, min_length: int | None = None
+        self, text: str | list[str], max_length: int | None = None, min_length: int | None = None
     ) -> dict:
         """Handle entry point; same validation and answers as POST /summarize."""
-        request = validate(SummarizeRequest, text=text, max_length=max_length, min_length=min_length)
-        return (await self._summarize(request)).model_dump()
+        request = validate(
+            SummarizeRequest, **text_fields(text), max_length=max_length, min_length=min_length
+        )
+        return (await self._summarize(request)).model_dump(exclude_none=True)
 
-    @http_app.post("/", response_model=SummarizeResponse, responses=ERROR_RESPONSES)
+    @http_app.post(
+        "/", response_model=SummarizeResponse, response_model_exclude_none=True, responses=ERROR_RESPONSES
+    )
     async def summarize_http(self, request: SummarizeRequest) -> SummarizeResponse:
         return await self._summarize(request)
 
@@ -55,14 +61,15 @@ class Summarizer:
             raise UserInputError(f"min_length {request.min_length} is above max_length {max_length}")
         min_length = request.min_length if request.min_length is not None else settings.default_min_length
         min_length = min(min_length, max_length)
-        text = request.text.strip()
-        prompt = f"summarize: {text}" if generator.loaded.uses_t5_prefixes else text
-        generator.check_input_size(text, prompt, settings.max_input_chars)
+        texts = [text.strip() for text in request.inputs]
+        prefix = "summarize: " if generator.uses_t5_prefixes else ""
         params = GenerationParams(
             max_new_tokens=max_length, min_new_tokens=min_length, num_beams=settings.num_beams
         )
-        summary = await generator.generate_one(prompt, params)
-        return SummarizeResponse(summary=summary, model=generator.name)
+        outputs = await generator.generate(texts, [prefix + text for text in texts], params, settings)
+        if request.texts is None:
+            return SummarizeResponse(summary=outputs[0], model=generator.name)
+        return SummarizeResponse(summaries=outputs, model=generator.name)
 
 
 app = Summarizer.bind()

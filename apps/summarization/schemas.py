@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from apps.common.schemas import InputText
+from apps.common.schemas import TextOrTexts
 
 
-class SummarizeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    text: InputText
+class SummarizeRequest(TextOrTexts):
     max_length: int | None = Field(
         None, ge=1, description="longest summary, in tokens (bounded by the server's max_length_limit)"
     )
@@ -24,5 +21,6 @@ class SummarizeRequest(BaseModel):
 
 
 class SummarizeResponse(BaseModel):
-    summary: str
+    summary: str | None = Field(None, description="for `text`: its summary")
+    summaries: list[str] | None = Field(None, description="for `texts`: their summaries, in order")
     model: str = Field(..., description="model that answered; 'demo:...' for a demo model")

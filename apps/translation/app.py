@@ -1,7 +1,8 @@
 """The translation app: POST /translate, English -> French/German/Romanian.
 
 Deploy: `serve deploy serve_config.yaml` (app `translation`, import path `apps.translation.app:app`).
-Handle: `serve.get_deployment_handle("Translator", app_name="translation").translate.remote(text, "fr")`.
+Handle: `serve.get_deployment_handle("Translator", app_name="translation").translate.remote(text, "fr")`;
+`text` may be a list of strings, translated together as one batch.
 """
 
 from ray import serve
@@ -9,6 +10,7 @@ from ray import serve
 from apps.common.errors import UserInputError
 from apps.common.generation import GenerationParams, Seq2SeqGenerator, generator_for
 from apps.common.http import ERROR_RESPONSES, create_app, validate
+from apps.common.schemas import text_fields
 from apps.common.settings import parse_user_config
 from apps.translation.config import TranslationSettings
 from apps.translation.schemas import TranslateRequest, TranslateResponse
@@ -29,16 +31,18 @@ class Translator:
 
     def reconfigure(self, user_config: dict) -> None:
         settings = parse_user_config(TranslationSettings, user_config, "translation")
-        self.generator = generator_for(settings.model, self.generator)
+        self.generator = generator_for(settings.model, settings.backend, self.generator)
         self.generator.configure_batching(settings.max_batch_size, settings.batch_wait_timeout_s)
         self.settings = settings
 
-    async def translate(self, text: str, target_lang: str | None = None) -> dict:
+    async def translate(self, text: str | list[str], target_lang: str | None = None) -> dict:
         """Handle entry point; same validation and answers as POST /translate."""
-        request = validate(TranslateRequest, text=text, target_lang=target_lang)
-        return (await self._translate(request)).model_dump()
+        request = validate(TranslateRequest, **text_fields(text), target_lang=target_lang)
+        return (await self._translate(request)).model_dump(exclude_none=True)
 
-    @http_app.post("/", response_model=TranslateResponse, responses=ERROR_RESPONSES)
+    @http_app.post(
+        "/", response_model=TranslateResponse, response_model_exclude_none=True, responses=ERROR_RESPONSES
+    )
     async def translate_http(self, request: TranslateRequest) -> TranslateResponse:
         return await self._translate(request)
 
@@ -49,14 +53,17 @@ class Translator:
             raise UserInputError(
                 f"target_lang '{lang}' is not supported; use one of {sorted(settings.languages)}"
             )
-        text = request.text.strip()
-        prompt = text
-        if generator.loaded.uses_t5_prefixes:
-            prompt = f"translate English to {settings.languages[lang]}: {text}"
-        generator.check_input_size(text, prompt, settings.max_input_chars)
-        params = GenerationParams(max_new_tokens=settings.max_new_tokens, num_beams=settings.num_beams)
-        translation = await generator.generate_one(prompt, params)
-        return TranslateResponse(translation=translation, target_lang=lang, model=generator.name)
+        texts = [text.strip() for text in request.inputs]
+        prefix = f"translate English to {settings.languages[lang]}: " if generator.uses_t5_prefixes else ""
+        params = GenerationParams(
+            max_new_tokens=settings.max_new_tokens,
+            min_new_tokens=settings.min_new_tokens,
+            num_beams=settings.num_beams,
+        )
+        outputs = await generator.generate(texts, [prefix + text for text in texts], params, settings)
+        if request.texts is None:
+            return TranslateResponse(translation=outputs[0], target_lang=lang, model=generator.name)
+        return TranslateResponse(translations=outputs, target_lang=lang, model=generator.name)
 
 
 app = Translator.bind()

@@ -14,6 +14,9 @@ class TranslationSettings(ModelAppSettings):
     )
     default_target_lang: str = "fr"
     max_new_tokens: int = Field(128, ge=1, le=1024, description="longest translation, in tokens")
+    min_new_tokens: int = Field(
+        0, ge=0, le=1024, description="shortest translation, in tokens (= max_new_tokens fixes the length)"
+    )
 
     @model_validator(mode="after")
     def _default_is_supported(self) -> TranslationSettings:
@@ -23,5 +26,9 @@ class TranslationSettings(ModelAppSettings):
             raise ValueError(
                 f"default_target_lang '{self.default_target_lang}' is not in languages "
                 f"{sorted(self.languages)}"
+            )
+        if self.min_new_tokens > self.max_new_tokens:
+            raise ValueError(
+                f"min_new_tokens ({self.min_new_tokens}) is above max_new_tokens ({self.max_new_tokens})"
             )
         return self

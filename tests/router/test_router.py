@@ -51,12 +51,28 @@ def test_summarize_then_translate_chains_the_summary(http, lang):
     }
 
 
+def test_texts_list_goes_through_both_leaf_apps(http):
+    documents = list(SUMMARIES)
+    summaries = [SUMMARIES[doc] for doc in documents]
+    response = http.post(
+        "/", json={"texts": documents, "task": "summarize_then_translate", "target_lang": "de"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "task": "summarize_then_translate",
+        "summaries": summaries,
+        "translations": [TRANSLATIONS[summary]["de"] for summary in summaries],
+        "target_lang": "de",
+        "models": {"summarization": "demo:demo-summarization", "translation": "demo:demo-translation"},
+    }
+
+
 @pytest.mark.parametrize(
     ("body", "status", "says"),
     [
         ({"text": "Hello world!", "task": "poem"}, 422, "task: Input should be 'translate', 'summarize'"),
         ({"text": ""}, 422, "text is empty"),
-        ({"txt": "Hello world!"}, 422, "text: Field required"),
+        ({"txt": "Hello world!"}, 422, "txt: Extra inputs are not permitted"),
         ({"text": "Hello world!", "target_lang": "xx"}, 422, "use one of ['de', 'fr', 'ro']"),
         ({"text": "word " * 3000, "task": "summarize"}, 413, "at most 10000"),
         ({"text": "x", "task": "summarize", "max_length": 999}, 422, "above this service's limit"),

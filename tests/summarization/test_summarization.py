@@ -44,7 +44,7 @@ def test_http_summarize_answers_directly(http, path):
 @pytest.mark.parametrize(
     ("body", "says"),
     [
-        ({}, "text: Field required"),
+        ({}, "send `text` (a string) or `texts` (a list of strings)"),
         ({"text": "   "}, "text is empty"),
         ({"text": 3.5}, "text: Input should be a valid string"),
         ({"text": "x", "max_length": 0}, "max_length: Input should be greater than or equal to 1"),
@@ -89,3 +89,12 @@ def test_concurrent_requests_with_different_lengths_each_get_their_own_answer(su
             assert summary == full
         else:
             assert summary != DOCUMENTS[0][1] and DOCUMENTS[0][1].startswith(summary)
+
+
+def test_texts_list_is_summarized_in_order(http, summarizer):
+    documents = [doc for doc, _ in DOCUMENTS]
+    expected = [summary for _, summary in DOCUMENTS]
+    assert summarizer.summarize.remote(documents).result()["summaries"] == expected
+    response = http.post("/summarize", json={"texts": documents[::-1]})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"summaries": expected[::-1], "model": "demo:demo-summarization"}

@@ -47,11 +47,11 @@ def test_http_translate_answers_directly(http, path):
 @pytest.mark.parametrize(
     ("body", "says"),
     [
-        ({}, "text: Field required"),
+        ({}, "send `text` (a string) or `texts` (a list of strings)"),
         ({"text": ""}, "text is empty"),
         ({"text": " \n\t "}, "text is empty"),
         ({"text": 42}, "text: Input should be a valid string"),
-        ({"text": None}, "text: Input should be a valid string"),
+        ({"text": None}, "send `text` (a string) or `texts`"),
         ({"text": ["Hello"]}, "text: Input should be a valid string"),
         ({"text": "Hello world!", "target_lang": "es"}, "use one of ['de', 'fr', 'ro']"),
         (
@@ -116,3 +116,38 @@ def test_concurrent_requests_each_get_their_own_exact_answer(translator):
     cases = [(en, lang, out) for en, by_lang in TRANSLATIONS.items() for lang, out in by_lang.items()][:32]
     responses = [translator.translate.remote(en, lang) for en, lang, _ in cases]
     assert [r.result()["translation"] for r in responses] == [out for _, _, out in cases]
+
+
+def test_handle_translates_a_list_in_order(translator):
+    english = list(TRANSLATIONS)[:20]
+    result = translator.translate.remote(english, "de").result()
+    assert result == {
+        "translations": [TRANSLATIONS[en]["de"] for en in english],
+        "target_lang": "de",
+        "model": "demo:demo-translation",
+    }
+
+
+def test_http_texts_list_is_translated_in_order(http):
+    english = list(TRANSLATIONS)[:5]
+    response = http.post("/translate", json={"texts": english, "target_lang": "ro"})
+    assert response.status_code == 200, response.text
+    assert response.json()["translations"] == [TRANSLATIONS[en]["ro"] for en in english]
+    assert "translation" not in response.json()
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "says"),
+    [
+        ({"text": "Hello world!", "texts": ["Hello world!"]}, 422, "send `text` or `texts`, not both"),
+        ({"texts": []}, 422, "texts: List should have at least 1 item"),
+        ({"texts": ["Hello world!", " "]}, 422, "texts.1: text is empty"),
+        ({"texts": ["Hello world!", 7]}, 422, "texts.1: Input should be a valid string"),
+        ({"texts": ["Hello world!"] * 65}, 413, "65 texts in one request; this service accepts at most 64"),
+        ({"texts": ["Hello world!", "x" * 2001]}, 413, "text 2 of 2 is 2001 characters"),
+    ],
+)
+def test_http_bad_texts_lists_say_what_to_change(http, body, status, says):
+    response = http.post("/translate", json=body)
+    assert response.status_code == status
+    assert says in response.json()["error"]

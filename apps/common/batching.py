@@ -1,0 +1,156 @@
+"""Adaptive dynamic batching: many requests' texts in one model call, without taxing a lone request.
+
+Why not `@serve.batch`: it closes a batch `batch_wait_timeout_s` after the batch's first request,
+even while the model is still busy with the previous batch, and queues the closed batch behind it.
+Under a steady closed-loop load that splits the clients into cohorts that never merge: measured
+here, 16 requests per replica ran as batches of ~7.5. This batcher closes a batch only when the
+model is free to run it, so everything that queued during the previous call joins:
+
+- the model is free and nothing just finished: run what is queued now (a lone request never waits);
+- a batch just finished: its callers usually send their next request within milliseconds, so wait
+  up to `max_wait_s` for the queue to regain that many texts (or reach `max_batch_size`), then run;
+- more texts queued than fit: the oldest request goes first, joined by the requests whose inputs are
+  closest to it in length, so the batch pads little.
+
+A request may carry many texts (a list through a handle, `"texts"` over HTTP); they run together,
+split into chunks of at most `max_batch_size`. Requests are grouped by generation parameters: one
+call never mixes, say, two summary lengths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+logger = logging.getLogger("ray.serve")
+
+ParamsT = TypeVar("ParamsT")
+RunBatch = Callable[[list[str], ParamsT], Awaitable[list[str]]]
+OnBatch = Callable[[int, float], None]  # (texts in the call, seconds it took)
+
+
+@dataclass
+class _Pending(Generic[ParamsT]):
+    prompts: list[str]
+    lengths: list[int]
+    params: ParamsT
+    future: asyncio.Future
+    enqueued_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def size(self) -> int:
+        return len(self.prompts)
+
+    @property
+    def length(self) -> float:
+        return sum(self.lengths) / len(self.lengths)
+
+
+class AdaptiveBatcher(Generic[ParamsT]):
+    def __init__(
+        self,
+        run_batch: RunBatch,
+        max_batch_size: int = 16,
+        max_wait_s: float = 0.01,
+        on_batch: OnBatch | None = None,
+    ):
+        self._run_batch = run_batch
+        self.max_batch_size = max_batch_size
+        self.max_wait_s = max_wait_s
+        self._on_batch = on_batch
+        self._queue: list[_Pending] = []
+        self._arrived = asyncio.Event()
+        self._worker: asyncio.Task | None = None
+        self._last_batch_size = 0  # texts in the call that just finished; 0 when idle
+        self._last_done_at = 0.0
+
+    def configure(self, max_batch_size: int, max_wait_s: float) -> None:
+        self.max_batch_size, self.max_wait_s = max_batch_size, max_wait_s
+
+    @property
+    def queued_texts(self) -> int:
+        return sum(item.size for item in self._queue)
+
+    async def submit(self, prompts: list[str], params: ParamsT, lengths: list[int]) -> list[str]:
+        """Queue `prompts` (with their token lengths) and wait for their outputs, in order."""
+        if not prompts:
+            return []
+        loop = asyncio.get_running_loop()
+        chunks = []
+        for start in range(0, len(prompts), self.max_batch_size):
+            end = start + self.max_batch_size
+            item = _Pending(prompts[start:end], lengths[start:end], params, loop.create_future())
+            self._queue.append(item)
+            chunks.append(item.future)
+        self._arrived.set()
+        if self._worker is None or self._worker.done():
+            self._worker = loop.create_task(self._work())
+        outputs = await asyncio.gather(*chunks)
+        return [text for chunk in outputs for text in chunk]
+
+    async def _work(self) -> None:
+        # Runs while anything is queued; `submit` starts it again. Not running forever lets a
+        # replaced generator (a reconfigure to another model) finish its queue and be freed.
+        while self._queue:
+            await self._wait_for_returning_callers()
+            batch = self._take_batch()
+            await self._run(batch)
+
+    async def _wait_for_returning_callers(self) -> None:
+        """Right after a call, wait (bounded) for the callers it answered to come back."""
+        if self._last_batch_size == 0:
+            return
+        expected = min(self.max_batch_size, self.queued_texts + self._last_batch_size)
+        self._last_batch_size = 0  # wait once per finished call
+        deadline = self._last_done_at + self.max_wait_s
+        while self.queued_texts < expected:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), remaining)
+            except asyncio.TimeoutError:
+                return
+
+    def _take_batch(self) -> list[_Pending]:
+        """The oldest request, plus the same-params requests nearest to it in length that fit."""
+        oldest = self._queue[0]
+        candidates = [item for item in self._queue[1:] if item.params == oldest.params]
+        candidates.sort(key=lambda item: abs(item.length - oldest.length))
+        batch, size = [oldest], oldest.size
+        for item in candidates:
+            if size + item.size <= self.max_batch_size:
+                batch.append(item)
+                size += item.size
+        taken = {id(item) for item in batch}
+        self._queue = [item for item in self._queue if id(item) not in taken]
+        return batch
+
+    async def _run(self, batch: list[_Pending]) -> None:
+        prompts = [prompt for item in batch for prompt in item.prompts]
+        started = time.monotonic()
+        try:
+            outputs = await self._run_batch(prompts, batch[0].params)
+        except Exception as exc:  # the callers get the error; the batcher keeps serving
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(exc)
+            return
+        finally:
+            self._last_done_at = time.monotonic()
+            self._last_batch_size = len(prompts)
+        if self._on_batch is not None:
+            try:
+                self._on_batch(len(prompts), self._last_done_at - started)
+            except Exception:
+                logger.exception("batch metrics callback failed")
+        position = 0
+        for item in batch:
+            if not item.future.done():  # a caller that gave up (cancelled) is skipped
+                item.future.set_result(outputs[position : position + item.size])
+            position += item.size

@@ -1,0 +1,33 @@
+"""The transformers backend: `AutoModelForSeq2SeqLM.generate` in fp32 on CPU."""
+
+from __future__ import annotations
+
+import logging
+
+from apps.common.engines.base import GenerationParams, Seq2SeqEngine
+from apps.common.model_loading import ModelSource, load_torch_model
+
+logger = logging.getLogger("ray.serve")
+
+
+class TransformersEngine(Seq2SeqEngine):
+    backend = "transformers"
+
+    def __init__(self, source: ModelSource):
+        super().__init__(source)
+        self.model = load_torch_model(source)
+        logger.info("loaded %s from %s (transformers, fp32)", source.model_id, source.location)
+
+    def generate(self, prompts: list[str], params: GenerationParams) -> list[str]:
+        import torch
+
+        with torch.inference_mode():
+            batch = self.tokenizer(prompts, return_tensors="pt", padding=True)
+            output_ids = self.model.generate(
+                **batch,
+                max_new_tokens=params.max_new_tokens,
+                min_new_tokens=params.min_new_tokens,
+                num_beams=params.num_beams,
+                do_sample=False,
+            )
+        return [text.strip() for text in self.tokenizer.batch_decode(output_ids, skip_special_tokens=True)]

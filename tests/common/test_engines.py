@@ -1,0 +1,65 @@
+"""The two backends on the demo models: CTranslate2 int8 must decode exactly what transformers
+decodes, and its conversion runs once per model and is cached outside the repo."""
+
+import shutil
+
+import pytest
+
+from apps.common.engines import GenerationParams, load_engine
+from apps.common.engines.ctranslate2_conversion import cache_root
+from apps.common.model_loading import ModelLoadError
+from textserve.demo_phrases import summarization_pairs, translation_pairs
+
+TRANSLATION_PROMPTS = translation_pairs()  # (T5 prompt, expected output), all 20 sentences x 3 languages
+SUMMARY_PROMPTS = summarization_pairs()
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory, monkeypatch_module):
+    path = tmp_path_factory.mktemp("textserve-cache")
+    monkeypatch_module.setenv("TEXTSERVE_CACHE_DIR", str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+@pytest.mark.parametrize(
+    ("model", "cases"),
+    [("demo-translation", TRANSLATION_PROMPTS), ("demo-summarization", SUMMARY_PROMPTS)],
+)
+def test_ctranslate2_int8_decodes_exactly_as_transformers(demo_models, cache_dir, model, cases):
+    hf = load_engine(str(demo_models[model]), "transformers")
+    ct2 = load_engine(str(demo_models[model]), "ctranslate2")
+    prompts, expected = [p for p, _ in cases], [e for _, e in cases]
+    params = GenerationParams(max_new_tokens=128)
+    assert hf.generate(prompts, params) == expected
+    assert ct2.generate(prompts, params) == expected
+    one_by_one = [ct2.generate([p], params)[0] for p in prompts[:8]]
+    assert one_by_one == expected[:8]  # padding in a batch changes nothing
+    assert ct2.name == hf.name == f"demo:{model}" and ct2.backend == "ctranslate2"
+
+
+def test_conversion_is_cached_and_redone_when_the_model_changes(demo_models, cache_dir, tmp_path):
+    model_dir = tmp_path / "copy"
+    shutil.copytree(demo_models["demo-translation"], model_dir)
+    first = load_engine(str(model_dir), "ctranslate2").model_dir
+    assert first.is_relative_to(cache_root()) and (first / "model.bin").is_file()
+    stamp = (first / "model.bin").stat().st_mtime_ns
+    assert load_engine(str(model_dir), "ctranslate2").model_dir == first
+    assert (first / "model.bin").stat().st_mtime_ns == stamp  # not converted again
+
+    (model_dir / "config.json").write_text((model_dir / "config.json").read_text() + "\n")
+    assert load_engine(str(model_dir), "ctranslate2").model_dir != first
+
+
+def test_a_model_without_tokenizer_is_refused_with_the_reason(demo_models, cache_dir, tmp_path):
+    model_dir = tmp_path / "no-tokenizer"
+    shutil.copytree(demo_models["demo-translation"], model_dir)
+    for name in ("tokenizer.json", "spiece.model", "tokenizer_config.json", "special_tokens_map.json"):
+        (model_dir / name).unlink(missing_ok=True)
+    with pytest.raises(ModelLoadError, match="tokenizer"):
+        load_engine(str(model_dir), "ctranslate2")
