@@ -43,7 +43,13 @@ class ModelSource:
             return Path(self.location)
         from huggingface_hub import snapshot_download
 
-        return Path(snapshot_download(self.location, local_files_only=self.local_only))
+        return Path(
+            snapshot_download(
+                self.location,
+                local_files_only=self.local_only,
+                ignore_patterns=["*.h5", "*.msgpack", "*.ot", "*.onnx", "onnx/*", "tf_*", "flax_*", "rust_*"],
+            )
+        )
 
 
 def hub_offline() -> bool:

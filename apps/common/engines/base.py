@@ -1,11 +1,11 @@
-"""What every backend shares: the tokenizer, the model's input window, and the call signature."""
+"""What every backend shares: a name, the model's input window, token counting, the call."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from apps.common.model_loading import ModelSource, load_model_config, load_tokenizer
+from apps.common.model_loading import ModelSource
 
 T5_MODEL_TYPES = ("t5", "mt5", "umt5")
 
@@ -21,11 +21,11 @@ class GenerationParams:
 
 class Seq2SeqEngine(ABC):
     backend: str
+    model_type: str  # from the checkpoint's config.json, e.g. "t5"
+    max_input_tokens: int  # the longest input the model reads (t5-small: 512)
 
     def __init__(self, source: ModelSource):
         self.source = source
-        self.tokenizer = load_tokenizer(source)
-        self.model_type = getattr(load_model_config(source), "model_type", "")
 
     @property
     def name(self) -> str:
@@ -41,16 +41,9 @@ class Seq2SeqEngine(ABC):
         """T5 checkpoints pick their task from a text prefix ("translate English to French: ")."""
         return self.model_type in T5_MODEL_TYPES
 
-    @property
-    def max_input_tokens(self) -> int:
-        """The longest input the model reads (t5-small: 512)."""
-        limit = getattr(self.tokenizer, "model_max_length", None)
-        if isinstance(limit, int) and 0 < limit < 100_000:
-            return limit
-        return 512
-
+    @abstractmethod
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=True).input_ids)
+        """Tokens the model reads for `text`, special tokens included."""
 
     @abstractmethod
     def generate(self, prompts: list[str], params: GenerationParams) -> list[str]:

@@ -83,8 +83,8 @@ def _convert(model_dir: str, out: str) -> None:
     from ctranslate2.converters import TransformersConverter
 
     # The model dir must hold its tokenizer: without it the converter silently invents a vocabulary.
-    if not any((Path(model_dir) / name).is_file() for name in ("tokenizer.json", "spiece.model")):
-        raise SystemExit(f"{model_dir} holds no tokenizer (tokenizer.json or spiece.model)")
+    if not (Path(model_dir) / "tokenizer.json").is_file():
+        raise SystemExit(f"{model_dir} holds no tokenizer.json")
     TransformersConverter(model_dir).convert(out, quantization=QUANTIZATION, force=True)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 
 from apps.common.engines.base import GenerationParams, Seq2SeqEngine
-from apps.common.model_loading import ModelSource, load_torch_model
+from apps.common.engines.tokenizer_files import window_from
+from apps.common.model_loading import ModelSource, load_tokenizer, load_torch_model
 
 logger = logging.getLogger("ray.serve")
 
@@ -15,8 +16,14 @@ class TransformersEngine(Seq2SeqEngine):
 
     def __init__(self, source: ModelSource):
         super().__init__(source)
+        self.tokenizer = load_tokenizer(source)
         self.model = load_torch_model(source)
+        self.model_type = getattr(self.model.config, "model_type", "")
+        self.max_input_tokens = window_from(getattr(self.tokenizer, "model_max_length", None))
         logger.info("loaded %s from %s (transformers, fp32)", source.model_id, source.location)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=True).input_ids)
 
     def generate(self, prompts: list[str], params: GenerationParams) -> list[str]:
         import torch
