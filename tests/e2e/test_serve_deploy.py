@@ -25,8 +25,14 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def cluster(demo_models):
     """A Ray head started with the CLI on free ports, in its own process group."""
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "HF_HUB_OFFLINE": "1"}
-    dashboard_port = free_port()
+    # metrics reach Ray's Prometheus endpoint within a second or two instead of ~10 s
+    env = {
+        **os.environ,
+        "RAY_AUTH_MODE": "disabled",
+        "HF_HUB_OFFLINE": "1",
+        "RAY_metrics_report_interval_ms": "1000",
+    }
+    dashboard_port, metrics_port = free_port(), free_port()
     temp_dir = tempfile.mkdtemp(prefix="ts-e2e-", dir="/tmp")
     log = open(Path(temp_dir) / "ray-start.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
@@ -43,6 +49,7 @@ def cluster(demo_models):
             f"--dashboard-port={dashboard_port}",
             f"--ray-client-server-port={free_port()}",
             f"--dashboard-agent-listen-port={free_port()}",
+            f"--metrics-export-port={metrics_port}",
             f"--temp-dir={temp_dir}",
         ],
         stdout=log,
@@ -57,7 +64,7 @@ def cluster(demo_models):
             assert proc.poll() is None, (Path(temp_dir) / "ray-start.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "Ray head did not come up in 90 s"
             time.sleep(1)
-        yield {"address": address, "env": env}
+        yield {"address": address, "env": env, "metrics_url": f"http://127.0.0.1:{metrics_port}/metrics"}
     finally:
         subprocess.run(
             [str(BIN / "serve"), "shutdown", "-y", "-a", address],
@@ -141,6 +148,40 @@ def test_every_route_answers_over_http(deployed):
         )
         assert chained.json()["translation"] == TRANSLATIONS[summary]["de"]
         assert http.post("/translate", json={"text": ""}).status_code == 422
+
+
+def _metric_total(metrics_url: str, name: str, app: str) -> float:
+    """A counter summed over every replica of `app`, from Ray's Prometheus endpoint."""
+    total = 0.0
+    for line in httpx.get(metrics_url, timeout=10).text.splitlines():
+        if line.startswith(f"{name}{{") and f'application="{app}"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_batch_sizes_reach_prometheus(deployed):
+    """A list of 20 texts runs as model calls of up to max_batch_size (16) texts, and the calls
+    and texts are counted on Ray's Prometheus endpoint."""
+    english = list(TRANSLATIONS)
+    url = deployed["metrics_url"]
+
+    def totals() -> tuple[float, float]:
+        return (
+            _metric_total(url, "ray_textserve_model_calls_total", "translation"),
+            _metric_total(url, "ray_textserve_batched_texts_total", "translation"),
+        )
+
+    # earlier tests' calls reach the endpoint within a report interval (1 s here): let them land
+    previous, current = None, totals()
+    while current != previous:
+        time.sleep(3)
+        previous, current = current, totals()
+    calls_before, texts_before = current
+    with httpx.Client(base_url=deployed["url"], timeout=60) as http:
+        assert http.post("/translate", json={"texts": english}).status_code == 200
+    _wait_for(lambda: totals()[1] >= texts_before + len(english), timeout_s=60)
+    calls, texts = totals()
+    assert (calls - calls_before, texts - texts_before) == (2, 20)  # 16 + 4
 
 
 def _redeploy_translation_user_config(deployed: dict, user_config: dict) -> None:
