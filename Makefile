@@ -7,7 +7,7 @@ export RAY_AUTH_MODE := disabled
 # (announced). Set HF_HUB_OFFLINE=0 to let transformers download t5-small.
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: run stop test lint demo-models install clean
+.PHONY: run stop test bench lint demo-models install clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
+
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(VENV)/bin/pip install -q -e ".[dev,bench]"
+	touch $@
 
 run: install
 	$(PY) -m textserve.local_stack up
@@ -30,6 +34,11 @@ demo-models: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
+
+# Reference (the seed guide's design) vs our apps, both backends, on one local Ray cluster;
+# writes bench/results/<date>.json and .png. Under 15 minutes on 2 cores. Options: BENCH_ARGS=--quick
+bench: $(VENV)/.bench-installed
+	$(PY) -m bench $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from apps.common.model_loading import ModelSource
 
 T5_MODEL_TYPES = ("t5", "mt5", "umt5")
+
+
+def threads_from_env() -> int:
+    """Threads for the model: OMP_NUM_THREADS, which Ray sets to 1 for fractional-CPU replicas
+    (2 replicas x 1 thread beat 1 x 2 threads by 1.5-2.3x here); 0 when unset (library default)."""
+    try:
+        return max(0, int(os.environ.get("OMP_NUM_THREADS", "0")))
+    except ValueError:
+        return 0
 
 
 @dataclass(frozen=True)

@@ -9,22 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 
-from apps.common.engines.base import GenerationParams, Seq2SeqEngine
+from apps.common.engines.base import GenerationParams, Seq2SeqEngine, threads_from_env
 from apps.common.engines.ctranslate2_conversion import QUANTIZATION, converted_model_dir
 from apps.common.engines.tokenizer_files import TokenizerJson
 from apps.common.model_loading import ModelLoadError, ModelSource
 
 logger = logging.getLogger("ray.serve")
-
-
-def _threads() -> int:
-    """One thread per replica where Ray set OMP_NUM_THREADS (fractional-CPU actors get 1)."""
-    try:
-        return max(0, int(os.environ.get("OMP_NUM_THREADS", "0")))
-    except ValueError:
-        return 0  # CTranslate2 picks
 
 
 class CTranslate2Engine(Seq2SeqEngine):
@@ -53,7 +44,7 @@ class CTranslate2Engine(Seq2SeqEngine):
             device="cpu",
             compute_type=QUANTIZATION,
             inter_threads=1,
-            intra_threads=_threads(),
+            intra_threads=threads_from_env(),
         )
         logger.info("loaded %s from %s (ctranslate2, %s)", source.model_id, self.model_dir, QUANTIZATION)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from apps.common.engines.base import GenerationParams, Seq2SeqEngine
+from apps.common.engines.base import GenerationParams, Seq2SeqEngine, threads_from_env
 from apps.common.engines.tokenizer_files import window_from
 from apps.common.model_loading import ModelSource, load_tokenizer, load_torch_model
 
@@ -15,7 +15,11 @@ class TransformersEngine(Seq2SeqEngine):
     backend = "transformers"
 
     def __init__(self, source: ModelSource):
+        import torch
+
         super().__init__(source)
+        if threads_from_env():
+            torch.set_num_threads(threads_from_env())
         self.tokenizer = load_tokenizer(source)
         self.model = load_torch_model(source)
         self.model_type = getattr(self.model.config, "model_type", "")
