@@ -2,7 +2,6 @@
 the three apps deployed on it from serve_config.yaml (demo models substituted by the documented
 mechanism, textserve.run_config). Tests talk to them over real HTTP and real handles."""
 
-import importlib
 import os
 import socket
 from pathlib import Path
@@ -10,6 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+
+from textserve.inprocess import app_config, deploy_app
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -40,25 +41,6 @@ def demo_config(demo_models) -> dict:
     derived, substitutions = derive_config(config, demo="always", models_dir=MODELS_DIR)
     assert len(substitutions) == 2
     return derived
-
-
-def app_config(config: dict, name: str) -> dict:
-    return next(app for app in config["applications"] if app["name"] == name)
-
-
-def deploy_app(app_cfg: dict, user_config: dict | None = None) -> None:
-    """Deploy one application of a Serve config dict in-process, with its deployment options
-    (replicas, resources, user_config) as the config gives them."""
-    from ray import serve
-
-    module_name = app_cfg["import_path"].split(":")[0]
-    module = importlib.import_module(module_name)
-    [deployment_cfg] = app_cfg["deployments"]
-    options = {k: v for k, v in deployment_cfg.items() if k != "name"}
-    if user_config is not None:
-        options["user_config"] = user_config
-    deployment = getattr(module, deployment_cfg["name"]).options(**options)
-    serve.run(deployment.bind(), name=app_cfg["name"], route_prefix=app_cfg["route_prefix"])
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,11 @@ here, 16 requests per replica ran as batches of ~7.5. This batcher closes a batc
 model is free to run it, so everything that queued during the previous call joins:
 
 - the model is free and nothing just finished: run what is queued now (a lone request never waits);
-- a batch just finished: its callers usually send their next request within milliseconds, so wait
-  up to `max_wait_s` for the queue to regain that many texts (or reach `max_batch_size`), then run;
+- a batch just finished: its callers usually send their next request soon, so wait up to
+  `max_wait_s` (and at most a quarter of the call just run) for the queue to regain that many
+  texts (or reach `max_batch_size`), then run. The wait ends as soon as they are back. Measured
+  here under 32 closed-loop HTTP clients on 2 saturated cores, callers came back 60-100 ms after
+  their answers: a 10 ms wait left batches at ~8 of 16, 100 ms at ~12-13;
 - more texts queued than fit: the oldest request goes first, joined by the requests whose inputs are
   closest to it in length, so the batch pads little.
 
@@ -31,6 +34,7 @@ logger = logging.getLogger("ray.serve")
 ParamsT = TypeVar("ParamsT")
 RunBatch = Callable[[list[str], ParamsT], Awaitable[list[str]]]
 OnBatch = Callable[[int, float], None]  # (texts in the call, seconds it took)
+WAIT_SHARE = 0.25  # longest wait for returning callers, as a share of the call that just ran
 
 
 @dataclass
@@ -67,6 +71,7 @@ class AdaptiveBatcher(Generic[ParamsT]):
         self._worker: asyncio.Task | None = None
         self._last_batch_size = 0  # texts in the call that just finished; 0 when idle
         self._last_done_at = 0.0
+        self._last_call_s = 0.0
 
     def configure(self, max_batch_size: int, max_wait_s: float) -> None:
         self.max_batch_size, self.max_wait_s = max_batch_size, max_wait_s
@@ -98,7 +103,8 @@ class AdaptiveBatcher(Generic[ParamsT]):
         while self._queue:
             await self._wait_for_returning_callers()
             batch = self._take_batch()
-            await self._run(batch)
+            if batch:
+                await self._run(batch)
 
     async def _wait_for_returning_callers(self) -> None:
         """Right after a call, wait (bounded) for the callers it answered to come back."""
@@ -106,7 +112,9 @@ class AdaptiveBatcher(Generic[ParamsT]):
             return
         expected = min(self.max_batch_size, self.queued_texts + self._last_batch_size)
         self._last_batch_size = 0  # wait once per finished call
-        deadline = self._last_done_at + self.max_wait_s
+        # Bounded by the config and by a share of the call just run: a replica never idles longer
+        # than WAIT_SHARE of its last call waiting for callers that may not come back.
+        deadline = self._last_done_at + min(self.max_wait_s, WAIT_SHARE * self._last_call_s)
         while self.queued_texts < expected:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -118,7 +126,11 @@ class AdaptiveBatcher(Generic[ParamsT]):
                 return
 
     def _take_batch(self) -> list[_Pending]:
-        """The oldest request, plus the same-params requests nearest to it in length that fit."""
+        """The oldest request, plus the same-params requests nearest to it in length that fit.
+        Requests whose caller has gone (cancelled, e.g. the client disconnected) are dropped."""
+        self._queue = [item for item in self._queue if not item.future.done()]
+        if not self._queue:
+            return []
         oldest = self._queue[0]
         candidates = [item for item in self._queue[1:] if item.params == oldest.params]
         candidates.sort(key=lambda item: abs(item.length - oldest.length))
@@ -143,6 +155,7 @@ class AdaptiveBatcher(Generic[ParamsT]):
             return
         finally:
             self._last_done_at = time.monotonic()
+            self._last_call_s = self._last_done_at - started
             self._last_batch_size = len(prompts)
         if self._on_batch is not None:
             try:

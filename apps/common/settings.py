@@ -27,11 +27,12 @@ class ModelAppSettings(StrictSettings):
     max_texts_per_request: int = Field(64, ge=1, le=1024, description="longest `texts` list accepted")
     max_batch_size: int = Field(16, ge=1, le=256, description="most texts decoded in one model call")
     batch_wait_timeout_s: float = Field(
-        0.01,
+        0.1,
         ge=0,
         le=1,
-        description="after a model call, how long to wait for the callers it answered to send their "
-        "next request (fills the next batch); an idle replica never waits",
+        description="after a model call, how long at most to wait for the callers it answered to send "
+        "their next request (fills the next batch; never more than a quarter of that call); an idle "
+        "replica never waits",
     )
 
 

@@ -147,3 +147,39 @@ def test_batch_sizes_are_reported():
 
     [(size, seconds)] = run(scenario())
     assert size == 3 and seconds >= CALL_S * 0.9
+
+
+def test_a_replica_waits_for_returning_callers_at_most_a_share_of_its_last_call():
+    """After a call of 2 texts, one caller comes back and the other never does: the replica waits
+    for it no longer than WAIT_SHARE of the call, however long batch_wait_timeout_s is."""
+
+    async def scenario():
+        model = RecordingModel()
+        batcher = AdaptiveBatcher(model, max_batch_size=16, max_wait_s=5.0)
+        await asyncio.gather(batcher.submit(["a"], "p", [1]), batcher.submit(["b"], "p", [1]))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await batcher.submit(["a2"], "p", [1])
+        return loop.time() - started, model.calls
+
+    from apps.common.batching import WAIT_SHARE
+
+    took, calls = run(scenario())
+    assert calls == [["a", "b"], ["a2"]]
+    assert took < CALL_S + WAIT_SHARE * CALL_S + 0.03
+
+
+def test_requests_whose_callers_left_are_not_decoded():
+    async def scenario():
+        model = RecordingModel()
+        batcher = AdaptiveBatcher(model, max_batch_size=16, max_wait_s=0.0)
+        blocker = asyncio.create_task(batcher.submit(["x"], "p", [1]))
+        await asyncio.sleep(0.01)
+        gone = asyncio.create_task(batcher.submit(["gone"], "p", [1]))
+        kept = asyncio.create_task(batcher.submit(["kept"], "p", [1]))
+        await asyncio.sleep(0.01)
+        gone.cancel()  # e.g. the HTTP client disconnected while its request was queued
+        await asyncio.gather(blocker, kept)
+        return model.calls
+
+    assert run(scenario()) == [["x"], ["kept"]]

@@ -3,8 +3,8 @@
 import pytest
 import requests
 
-from tests.conftest import app_config, deploy_app
 from textserve.demo_phrases import SUMMARIES, TRANSLATIONS
+from textserve.inprocess import app_config, deploy_app
 
 DOCUMENT, SUMMARY = next(iter(SUMMARIES.items()))
 

@@ -83,7 +83,7 @@ def test_http_missing_body_is_422(http):
 
 
 def test_http_text_over_the_limit_is_413(http, apps):
-    from tests.conftest import app_config
+    from textserve.inprocess import app_config
 
     limit = app_config(apps, "translation")["deployments"][0]["user_config"]["max_input_chars"]
     response = http.post("/translate", json={"text": "Hello world! " * (limit // 13 + 1)})

@@ -1,0 +1,157 @@
+"""A closed-loop HTTP load: N clients, each sending its next request as soon as the previous one
+is answered, over a kept-alive connection (as real clients do: http.client, one per thread).
+
+Bounded in time and count. When the window closes, requests still in flight are cut off (their
+sockets shut): their time so far is a lower bound of their latency, and they are counted as
+`censored` and included in the percentiles at that bound, so a saturated system is never made to
+look faster than it was by leaving its slowest requests out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import socket
+import threading
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass
+class CellResult:
+    clients: int
+    window_s: float
+    completed: int  # 200s that finished inside the measuring window
+    errors: int  # non-200 answers and broken connections (never expected)
+    censored: int  # still in flight when the window closed
+    throughput: float  # completed / window_s, requests per second
+    p50: float
+    p95: float
+    p99: float
+    latency_is_lower_bound: bool  # a censored request reaches p99: the true percentiles are higher
+    statuses: dict[str, int]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class _Client(threading.Thread):
+    def __init__(self, number: int, host: str, port: int, path: str, bodies: list[bytes], state: _Run):
+        super().__init__(daemon=True, name=f"bench-client-{number}")
+        self.number, self.host, self.port, self.path = number, host, port, path
+        self.bodies, self.state = bodies, state
+        self.conn: http.client.HTTPConnection | None = None
+        self.in_flight_since: float | None = None
+
+    def run(self) -> None:
+        run, sent = self.state, 0
+        while not run.stop.is_set() and run.take_ticket():
+            body = self.bodies[(self.number * 7 + sent) % len(self.bodies)]
+            sent += 1
+            started = time.perf_counter()
+            self.in_flight_since = started
+            try:
+                if self.conn is None:
+                    self.conn = http.client.HTTPConnection(self.host, self.port, timeout=run.timeout_s)
+                self.conn.request("POST", self.path, body, {"Content-Type": "application/json"})
+                response = self.conn.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException):
+                status = 0
+                self._close()
+            finally:
+                self.in_flight_since = None
+            if run.stop.is_set() and status == 0:
+                return  # cut off at the end of the window: counted as censored by the runner
+            run.record(started, time.perf_counter(), status)
+        self._close()
+
+    def cut_off(self) -> None:
+        conn = self.conn
+        if conn is not None and conn.sock is not None:
+            with contextlib.suppress(OSError):
+                conn.sock.shutdown(socket.SHUT_RDWR)
+
+    def _close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+class _Run:
+    def __init__(self, max_requests: int, timeout_s: float):
+        self.stop = threading.Event()
+        self.timeout_s = timeout_s
+        self._lock = threading.Lock()
+        self._tickets = max_requests
+        self.records: list[tuple[float, float, int]] = []
+
+    def take_ticket(self) -> bool:
+        with self._lock:
+            if self._tickets <= 0:
+                return False
+            self._tickets -= 1
+            return True
+
+    def record(self, started: float, ended: float, status: int) -> None:
+        with self._lock:
+            self.records.append((started, ended, status))
+
+
+def closed_loop(
+    host: str,
+    port: int,
+    path: str,
+    bodies: list[dict],
+    clients: int,
+    duration_s: float,
+    warmup_s: float = 0.0,
+    max_requests: int = 20_000,
+) -> CellResult:
+    """Drive `clients` closed-loop clients for `warmup_s + duration_s`; measure the last `duration_s`."""
+    encoded = [json.dumps(body).encode() for body in bodies]
+    run = _Run(max_requests, timeout_s=duration_s + warmup_s + 120)
+    threads = [_Client(number, host, port, path, encoded, run) for number in range(clients)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    window_start = began + warmup_s
+    deadline = window_start + duration_s
+    while time.perf_counter() < deadline and any(t.is_alive() for t in threads):
+        time.sleep(0.05)
+    window_end = min(time.perf_counter(), deadline)
+    run.stop.set()
+    in_flight = [t.in_flight_since for t in threads]
+    censored = [window_end - since for since in in_flight if since is not None and since < window_end]
+    for thread in threads:
+        thread.cut_off()
+    for thread in threads:
+        thread.join(timeout=10)
+
+    with run._lock:
+        records = list(run.records)
+    in_window = [(s, e, st) for s, e, st in records if window_start <= e <= window_end]
+    ok = [e - s for s, e, st in in_window if st == 200]
+    statuses: dict[str, int] = {}
+    for _, _, status in in_window:
+        statuses[str(status)] = statuses.get(str(status), 0) + 1
+    latencies = np.array(ok + censored) if ok or censored else np.array([float("nan")])
+    p50, p95, p99 = (float(np.percentile(latencies, q)) for q in (50, 95, 99))
+    window = max(window_end - window_start, 1e-9)
+    return CellResult(
+        clients=clients,
+        window_s=round(window, 3),
+        completed=len(ok),
+        errors=sum(1 for *_, st in in_window if st != 200),
+        censored=len(censored),
+        throughput=len(ok) / window,
+        p50=p50,
+        p95=p95,
+        p99=p99,
+        latency_is_lower_bound=bool(censored) and max(censored) >= p99,
+        statuses=statuses,
+    )

@@ -1,0 +1,164 @@
+"""The benchmark's model and inputs: t5-small's exact architecture and size with random weights
+(the hub is unreachable here), a tokenizer trained locally, and the two workloads' texts.
+
+Random weights decode nonsense, so every request forces its output length
+(`min_new_tokens == max_new_tokens`): the reference and our apps then do identical work, token
+for token. Built once into the cache directory (~/.cache/textserve/bench), never into the repo.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from apps.common.engines.ctranslate2_conversion import cache_root
+
+BUILD_VERSION = 2
+MODEL_NAME = "t5-small-shape"
+
+# t5-small's config.json (hub id "t5-small"), minus the task_specific_params
+T5_SMALL_CONFIG = {
+    "d_ff": 2048,
+    "d_kv": 64,
+    "d_model": 512,
+    "decoder_start_token_id": 0,
+    "dropout_rate": 0.1,
+    "eos_token_id": 1,
+    "feed_forward_proj": "relu",
+    "initializer_factor": 1.0,
+    "is_encoder_decoder": True,
+    "layer_norm_epsilon": 1e-06,
+    "model_type": "t5",
+    "n_positions": 512,
+    "num_decoder_layers": 6,
+    "num_heads": 8,
+    "num_layers": 6,
+    "pad_token_id": 0,
+    "relative_attention_num_buckets": 32,
+    "vocab_size": 32128,
+}
+
+# English-looking filler: what the tokenizer is trained on and the workloads are made of
+_WORD_LIST = (
+    "the a an of to in for on with by from at as about into over after before under between "
+    "people city river market country government company system program question answer "
+    "morning evening weather train station school teacher student family friend house garden "
+    "report meeting project budget energy water history music language science computer network "
+    "service customer price product quality research result method problem solution decision "
+    "is was are were has had will would can could should must may might does did "
+    "build find make take give keep bring write read speak learn open close start finish "
+    "improve measure increase reduce explain describe announce publish prepare deliver "
+    "new old large small early late important public local national final recent simple "
+    "quickly slowly carefully clearly recently already often never always usually together "
+    "and but or because while although since unless until when where which who that this"
+)
+WORDS = _WORD_LIST.split()
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str  # "translate" or "summarize"
+    texts: tuple[str, ...]  # request inputs, each about `input_tokens` tokens with its task prefix
+    input_tokens: int
+    output_tokens: int  # forced: min_new_tokens == max_new_tokens
+
+
+def model_dir() -> Path:
+    return cache_root() / "bench" / MODEL_NAME
+
+
+def _sentences(rng: random.Random, count: int, words: int) -> list[str]:
+    out = []
+    for _ in range(count):
+        picked = [rng.choice(WORDS) for _ in range(words)]
+        out.append(" ".join(picked).capitalize() + ".")
+    return out
+
+
+def _train_tokenizer(out_dir: Path) -> None:
+    import sentencepiece as spm
+    from transformers import T5Tokenizer
+
+    rng = random.Random(7)
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "corpus.txt"
+        corpus.write_text("\n".join(_sentences(rng, 4000, 20)), encoding="utf-8")
+        prefix = Path(tmp) / "spiece"
+        spm.SentencePieceTrainer.train(
+            input=str(corpus),
+            model_prefix=str(prefix),
+            vocab_size=2000,
+            hard_vocab_limit=False,
+            model_type="unigram",
+            character_coverage=1.0,
+            pad_id=0,
+            eos_id=1,
+            unk_id=2,
+            bos_id=-1,
+            minloglevel=2,
+        )
+        spm_dir = Path(tmp) / "spm"
+        spm_dir.mkdir()
+        (spm_dir / "spiece.model").write_bytes(prefix.with_suffix(".model").read_bytes())
+        tokenizer = T5Tokenizer.from_pretrained(str(spm_dir), extra_ids=100, legacy=False)
+        tokenizer.model_max_length = 512
+        tokenizer.save_pretrained(str(out_dir))
+
+
+def ensure_model() -> Path:
+    """The t5-small-shaped model directory, built (about 15 s) if missing or stale."""
+    target = model_dir()
+    stamp = target / "bench_model.json"
+    if stamp.is_file() and json.loads(stamp.read_text()).get("build_version") == BUILD_VERSION:
+        return target
+    import torch
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    started = time.monotonic()
+    target.mkdir(parents=True, exist_ok=True)
+    _train_tokenizer(target)
+    torch.manual_seed(0)
+    model = T5ForConditionalGeneration(T5Config.from_dict(T5_SMALL_CONFIG))
+    model.eval()
+    model.save_pretrained(str(target))
+    params = sum(p.numel() for p in model.parameters())
+    stamp.write_text(json.dumps({"build_version": BUILD_VERSION, "parameters": params}) + "\n")
+    took = time.monotonic() - started
+    print(f"built {target}: t5-small shape, {params / 1e6:.1f} M parameters, {took:.0f} s")
+    return target
+
+
+def _fit(tokenizer, rng: random.Random, prefix: str, tokens: int) -> str:
+    """An English-looking text that, with `prefix`, is exactly `tokens` tokens (</s> included)."""
+    words: list[str] = []
+    while len(tokenizer(prefix + " ".join(words) + ".").input_ids) < tokens:
+        words.append(rng.choice(WORDS))
+    while len(words) > 1 and len(tokenizer(prefix + " ".join(words) + ".").input_ids) > tokens:
+        words.pop()
+    return " ".join(words).capitalize() + "."
+
+
+def workloads(path: Path, count: int = 64) -> dict[str, Workload]:
+    """Translation of ~30-token sentences (-> 30 tokens) and summarization of ~500-token
+    documents (-> 60 tokens); lengths counted with the task prefixes the apps add. Made once and
+    kept beside the model, so every process reads the same texts without loading a tokenizer."""
+    saved = Path(path) / "bench_workloads.json"
+    if saved.is_file():
+        return {name: Workload(name, tuple(w["texts"]), w["input_tokens"], w["output_tokens"])
+                for name, w in json.loads(saved.read_text()).items()}
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    rng = random.Random(11)
+    sentences = tuple(_fit(tokenizer, rng, "translate English to French: ", 30) for _ in range(count))
+    documents = tuple(_fit(tokenizer, rng, "summarize: ", 500) for _ in range(count // 4))
+    made = {
+        "translate": Workload("translate", sentences, 30, 30),
+        "summarize": Workload("summarize", documents, 500, 60),
+    }
+    saved.write_text(json.dumps({name: asdict(w) for name, w in made.items()}))
+    return made

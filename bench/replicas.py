@@ -1,0 +1,92 @@
+"""Replica processes seen from /proc: which they are, their memory, and when they are idle.
+
+Ray titles a replica's worker process `ray::ServeReplica:<app>:<deployment>`; the benchmark gives
+its applications names no other cluster uses, so only its own replicas match.
+(`ray.util.state` would need the dashboard, which the benchmark does not start.)
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def replica_pids(app: str, deployment: str) -> list[int]:
+    title = f"ServeReplica:{app}:{deployment}".encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if title in cmdline:
+            pids.append(int(entry.name))
+    return sorted(pids)
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of one process, MiB (0 if it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / CLOCK_TICKS
+
+
+def wait_until_idle(pids: list[int], timeout_s: float = 90, interval_s: float = 0.5) -> float:
+    """Block until the replicas use under 10% of a core (work left from a cut-off load is done);
+    returns the seconds waited."""
+    started = time.monotonic()
+    before = cpu_seconds(pids)
+    while time.monotonic() - started < timeout_s:
+        time.sleep(interval_s)
+        now = cpu_seconds(pids)
+        if now - before < 0.1 * interval_s:
+            break
+        before = now
+    return time.monotonic() - started
+
+
+class MemorySampler(threading.Thread):
+    """Peak resident memory of each replica, sampled every `interval_s` until `stop()`."""
+
+    def __init__(self, pids: list[int], interval_s: float = 0.5):
+        super().__init__(daemon=True, name="bench-memory")
+        self.peaks = dict.fromkeys(pids, 0.0)
+        self.interval_s = interval_s
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while True:
+            for pid in self.peaks:
+                self.peaks[pid] = max(self.peaks[pid], rss_mib(pid))
+            if self._stop_event.wait(self.interval_s):
+                return
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+    @property
+    def per_replica_mib(self) -> float:
+        """The largest replica's peak: what each replica must be given."""
+        return max(self.peaks.values(), default=0.0)

@@ -1,0 +1,26 @@
+"""Deploy one application of a Serve config dict from the current Ray driver (`serve.run`), with its
+deployment options (replicas, resources, max_ongoing_requests, user_config) exactly as the config
+gives them. The tests and the benchmark use it; users deploy with `serve deploy`."""
+
+from __future__ import annotations
+
+import importlib
+
+
+def app_config(config: dict, name: str) -> dict:
+    """The application called `name` in a Serve config dict."""
+    return next(app for app in config["applications"] if app["name"] == name)
+
+
+def deploy_app(app_cfg: dict, user_config: dict | None = None) -> None:
+    """`serve.run` the app under its own name and route prefix; `user_config` replaces the config's."""
+    from ray import serve
+
+    module_name = app_cfg["import_path"].split(":")[0]
+    module = importlib.import_module(module_name)
+    [deployment_cfg] = app_cfg["deployments"]
+    options = {k: v for k, v in deployment_cfg.items() if k != "name"}
+    if user_config is not None:
+        options["user_config"] = user_config
+    deployment = getattr(module, deployment_cfg["name"]).options(**options)
+    serve.run(deployment.bind(), name=app_cfg["name"], route_prefix=app_cfg["route_prefix"])
