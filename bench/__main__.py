@@ -36,8 +36,8 @@ from bench.systems import System, configured_backend, configured_batch_size, req
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 # measuring window and warm-up per cell, seconds; summarization requests take seconds each
-FULL = {"clients": [1, 8, 32, 64], "window": {"translate": 10, "summarize": 20},
-        "warmup": {"translate": 3, "summarize": 5}, "raw_seconds": {"translate": 6, "summarize": 12}}
+FULL = {"clients": [1, 8, 32, 64], "window": {"translate": 10, "summarize": 16},
+        "warmup": {"translate": 3, "summarize": 4}, "raw_seconds": {"translate": 6, "summarize": 10}}
 QUICK = {"clients": [1, 32], "window": {"translate": 5, "summarize": 8},
          "warmup": {"translate": 1, "summarize": 2}, "raw_seconds": {"translate": 3, "summarize": 4}}
 RAW_PROCESSES = 2  # one per replica

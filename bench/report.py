@@ -148,10 +148,13 @@ def plot(results: dict, path: Path) -> Path | None:
             cells = [c for c in results["cells"] if c["system"] == system and c["workload"] == workload]
             clients = [c["clients"] for c in cells]
             axes[0][col].plot(clients, [c["throughput"] for c in cells], marker="o", label=system)
-            axes[1][col].plot(clients, [c["p95"] for c in cells], marker="o", label=system)
+            line = axes[1][col].plot(clients, [c["p95"] for c in cells], marker="o", label=system)[0]
+            bounds = [c for c in cells if c["latency_is_lower_bound"]]  # true p95 is higher
+            axes[1][col].scatter([c["clients"] for c in bounds], [c["p95"] for c in bounds], s=120,
+                                 marker="^", facecolors="none", edgecolors=line.get_color())
         axes[0][col].set_title(f"{workload}: throughput")
         axes[0][col].set_ylabel("requests / s")
-        axes[1][col].set_title(f"{workload}: p95 latency")
+        axes[1][col].set_title(f"{workload}: p95 latency (^: lower bound, cut off at the window)")
         axes[1][col].set_ylabel("seconds")
         for row in (0, 1):
             axes[row][col].set_xscale("log", base=2)

@@ -34,7 +34,9 @@ DEMO_SPECS = {
 }
 
 
-def _train_tokenizer(texts: list[str], out_dir: Path):
+def train_t5_tokenizer(texts: list[str], out_dir: Path, vocab_size: int = 400, extra_ids: int = 0):
+    """A sentencepiece unigram T5 tokenizer trained on `texts`, saved into `out_dir` (with its
+    tokenizer.json); `vocab_size` is an upper bound (a small corpus yields fewer pieces)."""
     import sentencepiece as spm
     from transformers import T5Tokenizer
 
@@ -45,7 +47,7 @@ def _train_tokenizer(texts: list[str], out_dir: Path):
         spm.SentencePieceTrainer.train(
             input=str(corpus),
             model_prefix=str(prefix),
-            vocab_size=400,
+            vocab_size=vocab_size,
             hard_vocab_limit=False,
             model_type="unigram",
             character_coverage=1.0,
@@ -58,7 +60,7 @@ def _train_tokenizer(texts: list[str], out_dir: Path):
         spm_dir = Path(tmp) / "spm"
         spm_dir.mkdir()
         (spm_dir / "spiece.model").write_bytes(prefix.with_suffix(".model").read_bytes())
-        tokenizer = T5Tokenizer.from_pretrained(str(spm_dir), extra_ids=0, legacy=False)
+        tokenizer = T5Tokenizer.from_pretrained(str(spm_dir), extra_ids=extra_ids, legacy=False)
     tokenizer.save_pretrained(str(out_dir))
     return tokenizer
 
@@ -84,7 +86,7 @@ def build_demo_model(name: str, out_dir: Path) -> Path:
     started = time.monotonic()
 
     torch.manual_seed(0)
-    tokenizer = _train_tokenizer([p for p, _ in pairs] + [t for _, t in pairs], target)
+    tokenizer = train_t5_tokenizer([p for p, _ in pairs] + [t for _, t in pairs], target)
     config = T5Config(
         vocab_size=len(tokenizer),
         d_model=64,
