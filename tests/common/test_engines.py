@@ -63,3 +63,28 @@ def test_a_model_without_tokenizer_is_refused_with_the_reason(demo_models, cache
         (model_dir / name).unlink(missing_ok=True)
     with pytest.raises(ModelLoadError, match="tokenizer"):
         load_engine(str(model_dir), "ctranslate2")
+
+
+@pytest.mark.parametrize("backend", ["transformers", "ctranslate2"])
+def test_counting_tokens_while_a_batch_decodes_changes_nothing(demo_models, cache_dir, backend):
+    """The replica counts a new request's tokens on its event loop while the model thread decodes
+    a batch. A tokenizer's padding state shared between the two once made the batch ragged (500)."""
+    import threading
+
+    engine = load_engine(str(demo_models["demo-translation"]), backend)
+    prompts, expected = [p for p, _ in TRANSLATION_PROMPTS], [e for _, e in TRANSLATION_PROMPTS]
+    stop = threading.Event()
+
+    def count_forever():
+        while not stop.is_set():
+            for prompt in prompts:
+                engine.count_tokens(prompt)
+
+    counter = threading.Thread(target=count_forever, daemon=True)
+    counter.start()
+    try:
+        for _ in range(15):
+            assert engine.generate(prompts, GenerationParams(max_new_tokens=128)) == expected
+    finally:
+        stop.set()
+        counter.join()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 from apps.common.engines.base import GenerationParams, Seq2SeqEngine, threads_from_env
 from apps.common.engines.tokenizer_files import window_from
@@ -18,6 +19,7 @@ class TransformersEngine(Seq2SeqEngine):
         import torch
 
         super().__init__(source)
+        self._tokenizer_lock = threading.Lock()
         if threads_from_env():
             torch.set_num_threads(threads_from_env())
         self.tokenizer = load_tokenizer(source)
@@ -26,14 +28,19 @@ class TransformersEngine(Seq2SeqEngine):
         self.max_input_tokens = window_from(getattr(self.tokenizer, "model_max_length", None))
         logger.info("loaded %s from %s (transformers, fp32)", source.model_id, source.location)
 
+    # A fast tokenizer keeps its padding settings in shared state: a call without padding (counting
+    # tokens on the event loop) in the middle of a padded batch call (on the model thread) made the
+    # batch ragged ("expected sequence of length 31 at dim 1 (got 30)"). Calls take turns.
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=True).input_ids)
+        with self._tokenizer_lock:
+            return len(self.tokenizer(text, add_special_tokens=True).input_ids)
 
     def generate(self, prompts: list[str], params: GenerationParams) -> list[str]:
         import torch
 
-        with torch.inference_mode():
+        with self._tokenizer_lock:
             batch = self.tokenizer(prompts, return_tensors="pt", padding=True)
+        with torch.inference_mode():
             output_ids = self.model.generate(
                 **batch,
                 max_new_tokens=params.max_new_tokens,
@@ -41,4 +48,6 @@ class TransformersEngine(Seq2SeqEngine):
                 num_beams=params.num_beams,
                 do_sample=False,
             )
-        return [text.strip() for text in self.tokenizer.batch_decode(output_ids, skip_special_tokens=True)]
+        with self._tokenizer_lock:
+            texts = self.tokenizer.batch_decode(output_ids, skip_special_tokens=True)
+        return [text.strip() for text in texts]
