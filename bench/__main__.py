@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from bench import report
 from bench.load import closed_loop
-from bench.models import ensure_model, workloads
+from bench.models import Workload, ensure_model, workloads
 from bench.raw import ceiling
 from bench.replicas import MemorySampler, replica_pids, wait_until_idle
 from bench.systems import System, configured_backend, configured_batch_size, request_bodies
@@ -72,6 +72,14 @@ def start_cluster() -> tuple[int, str]:
     return port, f"http://127.0.0.1:{metrics_port}/metrics"
 
 
+def stop_cluster() -> None:
+    import ray
+    from ray import serve
+
+    serve.shutdown()
+    ray.shutdown()
+
+
 def batch_totals(metrics_url: str, app: str) -> tuple[float, float]:
     """(model calls, texts in them) summed over `app`'s replicas, from Ray's Prometheus endpoint."""
     calls = texts = 0.0
@@ -100,9 +108,39 @@ def settled_totals(metrics_url: str, app: str, timeout_s: float = 8) -> tuple[fl
     return current
 
 
+def measure_workload(system: System, name: str, load: Workload, plan: dict, port: int, metrics_url: str,
+                     progress) -> tuple[list[dict], dict]:
+    """Every client count against one deployed workload of `system`: its cells and its memory."""
+    target = system.target(name)
+    pids = replica_pids(target.app, target.deployment)
+    bodies = request_bodies(load)
+    closed_loop("127.0.0.1", port, target.path, bodies, clients=2, duration_s=1, max_requests=4)  # warm
+    wait_until_idle(pids)
+    memory = MemorySampler(pids)
+    memory.start()
+    cells = []
+    for clients in plan["clients"]:
+        progress.set_postfix_str(f"{system.name} {name} {clients} clients")
+        before = settled_totals(metrics_url, target.app)
+        result = closed_loop("127.0.0.1", port, target.path, bodies, clients=clients,
+                             duration_s=plan["window"][name], warmup_s=plan["warmup"][name])
+        settle_s = wait_until_idle(pids)  # what the cut-off requests left running
+        after = settled_totals(metrics_url, target.app)
+        calls, texts = after[0] - before[0], after[1] - before[1]
+        if system.name == "reference":  # one generate per request, one text each
+            calls, texts = 1, 1
+        cells.append({"system": system.name, "backend": system.backend, "workload": name,
+                      **asdict(result), "avg_batch": texts / calls if calls else None,
+                      "settle_s": round(settle_s, 1)})
+        progress.update()
+    memory.stop()
+    return cells, {"system": system.name, "workload": name, "replicas": len(pids),
+                   "rss_mib": memory.per_replica_mib}
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1 and 32 clients, short windows")
+    parser.add_argument("--quick", action="store_true", help="1 and 32 clients, short windows: a smoke run, ratios not comparable")
     parser.add_argument("--backends", default="transformers,ctranslate2")
     parser.add_argument("--workloads", default="translate,summarize")
     parser.add_argument("--clients", help="comma-separated client counts (default 1,8,32,64)")
@@ -158,41 +196,13 @@ def main(argv: list[str] | None = None) -> int:
             progress.set_postfix_str(f"deploying {system.name}")
             system.deploy(model_dir, loads)
             for name, load in loads.items():
-                target = system.target(name)
-                pids = replica_pids(target.app, target.deployment)
-                bodies = request_bodies(load)
-                closed_loop("127.0.0.1", port, target.path, bodies, clients=2, duration_s=1, max_requests=4)
-                wait_until_idle(pids)
-                memory = MemorySampler(pids)
-                memory.start()
-                for clients in plan["clients"]:
-                    progress.set_postfix_str(f"{system.name} {name} {clients} clients")
-                    before = settled_totals(metrics_url, target.app)
-                    result = closed_loop("127.0.0.1", port, target.path, bodies, clients=clients,
-                                         duration_s=plan["window"][name], warmup_s=plan["warmup"][name])
-                    settle_s = wait_until_idle(pids)
-                    after = settled_totals(metrics_url, target.app)
-                    calls, texts = after[0] - before[0], after[1] - before[1]
-                    if system.name == "reference":  # one generate per request, one text each
-                        calls, texts = 1, 1
-                    results["cells"].append({
-                        "system": system.name, "backend": system.backend, "workload": name,
-                        **asdict(result), "avg_batch": texts / calls if calls else None,
-                        "settle_s": round(settle_s, 1),
-                    })
-                    progress.update()
-                memory.stop()
-                results["memory"].append({"system": system.name, "workload": name, "replicas": len(pids),
-                                          "rss_mib": memory.per_replica_mib})
+                cells, memory = measure_workload(system, name, load, plan, port, metrics_url, progress)
+                results["cells"] += cells
+                results["memory"].append(memory)
             system.delete(loads)
     finally:
         progress.close()
-        from ray import serve
-
-        serve.shutdown()
-        import ray
-
-        ray.shutdown()
+        stop_cluster()
 
     report.derive(results)
     results["summary"] = report.summary(results)

@@ -101,6 +101,10 @@ class _Run:
         with self._lock:
             self.records.append((started, ended, status))
 
+    def snapshot(self) -> list[tuple[float, float, int]]:
+        with self._lock:
+            return list(self.records)
+
 
 def closed_loop(
     host: str,
@@ -132,8 +136,7 @@ def closed_loop(
     for thread in threads:
         thread.join(timeout=10)
 
-    with run._lock:
-        records = list(run.records)
+    records = run.snapshot()
     in_window = [(s, e, st) for s, e, st in records if window_start <= e <= window_end]
     ok = [e - s for s, e, st in in_window if st == 200]
     statuses: dict[str, int] = {}
