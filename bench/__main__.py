@@ -140,7 +140,11 @@ def measure_workload(system: System, name: str, load: Workload, plan: dict, port
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1 and 32 clients, short windows: a smoke run, ratios not comparable")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="1 and 32 clients, short windows: a smoke run (ratios not comparable)"
+    )
     parser.add_argument("--backends", default="transformers,ctranslate2")
     parser.add_argument("--workloads", default="translate,summarize")
     parser.add_argument("--clients", help="comma-separated client counts (default 1,8,32,64)")
