@@ -11,7 +11,7 @@ model is free to run it, so everything that queued during the previous call join
   `max_wait_s` (and at most a quarter of the call just run) for the queue to regain that many
   texts (or reach `max_batch_size`), then run. The wait ends as soon as they are back. Measured
   here under 32 closed-loop HTTP clients on 2 saturated cores, callers came back 60-100 ms after
-  their answers: a 10 ms wait left batches at ~8 of 16, 100 ms at ~12-13;
+  their answers: a 10 ms wait left batches at ~8 of 16, 100 ms at ~11-12;
 - more texts queued than fit: the oldest request goes first, joined by the requests whose inputs are
   closest to it in length, so the batch pads little.
 
