@@ -31,7 +31,12 @@ async def _leaf_unavailable(request: Request, exc: LeafUnavailable) -> JSONRespo
     )
 
 
-@serve.deployment(num_replicas=2, ray_actor_options={"num_cpus": 0.1, "num_gpus": 0}, user_config={})
+@serve.deployment(
+    num_replicas=2,
+    max_ongoing_requests=64,
+    ray_actor_options={"num_cpus": 0.1, "num_gpus": 0},
+    user_config={},
+)
 @serve.ingress(http_app)
 class Router:
     def __init__(self):

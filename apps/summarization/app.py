@@ -22,7 +22,12 @@ http_app = create_app(
 )
 
 
-@serve.deployment(num_replicas=2, ray_actor_options={"num_cpus": 0.2, "num_gpus": 0}, user_config={})
+@serve.deployment(
+    num_replicas=2,
+    max_ongoing_requests=32,
+    ray_actor_options={"num_cpus": 0.2, "num_gpus": 0},
+    user_config={},
+)
 @serve.ingress(http_app)
 class Summarizer:
     def __init__(self):
