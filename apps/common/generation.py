@@ -15,6 +15,8 @@ from apps.common.settings import ModelAppSettings
 
 __all__ = ["GenerationParams", "Seq2SeqGenerator", "generator_for"]
 
+PROBE_PARAMS = GenerationParams(max_new_tokens=1)
+
 
 class Seq2SeqGenerator:
     def __init__(self, engine: Seq2SeqEngine):
@@ -67,6 +69,15 @@ class Seq2SeqGenerator:
         """Outputs for `prompts` (built from `texts`), batched with whatever else is queued."""
         lengths = self.prompt_lengths(texts, prompts, limits)
         return await self._batcher.submit(prompts, params, lengths)
+
+    async def probe(self, prompt: str) -> dict:
+        """Decode one token of `prompt` on the model thread (between batches); raise if the model
+        cannot generate, else say what serves. Serve's health checks and the router's /healthz
+        run it."""
+        outputs = await self._call_model([prompt], PROBE_PARAMS)
+        if len(outputs) != 1 or not isinstance(outputs[0], str):
+            raise RuntimeError(f"model {self.name} returned {outputs!r} for a one-token probe")
+        return {"status": "ok", "model": self.name, "backend": self.engine.backend}
 
     async def _call_model(self, prompts: list[str], params: GenerationParams) -> list[str]:
         loop = asyncio.get_running_loop()

@@ -17,6 +17,8 @@ from apps.router.config import RouterSettings
 from apps.router.leaf_client import LeafClient, LeafUnavailable
 from apps.router.schemas import RouteRequest, RouteResponse
 
+HEALTH_TIMEOUT_S = 10  # a leaf that cannot decode one token in this long counts as down
+
 http_app = create_app(
     "textserve router",
     "Translate, summarize, or summarize then translate, by composing the leaf apps.",
@@ -51,6 +53,26 @@ class Router:
         if settings.summarization != self.settings.summarization:
             self.summarization = LeafClient(settings.summarization)
         self.settings = settings
+
+    @http_app.get(
+        "/healthz",
+        responses={503: {"description": "A leaf app is down; `error` names it, `apps` says why"}},
+    )
+    async def healthz(self) -> JSONResponse:
+        """200 when every leaf app can generate (each runs a one-token decode), else 503 naming
+        the apps that cannot: what a load balancer or Kubernetes probe should ask."""
+        timeout_s = min(HEALTH_TIMEOUT_S, self.settings.leaf_timeout_s)
+        apps, down = {}, []
+        for client in (self.translation, self.summarization):
+            try:
+                apps[client.ref.app] = await client.call("health", timeout_s=timeout_s)
+            except LeafUnavailable as exc:
+                apps[client.ref.app] = {"status": "down", "error": str(exc)}
+                down.append(client.ref.app)
+        if down:
+            body = {"status": "down", "error": f"not serving: {', '.join(down)}", "apps": apps}
+            return JSONResponse(status_code=503, content=body, headers={"Retry-After": "5"})
+        return JSONResponse(content={"status": "ok", "apps": apps})
 
     @http_app.post(
         "/",

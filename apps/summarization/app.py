@@ -40,6 +40,18 @@ class Summarizer:
         self.generator.configure_batching(settings.max_batch_size, settings.batch_wait_timeout_s)
         self.settings = settings
 
+    async def check_health(self) -> None:
+        """Serve calls this every health_check_period_s: a replica whose model cannot generate is
+        marked unhealthy and replaced."""
+        await self.health()
+
+    async def health(self) -> dict:
+        """A one-token decode on the model thread; what serves here. The router's /healthz calls it."""
+        if self.generator is None or self.settings is None:
+            raise RuntimeError("no model loaded (reconfigure has not succeeded)")
+        prefix = "summarize: " if self.generator.uses_t5_prefixes else ""
+        return await self.generator.probe(prefix + "Hello world!")
+
     async def summarize(
         self, text: str | list[str], max_length: int | None = None, min_length: int | None = None
     ) -> dict:

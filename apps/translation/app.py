@@ -15,6 +15,12 @@ from apps.common.settings import parse_user_config
 from apps.translation.config import TranslationSettings
 from apps.translation.schemas import TranslateRequest, TranslateResponse
 
+
+def task_prefix(generator: Seq2SeqGenerator, settings: TranslationSettings, lang: str) -> str:
+    """T5 picks its task from the prompt: "translate English to French: ..."."""
+    return f"translate English to {settings.languages[lang]}: " if generator.uses_t5_prefixes else ""
+
+
 http_app = create_app(
     "textserve translation",
     "Translate English text with a seq2seq model (t5-small by default).",
@@ -40,6 +46,18 @@ class Translator:
         self.generator.configure_batching(settings.max_batch_size, settings.batch_wait_timeout_s)
         self.settings = settings
 
+    async def check_health(self) -> None:
+        """Serve calls this every health_check_period_s: a replica whose model cannot generate is
+        marked unhealthy and replaced."""
+        await self.health()
+
+    async def health(self) -> dict:
+        """A one-token decode on the model thread; what serves here. The router's /healthz calls it."""
+        if self.generator is None or self.settings is None:
+            raise RuntimeError("no model loaded (reconfigure has not succeeded)")
+        prefix = task_prefix(self.generator, self.settings, self.settings.default_target_lang)
+        return await self.generator.probe(prefix + "Hello world!")
+
     async def translate(self, text: str | list[str], target_lang: str | None = None) -> dict:
         """Handle entry point; same validation and answers as POST /translate."""
         request = validate(TranslateRequest, **text_fields(text), target_lang=target_lang)
@@ -59,7 +77,7 @@ class Translator:
                 f"target_lang '{lang}' is not supported; use one of {sorted(settings.languages)}"
             )
         texts = [text.strip() for text in request.inputs]
-        prefix = f"translate English to {settings.languages[lang]}: " if generator.uses_t5_prefixes else ""
+        prefix = task_prefix(generator, settings, lang)
         params = GenerationParams(
             max_new_tokens=settings.max_new_tokens,
             min_new_tokens=settings.min_new_tokens,

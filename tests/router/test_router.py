@@ -104,8 +104,14 @@ def test_missing_leaf_app_is_503_naming_it_then_recovers(http, apps, app, task):
         # the other leaf app keeps serving through the router
         other = "summarize" if task == "translate" else "translate"
         assert http.post("/", json={"text": "Hello world!", "task": other}).status_code == 200
+        health = http.get("/healthz")
+        assert health.status_code == 503 and health.headers.get("retry-after")
+        assert health.json()["error"] == f"not serving: {app}"
+        assert health.json()["apps"][app]["status"] == "down"
+        assert {a["status"] for name, a in health.json()["apps"].items() if name != app} == {"ok"}
     finally:
         deploy_app(app_config(apps, app))
+    assert http.get("/healthz").status_code == 200
     response = http.post("/", json={"text": DOCUMENT, "task": "summarize_then_translate"})
     assert response.status_code == 200
     assert response.json()["translation"] == TRANSLATIONS[SUMMARY]["fr"]
@@ -114,3 +120,15 @@ def test_missing_leaf_app_is_503_naming_it_then_recovers(http, apps, app, task):
 def test_openapi_docs_are_served(http):
     assert http.get("/docs").status_code == 200
     assert "RouteRequest" in http.get("/openapi.json").json()["components"]["schemas"]
+
+
+def test_healthz_reports_every_leaf_app_serving(http):
+    response = http.get("/healthz")
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "status": "ok",
+        "apps": {
+            "translation": {"status": "ok", "model": "demo:demo-translation", "backend": "ctranslate2"},
+            "summarization": {"status": "ok", "model": "demo:demo-summarization", "backend": "ctranslate2"},
+        },
+    }

@@ -98,3 +98,8 @@ def test_texts_list_is_summarized_in_order(http, summarizer):
     response = http.post("/summarize", json={"texts": documents[::-1]})
     assert response.status_code == 200, response.text
     assert response.json() == {"summaries": expected[::-1], "model": "demo:demo-summarization"}
+
+
+def test_health_check_decodes_with_the_loaded_model(summarizer):
+    assert summarizer.check_health.remote().result() is None
+    assert summarizer.health.remote().result()["model"] == "demo:demo-summarization"

@@ -151,3 +151,13 @@ def test_http_bad_texts_lists_say_what_to_change(http, body, status, says):
     response = http.post("/translate", json=body)
     assert response.status_code == status
     assert says in response.json()["error"]
+
+
+def test_health_check_decodes_with_the_loaded_model(translator):
+    """Serve's periodic check_health passes on a replica whose model generates."""
+    assert translator.check_health.remote().result() is None
+    assert translator.health.remote().result() == {
+        "status": "ok",
+        "model": "demo:demo-translation",
+        "backend": "ctranslate2",
+    }
