@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from apps.common.batching import AdaptiveBatcher
 from apps.common.engines import Backend, GenerationParams, Seq2SeqEngine, load_engine
 from apps.common.errors import InputTooLarge
-from apps.common.metrics import batch_metrics_or_none
+from apps.common.metrics import TokenMetrics, batch_metrics_or_none, metrics_or_none
 from apps.common.settings import ModelAppSettings
 
 __all__ = ["GenerationParams", "Seq2SeqGenerator", "generator_for"]
@@ -22,6 +22,7 @@ class Seq2SeqGenerator:
     def __init__(self, engine: Seq2SeqEngine):
         self.engine = engine
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")
+        self._token_metrics = metrics_or_none(TokenMetrics)
         metrics = batch_metrics_or_none()
         self._batcher: AdaptiveBatcher[GenerationParams] = AdaptiveBatcher(
             self._call_model, on_batch=metrics.record if metrics else None
@@ -68,7 +69,10 @@ class Seq2SeqGenerator:
     ) -> list[str]:
         """Outputs for `prompts` (built from `texts`), batched with whatever else is queued."""
         lengths = self.prompt_lengths(texts, prompts, limits)
-        return await self._batcher.submit(prompts, params, lengths)
+        outputs = await self._batcher.submit(prompts, params, lengths)
+        if self._token_metrics is not None:
+            self._token_metrics.record(sum(lengths), sum(self.engine.count_tokens(o) for o in outputs))
+        return outputs
 
     async def probe(self, prompt: str) -> dict:
         """Decode one token of `prompt` on the model thread (between batches); raise if the model

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable, Sequence
 
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from apps.common.errors import UserInputError
+from apps.common.metrics import RequestMetrics, metrics_or_none
 
 logger = logging.getLogger("ray.serve")
 
@@ -106,6 +108,20 @@ def create_app(title: str, description: str, example: dict | None = None) -> Fas
             incident = uuid.uuid4().hex[:12]
             logger.exception("unhandled error %s in %s %s", incident, request.method, request.url.path)
             return _error(500, f"internal error (incident {incident}); the server log has the details")
+
+    metrics: list[RequestMetrics | None] = []  # made in the replica, on its first request
+
+    @app.middleware("http")
+    async def _count(request: Request, call_next: Callable):
+        started = time.perf_counter()
+        response = await call_next(request)
+        if not metrics:
+            metrics.append(metrics_or_none(RequestMetrics))
+        if metrics[0] is not None:
+            route = request.scope.get("route")  # the matched route, so labels stay few
+            label = request.scope.get("root_path", "") + route.path if route is not None else "unmatched"
+            metrics[0].record(label, request.method, response.status_code, time.perf_counter() - started)
+        return response
 
     app.add_middleware(AppRootWithoutSlash)
     return app

@@ -4,8 +4,10 @@ and replica tags). Names are prefixed `textserve_`; Ray exports them as `ray_tex
 from __future__ import annotations
 
 import logging
+from typing import TypeVar
 
 logger = logging.getLogger("ray.serve")
+MetricsT = TypeVar("MetricsT")
 
 BATCH_SIZE_BOUNDARIES = [1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 128, 256]
 CALL_SECONDS_BOUNDARIES = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
@@ -42,14 +44,60 @@ class BatchMetrics:
         self.call_seconds.observe(seconds)
 
 
-def batch_metrics_or_none() -> BatchMetrics | None:
+class TokenMetrics:
+    """Tokens read and written by the model, per app (Ray adds the application tag)."""
+
+    def __init__(self) -> None:
+        from ray.serve import metrics
+
+        self.input_tokens = metrics.Counter("textserve_input_tokens", description="Prompt tokens read.")
+        self.output_tokens = metrics.Counter(
+            "textserve_output_tokens", description="Tokens generated (counted on the decoded text)."
+        )
+
+    def record(self, input_tokens: int, output_tokens: int) -> None:
+        self.input_tokens.inc(input_tokens)
+        self.output_tokens.inc(output_tokens)
+
+
+REQUEST_SECONDS_BOUNDARIES = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+
+
+class RequestMetrics:
+    """HTTP requests by route, method and status, and their latency. 4xx and 5xx answers (our
+    rejections: bad input, too large, leaf app down) are the requests with those statuses."""
+
+    def __init__(self) -> None:
+        from ray.serve import metrics
+
+        tags = ("route", "method", "status")
+        self.requests = metrics.Counter(
+            "textserve_requests", description="HTTP requests answered.", tag_keys=tags
+        )
+        self.seconds = metrics.Histogram(
+            "textserve_request_seconds",
+            description="Time to answer an HTTP request, in seconds.",
+            boundaries=REQUEST_SECONDS_BOUNDARIES,
+            tag_keys=("route", "method"),
+        )
+
+    def record(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.requests.inc(tags={"route": route, "method": method, "status": str(status)})
+        self.seconds.observe(seconds, tags={"route": route, "method": method})
+
+
+def metrics_or_none(factory: type[MetricsT]) -> MetricsT | None:
     """Metrics inside a Ray worker; None elsewhere (e.g. an engine used in a plain process)."""
     try:
         import ray
 
         if not ray.is_initialized():
             return None
-        return BatchMetrics()
+        return factory()
     except Exception as exc:
-        logger.warning("batch metrics unavailable: %s", exc)
+        logger.warning("%s unavailable: %s", factory.__name__, exc)
         return None
+
+
+def batch_metrics_or_none() -> BatchMetrics | None:
+    return metrics_or_none(BatchMetrics)

@@ -150,13 +150,35 @@ def test_every_route_answers_over_http(deployed):
         assert http.post("/translate", json={"text": ""}).status_code == 422
 
 
-def _metric_total(metrics_url: str, name: str, app: str) -> float:
-    """A counter summed over every replica of `app`, from Ray's Prometheus endpoint."""
+def _metric_total(metrics_url: str, name: str, app: str, **labels: str) -> float:
+    """A counter summed over every replica of `app` (and series with `labels`), from Ray's
+    Prometheus endpoint."""
+    wanted = [f'application="{app}"'] + [f'{key}="{value}"' for key, value in labels.items()]
     total = 0.0
     for line in httpx.get(metrics_url, timeout=10).text.splitlines():
-        if line.startswith(f"{name}{{") and f'application="{app}"' in line:
+        if line.startswith(f"{name}{{") and all(w in line for w in wanted):
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+def test_requests_latency_and_tokens_reach_prometheus(deployed):
+    """After the traffic of the tests above (200s and a 422 on /translate): requests by route,
+    method and status, their latency histogram, and the model's tokens, per app."""
+    url = deployed["metrics_url"]
+    route = {"application": "translation", "route": "/translate/", "method": "POST"}
+    app = route.pop("application")
+    with httpx.Client(base_url=deployed["url"], timeout=60) as http:
+        assert http.post("/translate", json={"text": "Hello world!"}).status_code == 200
+        assert http.post("/translate", json={"text": ""}).status_code == 422
+        assert http.get("/healthz").status_code == 200
+    _wait_for(lambda: _metric_total(url, "ray_textserve_requests_total", app, status="422", **route) >= 1)
+    assert _metric_total(url, "ray_textserve_requests_total", app, status="200", **route) >= 1
+    assert _metric_total(url, "ray_textserve_request_seconds_count", app, **route) >= 2
+    assert _metric_total(url, "ray_textserve_requests_total", "router", route="/healthz", status="200") >= 1
+    tokens_in = _metric_total(url, "ray_textserve_input_tokens_total", app)
+    tokens_out = _metric_total(url, "ray_textserve_output_tokens_total", app)
+    # "translate English to French: Hello world!" is more tokens than "Bonjour le monde !"
+    assert tokens_in > tokens_out > 0
 
 
 def test_batch_sizes_reach_prometheus(deployed):
