@@ -1,0 +1,31 @@
+"""deploy/grafana/textserve-dashboard.json: a Grafana dashboard whose every query names metrics
+the apps really export (apps/common/metrics.py), so a renamed metric cannot leave a blank panel."""
+
+import json
+import re
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DASHBOARD = json.loads((REPO_ROOT / "deploy/grafana/textserve-dashboard.json").read_text())
+METRICS_SOURCE = (REPO_ROOT / "apps/common/metrics.py").read_text()
+# Ray exports a metric named "textserve_x" as ray_textserve_x, counters with _total, histograms
+# with _bucket/_count/_sum
+EXPORTED = re.compile(r"ray_(textserve_[a-z_]+?)(_total|_bucket|_count|_sum)?\b")
+
+
+def test_every_panel_queries_prometheus_for_exported_metrics():
+    declared = set(re.findall(r'"(textserve_[a-z_]+)"', METRICS_SOURCE))
+    panels = DASHBOARD["panels"]
+    assert len(panels) >= 6 and len({p["id"] for p in panels}) == len(panels)
+    for panel in panels:
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            used = {m.group(1) for m in EXPORTED.finditer(target["expr"])}
+            assert used and used <= declared, (panel["title"], used - declared)
+
+
+def test_the_dashboard_covers_requests_latency_tokens_and_batches():
+    exprs = " ".join(t["expr"] for p in DASHBOARD["panels"] for t in p["targets"])
+    for metric in ("requests_total", "request_seconds_bucket", "input_tokens_total",
+                   "output_tokens_total", "batched_texts_total", "model_calls_total"):
+        assert f"ray_textserve_{metric}" in exprs
