@@ -9,6 +9,7 @@ from ray import serve
 
 from apps.common.errors import UserInputError
 from apps.common.generation import GenerationParams, Seq2SeqGenerator, generator_for
+from apps.common.health import ModelHealth
 from apps.common.http import ERROR_RESPONSES, create_app, validate
 from apps.common.schemas import text_fields
 from apps.common.settings import parse_user_config
@@ -29,7 +30,7 @@ http_app = create_app(
     user_config={},
 )
 @serve.ingress(http_app)
-class Summarizer:
+class Summarizer(ModelHealth):
     def __init__(self):
         self.settings: SummarizationSettings | None = None
         self.generator: Seq2SeqGenerator | None = None
@@ -40,17 +41,8 @@ class Summarizer:
         self.generator.configure_batching(settings.max_batch_size, settings.batch_wait_timeout_s)
         self.settings = settings
 
-    async def check_health(self) -> None:
-        """Serve calls this every health_check_period_s: a replica whose model cannot generate is
-        marked unhealthy and replaced."""
-        await self.health()
-
-    async def health(self) -> dict:
-        """A one-token decode on the model thread; what serves here. The router's /healthz calls it."""
-        if self.generator is None or self.settings is None:
-            raise RuntimeError("no model loaded (reconfigure has not succeeded)")
-        prefix = "summarize: " if self.generator.uses_t5_prefixes else ""
-        return await self.generator.probe(prefix + "Hello world!")
+    def probe_prefix(self) -> str:
+        return "summarize: " if self.generator.uses_t5_prefixes else ""
 
     async def summarize(
         self, text: str | list[str], max_length: int | None = None, min_length: int | None = None

@@ -9,6 +9,7 @@ from ray import serve
 
 from apps.common.errors import UserInputError
 from apps.common.generation import GenerationParams, Seq2SeqGenerator, generator_for
+from apps.common.health import ModelHealth
 from apps.common.http import ERROR_RESPONSES, create_app, validate
 from apps.common.schemas import text_fields
 from apps.common.settings import parse_user_config
@@ -35,7 +36,7 @@ http_app = create_app(
     user_config={},
 )
 @serve.ingress(http_app)
-class Translator:
+class Translator(ModelHealth):
     def __init__(self):
         self.settings: TranslationSettings | None = None
         self.generator: Seq2SeqGenerator | None = None
@@ -46,17 +47,8 @@ class Translator:
         self.generator.configure_batching(settings.max_batch_size, settings.batch_wait_timeout_s)
         self.settings = settings
 
-    async def check_health(self) -> None:
-        """Serve calls this every health_check_period_s: a replica whose model cannot generate is
-        marked unhealthy and replaced."""
-        await self.health()
-
-    async def health(self) -> dict:
-        """A one-token decode on the model thread; what serves here. The router's /healthz calls it."""
-        if self.generator is None or self.settings is None:
-            raise RuntimeError("no model loaded (reconfigure has not succeeded)")
-        prefix = task_prefix(self.generator, self.settings, self.settings.default_target_lang)
-        return await self.generator.probe(prefix + "Hello world!")
+    def probe_prefix(self) -> str:
+        return task_prefix(self.generator, self.settings, self.settings.default_target_lang)
 
     async def translate(self, text: str | list[str], target_lang: str | None = None) -> dict:
         """Handle entry point; same validation and answers as POST /translate."""
