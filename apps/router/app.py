@@ -7,6 +7,8 @@ It holds no model: it reaches the leaf apps through DeploymentHandles (apps/rout
 so each leaf app can be redeployed on its own.
 """
 
+import asyncio
+
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from ray import serve
@@ -59,16 +61,23 @@ class Router:
         responses={503: {"description": "A leaf app is down; `error` names it, `apps` says why"}},
     )
     async def healthz(self) -> JSONResponse:
-        """200 when every leaf app can generate (each runs a one-token decode), else 503 naming
-        the apps that cannot: what a load balancer or Kubernetes probe should ask."""
+        """200 when every leaf app can generate (each runs a one-token decode; both are asked at
+        once), else 503 naming the apps that cannot: what a load balancer or Kubernetes probe
+        should ask. A leaf busy with a long batch answers after it, within HEALTH_TIMEOUT_S."""
         timeout_s = min(HEALTH_TIMEOUT_S, self.settings.leaf_timeout_s)
+        clients = (self.translation, self.summarization)
+        answers = await asyncio.gather(
+            *(client.call("health", timeout_s=timeout_s) for client in clients), return_exceptions=True
+        )
         apps, down = {}, []
-        for client in (self.translation, self.summarization):
-            try:
-                apps[client.ref.app] = await client.call("health", timeout_s=timeout_s)
-            except LeafUnavailable as exc:
-                apps[client.ref.app] = {"status": "down", "error": str(exc)}
+        for client, answer in zip(clients, answers, strict=True):
+            if isinstance(answer, LeafUnavailable):
+                apps[client.ref.app] = {"status": "down", "error": str(answer)}
                 down.append(client.ref.app)
+            elif isinstance(answer, BaseException):
+                raise answer
+            else:
+                apps[client.ref.app] = answer
         if down:
             body = {"status": "down", "error": f"not serving: {', '.join(down)}", "apps": apps}
             return JSONResponse(status_code=503, content=body, headers={"Retry-After": "5"})
