@@ -171,10 +171,15 @@ def test_requests_latency_and_tokens_reach_prometheus(deployed):
         assert http.post("/translate", json={"text": "Hello world!"}).status_code == 200
         assert http.post("/translate", json={"text": ""}).status_code == 422
         assert http.get("/healthz").status_code == 200
+    # each replica reports on its own every second: wait for each series, not just the first
     _wait_for(lambda: _metric_total(url, "ray_textserve_requests_total", app, status="422", **route) >= 1)
-    assert _metric_total(url, "ray_textserve_requests_total", app, status="200", **route) >= 1
-    assert _metric_total(url, "ray_textserve_request_seconds_count", app, **route) >= 2
-    assert _metric_total(url, "ray_textserve_requests_total", "router", route="/healthz", status="200") >= 1
+    _wait_for(lambda: _metric_total(url, "ray_textserve_requests_total", app, status="200", **route) >= 1)
+    _wait_for(lambda: _metric_total(url, "ray_textserve_request_seconds_count", app, **route) >= 2)
+    _wait_for(
+        lambda: _metric_total(url, "ray_textserve_requests_total", "router", route="/healthz", status="200")
+        >= 1
+    )
+    _wait_for(lambda: _metric_total(url, "ray_textserve_output_tokens_total", app) > 0)
     tokens_in = _metric_total(url, "ray_textserve_input_tokens_total", app)
     tokens_out = _metric_total(url, "ray_textserve_output_tokens_total", app)
     # "translate English to French: Hello world!" is more tokens than "Bonjour le monde !"
