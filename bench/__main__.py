@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import socket
 import sys
 import time
 import urllib.request
@@ -33,6 +32,7 @@ from bench.models import Workload, ensure_model, workloads
 from bench.raw import ceiling
 from bench.replicas import MemorySampler, replica_pids, wait_until_idle
 from bench.systems import System, configured_backend, configured_batch_size, request_bodies
+from textserve.inprocess import free_port
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 # measuring window and warm-up per cell, seconds; summarization requests take seconds each
@@ -41,12 +41,6 @@ FULL = {"clients": [1, 8, 32, 64], "window": {"translate": 10, "summarize": 16},
 QUICK = {"clients": [1, 32], "window": {"translate": 5, "summarize": 8},
          "warmup": {"translate": 1, "summarize": 2}, "raw_seconds": {"translate": 3, "summarize": 4}}
 RAW_PROCESSES = 2  # one per replica
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_cluster() -> tuple[int, str]:

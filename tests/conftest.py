@@ -3,26 +3,19 @@ the three apps deployed on it from serve_config.yaml (demo models substituted by
 mechanism, textserve.run_config). Tests talk to them over real HTTP and real handles."""
 
 import os
-import socket
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 
-from textserve.inprocess import app_config, deploy_app
+from textserve.inprocess import app_config, deploy_app, free_port
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = REPO_ROOT / ".models"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,14 @@ gives them. The tests and the benchmark use it; users deploy with `serve deploy`
 from __future__ import annotations
 
 import importlib
+import socket
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a cluster's Serve or metrics)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def app_config(config: dict, name: str) -> dict:
