@@ -3,6 +3,7 @@ to change (4xx) or that we failed (5xx, logged here with context, no traceback i
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -83,6 +84,13 @@ class AppRootWithoutSlash:
         await self.app(scope, receive, send)
 
 
+@functools.cache
+def request_metrics() -> RequestMetrics | None:
+    """This process's request metrics, made on first use (in the replica, not where the app is
+    defined and pickled); None outside Ray."""
+    return metrics_or_none(RequestMetrics)
+
+
 def create_app(title: str, description: str, example: dict | None = None) -> FastAPI:
     app = FastAPI(title=title, description=description, version="0.1.0")
     hint = f" Example body: {json.dumps(example)}" if example else ""
@@ -109,18 +117,15 @@ def create_app(title: str, description: str, example: dict | None = None) -> Fas
             logger.exception("unhandled error %s in %s %s", incident, request.method, request.url.path)
             return _error(500, f"internal error (incident {incident}); the server log has the details")
 
-    metrics: list[RequestMetrics | None] = []  # made in the replica, on its first request
-
     @app.middleware("http")
     async def _count(request: Request, call_next: Callable):
         started = time.perf_counter()
         response = await call_next(request)
-        if not metrics:
-            metrics.append(metrics_or_none(RequestMetrics))
-        if metrics[0] is not None:
+        metrics = request_metrics()
+        if metrics is not None:
             route = request.scope.get("route")  # the matched route, so labels stay few
             label = request.scope.get("root_path", "") + route.path if route is not None else "unmatched"
-            metrics[0].record(label, request.method, response.status_code, time.perf_counter() - started)
+            metrics.record(label, request.method, response.status_code, time.perf_counter() - started)
         return response
 
     app.add_middleware(AppRootWithoutSlash)
