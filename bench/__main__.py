@@ -20,7 +20,6 @@ import datetime
 import os
 import sys
 import time
-import urllib.request
 from dataclasses import asdict
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from bench.raw import ceiling
 from bench.replicas import MemorySampler, replica_pids, wait_until_idle
 from bench.systems import System, configured_backend, configured_batch_size, request_bodies
 from textserve.inprocess import free_port
+from textserve.prometheus import metric_total
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 # measuring window and warm-up per cell, seconds; summarization requests take seconds each
@@ -76,20 +76,10 @@ def stop_cluster() -> None:
 
 def batch_totals(metrics_url: str, app: str) -> tuple[float, float]:
     """(model calls, texts in them) summed over `app`'s replicas, from Ray's Prometheus endpoint."""
-    calls = texts = 0.0
-    try:
-        with urllib.request.urlopen(metrics_url, timeout=10) as response:
-            body = response.read().decode()
-    except OSError:
-        return calls, texts
-    for line in body.splitlines():
-        if f'application="{app}"' not in line:
-            continue
-        if line.startswith("ray_textserve_model_calls_total{"):
-            calls += float(line.rsplit(" ", 1)[1])
-        elif line.startswith("ray_textserve_batched_texts_total{"):
-            texts += float(line.rsplit(" ", 1)[1])
-    return calls, texts
+    return (
+        metric_total(metrics_url, "ray_textserve_model_calls_total", application=app),
+        metric_total(metrics_url, "ray_textserve_batched_texts_total", application=app),
+    )
 
 
 def settled_totals(metrics_url: str, app: str, timeout_s: float = 8) -> tuple[float, float]:

@@ -13,6 +13,8 @@ from textserve.inprocess import app_config, deploy_app, free_port
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# metrics reach Ray's Prometheus endpoint within a second or two instead of ~10 s
+os.environ.setdefault("RAY_metrics_report_interval_ms", "1000")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = REPO_ROOT / ".models"
@@ -37,22 +39,36 @@ def demo_config(demo_models) -> dict:
 
 
 @pytest.fixture(scope="session")
-def serve_url():
-    """A local Ray cluster with Serve listening on a free port of 127.0.0.1."""
+def ray_cluster() -> dict:
+    """A local Ray cluster for the session; its Prometheus endpoint is `metrics_url`."""
     import ray
-    from ray import serve
 
+    metrics_port = free_port()
     ray.init(
         address="local",
         num_cpus=2,
         include_dashboard=False,
+        _metrics_export_port=metrics_port,
         runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1", "RAY_AUTH_MODE": "disabled"}},
     )
+    yield {"metrics_url": f"http://127.0.0.1:{metrics_port}/metrics"}
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def metrics_url(ray_cluster) -> str:
+    return ray_cluster["metrics_url"]
+
+
+@pytest.fixture(scope="session")
+def serve_url(ray_cluster):
+    """Serve on the session's cluster, listening on a free port of 127.0.0.1."""
+    from ray import serve
+
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     yield f"http://127.0.0.1:{port}"
     serve.shutdown()
-    ray.shutdown()
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,8 @@
 """`serve build` of our three apps writes what serve_config.yaml holds, apart from the fields we set
-by hand in serve_config.yaml: application names, route prefixes and user_configs (serve build
-numbers the apps app1..., routes them /app1..., leaves user_config empty) and the extras serve build
-adds (logging_config, gRPC reflection). So code and config cannot drift apart: replicas, CPUs,
-max_ongoing_requests and import paths are the same in both."""
+by hand in serve_config.yaml: application names, route prefixes, user_configs and logging configs
+(serve build numbers the apps app1..., routes them /app1..., leaves user_config empty) and the
+extras serve build adds (logging_config, gRPC reflection). So code and config cannot drift apart:
+replicas, CPUs, max_ongoing_requests and import paths are the same in both."""
 
 import subprocess
 import sys
@@ -13,7 +13,7 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SERVE = str(Path(sys.executable).with_name("serve"))
 IMPORT_PATHS = ["apps.translation.app:app", "apps.summarization.app:app", "apps.router.app:app"]
-SET_BY_HAND = ("name", "route_prefix")
+SET_BY_HAND = ("name", "route_prefix", "logging_config")
 
 
 def _without_hand_set_fields(config: dict) -> dict:

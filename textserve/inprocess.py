@@ -1,6 +1,7 @@
 """Deploy one application of a Serve config dict from the current Ray driver (`serve.run`), with its
-deployment options (replicas, resources, max_ongoing_requests, user_config) exactly as the config
-gives them. The tests and the benchmark use it; users deploy with `serve deploy`."""
+deployment options (replicas, resources, max_ongoing_requests, user_config) and logging config
+exactly as the config gives them. The tests and the benchmark use it; users deploy with
+`serve deploy`."""
 
 from __future__ import annotations
 
@@ -31,4 +32,9 @@ def deploy_app(app_cfg: dict, user_config: dict | None = None) -> None:
     if user_config is not None:
         options["user_config"] = user_config
     deployment = getattr(module, deployment_cfg["name"]).options(**options)
-    serve.run(deployment.bind(), name=app_cfg["name"], route_prefix=app_cfg["route_prefix"])
+    serve.run(
+        deployment.bind(),
+        name=app_cfg["name"],
+        route_prefix=app_cfg["route_prefix"],
+        logging_config=app_cfg.get("logging_config"),
+    )

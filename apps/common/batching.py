@@ -23,6 +23,7 @@ call never mixes, say, two summary lengths.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -43,6 +44,7 @@ class _Pending(Generic[ParamsT]):
     lengths: list[int]
     params: ParamsT
     future: asyncio.Future
+    request_id: str = ""
     enqueued_at: float = field(default_factory=time.monotonic)
 
     @property
@@ -80,20 +82,25 @@ class AdaptiveBatcher(Generic[ParamsT]):
     def queued_texts(self) -> int:
         return sum(item.size for item in self._queue)
 
-    async def submit(self, prompts: list[str], params: ParamsT, lengths: list[int]) -> list[str]:
-        """Queue `prompts` (with their token lengths) and wait for their outputs, in order."""
+    async def submit(
+        self, prompts: list[str], params: ParamsT, lengths: list[int], request_id: str = ""
+    ) -> list[str]:
+        """Queue `prompts` (with their token lengths) and wait for their outputs, in order.
+        `request_id` names the caller's request in the batch's log line."""
         if not prompts:
             return []
         loop = asyncio.get_running_loop()
         chunks = []
         for start in range(0, len(prompts), self.max_batch_size):
             end = start + self.max_batch_size
-            item = _Pending(prompts[start:end], lengths[start:end], params, loop.create_future())
+            item = _Pending(prompts[start:end], lengths[start:end], params, loop.create_future(), request_id)
             self._queue.append(item)
             chunks.append(item.future)
         self._arrived.set()
         if self._worker is None or self._worker.done():
-            self._worker = loop.create_task(self._work())
+            # In a fresh context: the worker serves many requests, so it must not inherit (and
+            # stamp on its log lines) the request context of the caller that happened to start it.
+            self._worker = contextvars.Context().run(loop.create_task, self._work())
         outputs = await asyncio.gather(*chunks)
         return [text for chunk in outputs for text in chunk]
 
@@ -157,9 +164,17 @@ class AdaptiveBatcher(Generic[ParamsT]):
             self._last_done_at = time.monotonic()
             self._last_call_s = self._last_done_at - started
             self._last_batch_size = len(prompts)
+        seconds = self._last_done_at - started
+        logger.info(
+            "batch of %d texts from %d requests decoded in %.3f s",
+            len(prompts),
+            len(batch),
+            seconds,
+            extra={"request_ids": [item.request_id for item in batch]},
+        )
         if self._on_batch is not None:
             try:
-                self._on_batch(len(prompts), self._last_done_at - started)
+                self._on_batch(len(prompts), seconds)
             except Exception:
                 logger.exception("batch metrics callback failed")
         position = 0

@@ -11,6 +11,7 @@ from apps.common.batching import AdaptiveBatcher
 from apps.common.engines import Backend, GenerationParams, Seq2SeqEngine, load_engine
 from apps.common.errors import InputTooLarge
 from apps.common.metrics import TokenMetrics, batch_metrics_or_none, metrics_or_none
+from apps.common.request_ids import current_request_id
 from apps.common.settings import ModelAppSettings
 
 __all__ = ["GenerationParams", "Seq2SeqGenerator", "generator_for"]
@@ -69,7 +70,7 @@ class Seq2SeqGenerator:
     ) -> list[str]:
         """Outputs for `prompts` (built from `texts`), batched with whatever else is queued."""
         lengths = self.prompt_lengths(texts, prompts, limits)
-        outputs = await self._batcher.submit(prompts, params, lengths)
+        outputs = await self._batcher.submit(prompts, params, lengths, current_request_id())
         if self._token_metrics is not None:
             self._token_metrics.record(sum(lengths), sum(self.engine.count_tokens(o) for o in outputs))
         return outputs

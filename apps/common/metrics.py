@@ -86,6 +86,25 @@ class RequestMetrics:
         self.seconds.observe(seconds, tags={"route": route, "method": method})
 
 
+class RejectionMetrics:
+    """Requests turned away because the app they needed could not take them: `target` is that app,
+    `reason` one of overloaded (its queue is full: Serve's backpressure), unavailable (missing or
+    failing), timeout. Rejections by the Serve proxy itself, before any replica, are Serve's own
+    `ray_serve_num_http_error_requests{error_code="503"}`."""
+
+    def __init__(self) -> None:
+        from ray.serve import metrics
+
+        self.rejected = metrics.Counter(
+            "textserve_rejected_requests",
+            description="Requests turned away: the app they needed was overloaded, unavailable or slow.",
+            tag_keys=("target", "reason"),
+        )
+
+    def record(self, target: str, reason: str) -> None:
+        self.rejected.inc(tags={"target": target, "reason": reason})
+
+
 def metrics_or_none(factory: type[MetricsT]) -> MetricsT | None:
     """Metrics inside a Ray worker; None elsewhere (e.g. an engine used in a plain process)."""
     try:

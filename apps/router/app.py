@@ -8,6 +8,7 @@ so each leaf app can be redeployed on its own.
 """
 
 import asyncio
+import math
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -31,7 +32,9 @@ http_app = create_app(
 @http_app.exception_handler(LeafUnavailable)
 async def _leaf_unavailable(request: Request, exc: LeafUnavailable) -> JSONResponse:
     return JSONResponse(
-        status_code=503, content={"error": str(exc), "details": [exc.app]}, headers={"Retry-After": "5"}
+        status_code=exc.status_code,
+        content={"error": str(exc), "details": [exc.app]},
+        headers={"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))},  # whole seconds (RFC 9110)
     )
 
 
@@ -63,15 +66,20 @@ class Router:
     async def healthz(self) -> JSONResponse:
         """200 when every leaf app can generate (each runs a one-token decode; both are asked at
         once), else 503 naming the apps that cannot: what a load balancer or Kubernetes probe
-        should ask. A leaf busy with a long batch answers after it, within HEALTH_TIMEOUT_S."""
+        should ask. A leaf busy with a long batch answers after it, within HEALTH_TIMEOUT_S; a leaf
+        whose queue is full is reported "overloaded" without failing the check."""
         timeout_s = min(HEALTH_TIMEOUT_S, self.settings.leaf_timeout_s)
         clients = (self.translation, self.summarization)
         answers = await asyncio.gather(
-            *(client.call("health", timeout_s=timeout_s) for client in clients), return_exceptions=True
+            *(client.probe(timeout_s=timeout_s) for client in clients), return_exceptions=True
         )
         apps, down = {}, []
         for client, answer in zip(clients, answers, strict=True):
-            if isinstance(answer, LeafUnavailable):
+            if isinstance(answer, LeafUnavailable) and answer.reason == "overloaded":
+                # Busy is not down: failing a readiness probe under load would take the router
+                # out of service and push its load onto the rest.
+                apps[client.ref.app] = {"status": "overloaded", "error": str(answer)}
+            elif isinstance(answer, LeafUnavailable):
                 apps[client.ref.app] = {"status": "down", "error": str(answer)}
                 down.append(client.ref.app)
             elif isinstance(answer, BaseException):

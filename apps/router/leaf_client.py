@@ -1,33 +1,56 @@
 """Calls from the router to a leaf app, through a DeploymentHandle only.
 
 The handle is fetched on first use (the leaf app may be deployed after the router) and cached.
-A leaf's user errors (4xx) pass through unchanged; anything else -- app missing, replica dead,
-timeout, a leaf fault -- becomes LeafUnavailable, which the router answers 503 naming the app.
+A leaf's user errors (4xx) pass through unchanged; anything else becomes LeafUnavailable, which the
+router answers 503 naming the app: the app missing, a replica dead or a leaf fault ("unavailable"),
+no answer in time ("timeout"), or its queue full ("overloaded": Serve's backpressure, when the leaf
+deployment sets `max_queued_requests`; answered with the leaf's own status and Retry-After).
+Each rejection is counted in `textserve_rejected_requests{target, reason}`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import Any
 
 from ray import serve
+from ray.serve.exceptions import BackPressureError
 
 from apps.common.errors import UserInputError
+from apps.common.metrics import RejectionMetrics, metrics_or_none
 from apps.router.config import LeafAppRef
 
 logger = logging.getLogger("ray.serve")
+RETRY_AFTER_S = 5  # what we tell clients when a leaf app is down or slow
 
 
 class LeafUnavailable(Exception):
-    def __init__(self, app: str, reason: str):
-        super().__init__(f"the '{app}' app is unavailable ({reason}); retry later")
-        self.app = app
+    """A leaf app could not answer; `reason` is the metric's label, `status_code` the HTTP answer."""
+
+    def __init__(
+        self,
+        app: str,
+        detail: str,
+        reason: str = "unavailable",
+        status_code: int = 503,
+        retry_after_s: float = RETRY_AFTER_S,
+    ):
+        state = "overloaded" if reason == "overloaded" else "unavailable"
+        super().__init__(f"the '{app}' app is {state} ({detail}); retry later")
+        self.app, self.reason, self.status_code, self.retry_after_s = app, reason, status_code, retry_after_s
 
 
 def _user_error_message(exc: UserInputError) -> str:
     # Through a handle the exception arrives as RayTaskError(UserInputError): keep only its message.
     return getattr(exc, "message", None) or (exc.args[0] if exc.args else "invalid request")
+
+
+@functools.cache
+def rejection_metrics() -> RejectionMetrics | None:
+    """This process's rejection counter, made on first use (inside the replica); None outside Ray."""
+    return metrics_or_none(RejectionMetrics)
 
 
 class LeafClient:
@@ -42,12 +65,35 @@ class LeafClient:
 
     async def call(self, method: str, *args: Any, timeout_s: float, **kwargs: Any) -> Any:
         try:
+            return await self._call(method, *args, timeout_s=timeout_s, **kwargs)
+        except LeafUnavailable as exc:
+            metrics = rejection_metrics()
+            if metrics is not None:
+                metrics.record(exc.app, exc.reason)
+            raise
+
+    async def probe(self, timeout_s: float) -> dict:
+        """The leaf's health answer (a one-token decode); LeafUnavailable if it cannot give one.
+        Not counted as a rejection: no user request was turned away."""
+        return await self._call("health", timeout_s=timeout_s)
+
+    async def _call(self, method: str, *args: Any, timeout_s: float, **kwargs: Any) -> Any:
+        try:
             response = getattr(self._get_handle(), method).remote(*args, **kwargs)
             return await asyncio.wait_for(_await(response), timeout=timeout_s)
         except UserInputError as exc:
             raise UserInputError(_user_error_message(exc), exc.status_code) from None
+        except BackPressureError as exc:
+            queued, limit = exc.args[:2]  # BackPressureError keeps its arguments in args
+            raise LeafUnavailable(
+                self.ref.app,
+                f"its queue is full: {queued} of at most {limit} requests waiting",
+                reason="overloaded",
+                status_code=exc.status_code,
+                retry_after_s=exc.retry_after_s or 1,
+            ) from None
         except asyncio.TimeoutError:
-            raise LeafUnavailable(self.ref.app, f"no answer within {timeout_s:g} s") from None
+            raise LeafUnavailable(self.ref.app, f"no answer within {timeout_s:g} s", "timeout") from None
         except Exception as exc:
             logger.warning(
                 "call to %s.%s failed: %s: %s",
