@@ -11,6 +11,7 @@ from apps.common.errors import UserInputError
 from apps.common.generation import GenerationParams, Seq2SeqGenerator, generator_for
 from apps.common.health import ModelHealth
 from apps.common.http import ERROR_RESPONSES, create_app, validate
+from apps.common.logs import quiet_user_errors
 from apps.common.schemas import text_fields
 from apps.common.settings import parse_user_config
 from apps.summarization.config import SummarizationSettings
@@ -32,6 +33,7 @@ http_app = create_app(
 @serve.ingress(http_app)
 class Summarizer(ModelHealth):
     def __init__(self):
+        quiet_user_errors()  # a caller's 4xx through a handle is not logged as our failure
         self.settings: SummarizationSettings | None = None
         self.generator: Seq2SeqGenerator | None = None
 
