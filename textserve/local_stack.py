@@ -13,19 +13,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+from textserve import ray_cluster
 from textserve.demo_phrases import SUMMARIES
 from textserve.run_config import DEFAULT_CONFIG, REPO_ROOT
 from textserve.serve_status import SERVE, dashboard_up, serve_status, wait_until_running
 
 RUN_DIR = REPO_ROOT / ".run"
 PID_FILE = RUN_DIR / "ray.pid"
-RAY = str(Path(sys.executable).with_name("ray"))
 DASHBOARD = "http://127.0.0.1:8265"
 APPS = ["translation", "summarization", "router"]
 
@@ -51,31 +49,16 @@ def start_head() -> None:
         print(f"Ray head already running (pid {_our_head_pid()})")
         return
     RUN_DIR.mkdir(exist_ok=True)
-    log = (RUN_DIR / "ray.log").open("w")
-    proc = subprocess.Popen(
-        [
-            RAY,
-            "start",
-            "--head",
-            "--block",
-            "--disable-usage-stats",
-            "--node-ip-address=127.0.0.1",
-            "--dashboard-host=127.0.0.1",
-            "--dashboard-port=8265",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=cluster_env(),
-        start_new_session=True,
-    )
+    log_path = RUN_DIR / "ray.log"
+    args = ray_cluster.head_args(dashboard_port=8265)
+    proc = ray_cluster.launch(args, env=cluster_env(), log_path=log_path)
     PID_FILE.write_text(str(proc.pid))
-    deadline = time.monotonic() + 90
-    while not dashboard_up(DASHBOARD):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            PID_FILE.unlink(missing_ok=True)
-            tail = (RUN_DIR / "ray.log").read_text()[-2000:]
-            raise SystemExit(f"Ray head did not start (is another cluster running?):\n{tail}")
-        time.sleep(1)
+    try:
+        ray_cluster.wait_for_dashboard(DASHBOARD, proc, log_path, timeout_s=90)
+    except RuntimeError:
+        PID_FILE.unlink(missing_ok=True)
+        tail = log_path.read_text()[-2000:]
+        raise SystemExit(f"Ray head did not start (is another cluster running?):\n{tail}") from None
     print(f"Ray head started (pid {proc.pid}); dashboard {DASHBOARD}")
 
 
@@ -122,10 +105,8 @@ def down(args: argparse.Namespace) -> int:
         PID_FILE.unlink(missing_ok=True)
         return 0
     subprocess.run([SERVE, "shutdown", "-y", "-a", DASHBOARD], check=False, env=cluster_env())
-    os.killpg(pid, signal.SIGTERM)  # `ray start --block` stops its cluster's processes on SIGTERM
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and _our_head_pid() is not None:
-        time.sleep(0.5)
+    # SIGTERM to that `ray start --block`: it stops its cluster's processes (and only those)
+    ray_cluster.stop_node_process(pid, timeout_s=60, kill_after_timeout=False)
     PID_FILE.unlink(missing_ok=True)
     print(f"stopped the Ray head (pid {pid})")
     return 0

@@ -2,129 +2,38 @@
 models substituted by `python -m textserve.run_config`), `serve status` until RUNNING, HTTP to
 every route, `serve shutdown`, then stop the cluster this test started (and only that one)."""
 
-import os
-import signal
-import subprocess
-import sys
-import tempfile
+import datetime
+import json
 import time
-from pathlib import Path
+import uuid
 
 import httpx
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, free_port
+from tests.e2e.conftest import APPS, deploy_demo_config, serve_cli, serve_details
 from textserve.demo_phrases import SUMMARIES, TRANSLATIONS
-from textserve.serve_status import dashboard_up, serve_status, wait_until_running
+from textserve.prometheus import metric_total
+from textserve.serve_status import serve_status, wait_until_running
 
-BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def cluster(demo_models):
-    """A Ray head started with the CLI on free ports, in its own process group."""
-    # metrics reach Ray's Prometheus endpoint within a second or two instead of ~10 s
-    env = {
-        **os.environ,
-        "RAY_AUTH_MODE": "disabled",
-        "HF_HUB_OFFLINE": "1",
-        "RAY_metrics_report_interval_ms": "1000",
-    }
-    dashboard_port, metrics_port = free_port(), free_port()
-    temp_dir = tempfile.mkdtemp(prefix="ts-e2e-", dir="/tmp")
-    log = open(Path(temp_dir) / "ray-start.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            str(BIN / "ray"),
-            "start",
-            "--head",
-            "--block",
-            "--disable-usage-stats",
-            "--num-cpus=2",
-            "--node-ip-address=127.0.0.1",
-            "--dashboard-host=127.0.0.1",
-            f"--port={free_port()}",
-            f"--dashboard-port={dashboard_port}",
-            f"--ray-client-server-port={free_port()}",
-            f"--dashboard-agent-listen-port={free_port()}",
-            f"--metrics-export-port={metrics_port}",
-            f"--temp-dir={temp_dir}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-        start_new_session=True,
-    )
-    address = f"http://127.0.0.1:{dashboard_port}"
-    try:
-        deadline = time.monotonic() + 90
-        while not dashboard_up(address):
-            assert proc.poll() is None, (Path(temp_dir) / "ray-start.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "Ray head did not come up in 90 s"
-            time.sleep(1)
-        yield {"address": address, "env": env, "metrics_url": f"http://127.0.0.1:{metrics_port}/metrics"}
-    finally:
-        subprocess.run(
-            [str(BIN / "serve"), "shutdown", "-y", "-a", address],
-            env=env,
-            check=False,
-            capture_output=True,
-            timeout=120,
-        )
-        os.killpg(proc.pid, signal.SIGTERM)  # `ray start --block` stops its own processes on SIGTERM
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
-
-
-APPS = ["translation", "summarization", "router"]
-
-
-def serve_cli(cluster: dict, *args: str) -> None:
-    subprocess.run(
-        [str(BIN / "serve"), *args, "-a", cluster["address"]], env=cluster["env"], check=True, timeout=120
-    )
-
-
-def replicas(cluster: dict, app: str, deployment: str) -> set[tuple[str, int]]:
+def replicas(deployed: dict, app: str, deployment: str) -> set[tuple[str, int]]:
     """(replica id, pid) of each RUNNING replica, from Serve's REST API on the dashboard."""
-    details = httpx.get(f"{cluster['address']}/api/serve/applications/", timeout=30).json()
-    found = details["applications"][app]["deployments"][deployment]["replicas"]
+    found = serve_details(deployed["cluster"])["applications"][app]["deployments"][deployment]["replicas"]
     return {(r["replica_id"], r["pid"]) for r in found if r["state"] == "RUNNING"}
 
 
 @pytest.fixture(scope="module")
 def deployed(cluster, tmp_path_factory) -> dict:
-    config_path = tmp_path_factory.mktemp("e2e") / "serve_config.yaml"
-    http_port = free_port()
-    prepared = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "textserve.run_config",
-            "--demo",
-            "always",
-            "--http-host",
-            "127.0.0.1",
-            "--http-port",
-            str(http_port),
-            "--out",
-            str(config_path),
-        ],
-        cwd=REPO_ROOT,
-        env=cluster["env"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert "DEMO MODE" in prepared.stdout
-    serve_cli(cluster, "deploy", str(config_path))
-    status = wait_until_running(cluster["address"], APPS, timeout_s=300)
-    return {**cluster, "config_path": config_path, "status": status, "url": f"http://127.0.0.1:{http_port}"}
+    deployment = deploy_demo_config(cluster, tmp_path_factory.mktemp("e2e"))
+    return {
+        **deployment,
+        "cluster": cluster,
+        "address": cluster.dashboard_url,
+        "metrics_url": cluster.metrics_url,
+    }
 
 
 def test_serve_status_shows_three_apps_with_two_replicas(deployed):
@@ -151,14 +60,8 @@ def test_every_route_answers_over_http(deployed):
 
 
 def _metric_total(metrics_url: str, name: str, app: str, **labels: str) -> float:
-    """A counter summed over every replica of `app` (and series with `labels`), from Ray's
-    Prometheus endpoint."""
-    wanted = [f'application="{app}"'] + [f'{key}="{value}"' for key, value in labels.items()]
-    total = 0.0
-    for line in httpx.get(metrics_url, timeout=10).text.splitlines():
-        if line.startswith(f"{name}{{") and all(w in line for w in wanted):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+    """A counter summed over every replica of `app` (and series with `labels`)."""
+    return metric_total(metrics_url, name, application=app, **labels)
 
 
 def test_requests_latency_and_tokens_reach_prometheus(deployed):
@@ -211,13 +114,81 @@ def test_batch_sizes_reach_prometheus(deployed):
     assert (calls - calls_before, texts - texts_before) == (2, 20)  # 16 + 4
 
 
+def _serve_log_records(cluster) -> list[dict]:
+    """Every JSON line of Serve's log files on the cluster, with the name of its file."""
+    records = []
+    for path in sorted((cluster.temp_dir / "session_latest/logs/serve").glob("*.log")):
+        for line in path.read_text(errors="replace").splitlines():
+            if line.startswith("{"):
+                records.append({**json.loads(line), "file": path.name})
+    return records
+
+
+def _of_request(record: dict, request_id: str) -> bool:
+    return record.get("request_id") == request_id or request_id in record.get("request_ids", [])
+
+
+def _logged_at(record: dict) -> float:
+    return datetime.datetime.strptime(record["asctime"], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+
+
+# (log file prefix, message start): the lines a request through the router writes
+ROUTER_REQUEST_LINES = [
+    ("proxy_", "POST / 200"),  # Serve's proxy: access line
+    ("replica_router_", "POST / 200"),  # the router's replica: access line
+    ("replica_translation_", "CALL"),  # the leaf replica: the handle call (access line)
+    ("replica_translation_", "batch of"),  # the leaf replica: the model call that served it
+]
+
+
+def test_request_id_comes_back_and_is_on_every_log_line_of_the_request(deployed):
+    """X-Request-ID, sent or generated, is returned; every line the proxy, the router's replica and
+    the translation replica write for the request carries it (JSON logs: serve_config.yaml's
+    logging_config); a caller's 413 from the leaf app through the router is one INFO line there,
+    not an ERROR with a traceback."""
+    request_id, too_long_id = (f"e2e-{uuid.uuid4().hex[:12]}" for _ in range(2))
+    with httpx.Client(base_url=deployed["url"], timeout=60) as http:
+        for _ in range(6):  # both router replicas have made their first leaf call (one-time lines)
+            assert http.post("/", json={"text": "How are you?"}).status_code == 200
+        time.sleep(1)  # so every line of those requests is written before the window opens
+        window_opened = time.time()
+        answer = http.post("/", json={"text": "Hello world!"}, headers={"X-Request-ID": request_id})
+        time.sleep(1)
+        window_closed = time.time()
+        assert answer.status_code == 200 and answer.headers["x-request-id"] == request_id
+        generated = http.post("/translate", json={"text": "Hello world!"}).headers["x-request-id"]
+        assert generated and generated != request_id
+        too_long = http.post("/", json={"text": "word " * 1000}, headers={"X-Request-ID": too_long_id})
+        assert too_long.status_code == 413 and too_long.headers["x-request-id"] == too_long_id
+
+    def lines_of(request: str) -> list[dict]:
+        return [r for r in _serve_log_records(deployed["cluster"]) if _of_request(r, request)]
+
+    def wrote(records: list[dict], prefix: str, message: str) -> bool:
+        return any(r["file"].startswith(prefix) and r["message"].startswith(message) for r in records)
+
+    _wait_for(lambda: all(wrote(lines_of(request_id), *line) for line in ROUTER_REQUEST_LINES), 30)
+    # and nothing else: every line the router and translation replicas wrote meanwhile is its own
+    during = [
+        r
+        for r in _serve_log_records(deployed["cluster"])
+        if r["file"].startswith(("replica_router_", "replica_translation_"))
+        and window_opened - 0.01 <= _logged_at(r) <= window_closed
+    ]
+    assert len(during) >= 3 and all(_of_request(r, request_id) for r in during), during
+
+    _wait_for(lambda: wrote(lines_of(too_long_id), "replica_translation_", "request rejected: 413"), 30)
+    leaf_lines = [r for r in lines_of(too_long_id) if r["file"].startswith("replica_translation_")]
+    assert [r for r in leaf_lines if r["levelname"] == "ERROR" or "exc_text" in r] == [], leaf_lines
+
+
 def _redeploy_translation_user_config(deployed: dict, user_config: dict) -> None:
     config = yaml.safe_load(deployed["config_path"].read_text())
     app = next(a for a in config["applications"] if a["name"] == "translation")
     app["deployments"][0]["user_config"] = user_config
     changed = deployed["config_path"].with_name("changed.yaml")
     changed.write_text(yaml.safe_dump(config, sort_keys=False))
-    serve_cli(deployed, "deploy", str(changed))
+    serve_cli(deployed["cluster"], "deploy", str(changed))
 
 
 def _wait_for(predicate, timeout_s: float = 60) -> None:
@@ -257,5 +228,5 @@ def test_user_config_change_applies_without_restarting_replicas(deployed):
 
 
 def test_serve_shutdown_removes_the_apps(deployed):
-    serve_cli(deployed, "shutdown", "-y")
+    serve_cli(deployed["cluster"], "shutdown", "-y")
     _wait_for(lambda: not serve_status(deployed["address"]).get("applications"))

@@ -1,0 +1,97 @@
+"""The e2e fixtures: a Ray head started with the CLI (`ray start --head --block`) on free ports in
+its own process group, one per test module, and the user's deploy path (`python -m
+textserve.run_config` then `serve deploy`). Teardown shuts Serve down and stops exactly the nodes
+the module started (never `ray stop`)."""
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import REPO_ROOT
+from textserve.inprocess import free_port
+from textserve.ray_cluster import RayNode, start_head, stop_node
+from textserve.serve_status import wait_until_running
+
+BIN = Path(sys.executable).parent
+APPS = ["translation", "summarization", "router"]
+
+
+def cluster_env() -> dict:
+    return {
+        **os.environ,
+        "RAY_AUTH_MODE": "disabled",
+        "HF_HUB_OFFLINE": "1",
+        # metrics reach Ray's Prometheus endpoint within a second or two instead of ~10 s
+        "RAY_metrics_report_interval_ms": "1000",
+    }
+
+
+@pytest.fixture(scope="module")
+def cluster(demo_models) -> RayNode:
+    """A Ray head (2 CPUs, dashboard and metrics on free ports of 127.0.0.1) for this module. Its
+    logs: `<cluster.temp_dir>/session_latest/logs/` (Serve's under `serve/`)."""
+    head = start_head(Path(tempfile.mkdtemp(prefix="ts-e2e-", dir="/tmp")), env=cluster_env())
+    try:
+        yield head
+    finally:
+        subprocess.run(
+            [str(BIN / "serve"), "shutdown", "-y", "-a", head.dashboard_url],
+            env=head.env,
+            check=False,
+            capture_output=True,
+            timeout=120,
+        )
+        stop_node(head)
+
+
+def serve_cli(cluster: RayNode, *args: str) -> None:
+    subprocess.run(
+        [str(BIN / "serve"), *args, "-a", cluster.dashboard_url], env=cluster.env, check=True, timeout=120
+    )
+
+
+def write_demo_config(cluster: RayNode, out: Path, http_port: int) -> Path:
+    """The project's config with the demo models, bound to 127.0.0.1:http_port, as `make run`
+    derives it (`python -m textserve.run_config --demo always`)."""
+    prepared = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "textserve.run_config",
+            "--demo",
+            "always",
+            "--http-host",
+            "127.0.0.1",
+            "--http-port",
+            str(http_port),
+            "--out",
+            str(out),
+        ],
+        cwd=REPO_ROOT,
+        env=cluster.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "DEMO MODE" in prepared.stdout
+    return out
+
+
+def deploy_demo_config(cluster: RayNode, directory: Path, timeout_s: float = 300) -> dict:
+    """`serve deploy` the project's config (demo models) and wait until the three apps are RUNNING.
+    Returns config_path, url (Serve's HTTP on the head) and status (`serve status`, parsed)."""
+    http_port = free_port()
+    config_path = write_demo_config(cluster, directory / "serve_config.yaml", http_port)
+    serve_cli(cluster, "deploy", str(config_path))
+    status = wait_until_running(cluster.dashboard_url, APPS, timeout_s=timeout_s)
+    return {"config_path": config_path, "url": f"http://127.0.0.1:{http_port}", "status": status}
+
+
+def serve_details(cluster: RayNode) -> dict:
+    """Serve's REST API on the dashboard: applications, deployments, replicas (with node_id), proxies."""
+    return httpx.get(f"{cluster.dashboard_url}/api/serve/applications/", timeout=30).json()
