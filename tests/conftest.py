@@ -62,11 +62,14 @@ def metrics_url(ray_cluster) -> str:
 
 @pytest.fixture(scope="session")
 def serve_url(ray_cluster):
-    """Serve on the session's cluster, listening on a free port of 127.0.0.1."""
+    """Serve on the session's cluster, listening on a free port of 127.0.0.1, with
+    serve_config.yaml's request timeout."""
     from ray import serve
 
     port = free_port()
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    config = yaml.safe_load((REPO_ROOT / "serve_config.yaml").read_text())
+    timeout_s = config["http_options"]["request_timeout_s"]
+    serve.start(http_options={"host": "127.0.0.1", "port": port, "request_timeout_s": timeout_s})
     yield f"http://127.0.0.1:{port}"
     serve.shutdown()
 

@@ -1,8 +1,9 @@
 """`serve build` of our three apps writes what serve_config.yaml holds, apart from the fields we set
-by hand in serve_config.yaml: application names, route prefixes, user_configs and logging configs
-(serve build numbers the apps app1..., routes them /app1..., leaves user_config empty) and the
-extras serve build adds (logging_config, gRPC reflection). So code and config cannot drift apart:
-replicas, CPUs, max_ongoing_requests and import paths are the same in both."""
+by hand in serve_config.yaml: application names, route prefixes, user_configs, logging configs and
+the HTTP request timeout (serve build numbers the apps app1..., routes them /app1..., leaves
+user_config empty) and the extras serve build adds (logging_config, gRPC reflection). So code and
+config cannot drift apart: replicas, CPUs, max_ongoing_requests, queue bounds and import paths are
+the same in both."""
 
 import subprocess
 import sys
@@ -19,6 +20,7 @@ SET_BY_HAND = ("name", "route_prefix", "logging_config")
 def _without_hand_set_fields(config: dict) -> dict:
     config = {k: v for k, v in config.items() if k != "logging_config"}
     config["grpc_options"] = {k: v for k, v in config["grpc_options"].items() if k != "enable_reflection"}
+    config["http_options"] = {k: v for k, v in config["http_options"].items() if k != "request_timeout_s"}
     apps = []
     for app in config["applications"]:
         app = {k: v for k, v in app.items() if k not in SET_BY_HAND}

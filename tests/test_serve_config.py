@@ -21,7 +21,21 @@ def test_validates_with_serve_schema():
 
 def test_has_the_serve_build_shape():
     assert CONFIG["proxy_location"] == "EveryNode"
-    assert CONFIG["http_options"] == {"host": "0.0.0.0", "port": 8000}
+    assert CONFIG["http_options"] == {"host": "0.0.0.0", "port": 8000, "request_timeout_s": 30}
+
+
+def test_the_router_gives_up_on_a_leaf_before_the_proxy_gives_up_on_the_request():
+    # so a slow leaf app gets the router's 503 naming it, not Serve's bare 408
+    [router] = APPS["router"]["deployments"]
+    assert router["user_config"]["leaf_timeout_s"] < CONFIG["http_options"]["request_timeout_s"]
+
+
+def test_every_deployment_bounds_its_queue_and_says_when_to_retry():
+    for app in APPS.values():
+        [deployment] = app["deployments"]
+        assert 0 < deployment["max_queued_requests"] <= deployment["max_ongoing_requests"], app["name"]
+        assert deployment["backpressure_config"]["status_code"] == 503
+        assert deployment["backpressure_config"]["retry_after_s"] >= 1
     assert CONFIG["grpc_options"]["port"] == 9000
 
 

@@ -41,6 +41,8 @@ async def _leaf_unavailable(request: Request, exc: LeafUnavailable) -> JSONRespo
 @serve.deployment(
     num_replicas=2,
     max_ongoing_requests=64,
+    max_queued_requests=64,
+    backpressure_config={"status_code": 503, "retry_after_s": 1},
     ray_actor_options={"num_cpus": 0.1, "num_gpus": 0},
     user_config={},
 )

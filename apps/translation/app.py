@@ -33,6 +33,8 @@ http_app = create_app(
 @serve.deployment(
     num_replicas=2,
     max_ongoing_requests=32,
+    max_queued_requests=32,
+    backpressure_config={"status_code": 503, "retry_after_s": 1},
     ray_actor_options={"num_cpus": 0.2, "num_gpus": 0},
     user_config={},
 )
