@@ -105,6 +105,23 @@ class RejectionMetrics:
         self.rejected.inc(tags={"target": target, "reason": reason})
 
 
+class RetryMetrics:
+    """Leaf calls sent a second time because the replica serving them died (`target`: the app,
+    `error`: ActorDiedError or ActorUnavailableError)."""
+
+    def __init__(self) -> None:
+        from ray.serve import metrics
+
+        self.retries = metrics.Counter(
+            "textserve_leaf_retries",
+            description="Calls to a leaf app retried once because the replica serving them died.",
+            tag_keys=("target", "error"),
+        )
+
+    def record(self, target: str, error: str) -> None:
+        self.retries.inc(tags={"target": target, "error": error})
+
+
 def metrics_or_none(factory: type[MetricsT]) -> MetricsT | None:
     """Metrics inside a Ray worker; None elsewhere (e.g. an engine used in a plain process)."""
     try:

@@ -7,22 +7,33 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 
-def _not_blank(text: str) -> str:
+def _usable_text(text: str) -> str:
     if not text.strip():
         raise ValueError("text is empty: send the English text to work on")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # JSON allows "\ud800" alone; no tokenizer can read it
+        raise ValueError(
+            f"text has a lone surrogate (U+{ord(text[exc.start]):04X}) at character {exc.start}, "
+            "which is not a character: send the character itself or a complete surrogate pair"
+        ) from None
     return text
 
 
-# The `text` field every app takes: a JSON string with something in it besides whitespace.
+# The `text` field every app takes: a JSON string of Unicode characters with something in it
+# besides whitespace.
 InputText = Annotated[
-    str, AfterValidator(_not_blank), Field(description="English text", examples=["Hello world!"])
+    str, AfterValidator(_usable_text), Field(description="English text", examples=["Hello world!"])
 ]
 
 
 class TextOrTexts(BaseModel):
-    """A body carrying one text (`text`) or many (`texts`, run together as one batch)."""
+    """A body carrying one text (`text`) or many (`texts`, run together as one batch).
 
-    model_config = ConfigDict(extra="forbid")
+    Strict: a value must have its field's JSON type (no `false` for an integer, no `"5"` for a
+    number), as the OpenAPI schema says; unknown fields are errors."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     text: InputText | None = None
     texts: list[InputText] | None = Field(

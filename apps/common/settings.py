@@ -16,7 +16,19 @@ class StrictSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
 
 
-class ModelAppSettings(StrictSettings):
+class HttpSettings(StrictSettings):
+    """What every app's HTTP surface enforces (applied in `reconfigure` by apply_http_settings)."""
+
+    max_body_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        le=64 * 1_048_576,
+        description="largest request body, in bytes: a larger one is answered 413 before it is read "
+        "(a Content-Length above it is refused at once; a chunked body when it passes it)",
+    )
+
+
+class ModelAppSettings(HttpSettings):
     model: str = Field("t5-small", description="hub id or local directory of the model")
     backend: Literal["transformers", "ctranslate2"] = Field(
         "transformers",

@@ -14,7 +14,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from ray import serve
 
-from apps.common.http import ERROR_RESPONSES, create_app
+from apps.common.http import ERROR_RESPONSES, apply_http_settings, create_app
 from apps.common.settings import parse_user_config
 from apps.router.config import RouterSettings
 from apps.router.leaf_client import LeafClient, LeafUnavailable
@@ -41,7 +41,7 @@ async def _leaf_unavailable(request: Request, exc: LeafUnavailable) -> JSONRespo
 @serve.deployment(
     num_replicas=2,
     max_ongoing_requests=64,
-    max_queued_requests=64,
+    max_queued_requests=128,
     backpressure_config={"status_code": 503, "retry_after_s": 1},
     ray_actor_options={"num_cpus": 0.1, "num_gpus": 0},
     user_config={},
@@ -59,6 +59,7 @@ class Router:
             self.translation = LeafClient(settings.translation)
         if settings.summarization != self.settings.summarization:
             self.summarization = LeafClient(settings.summarization)
+        apply_http_settings(self.app, settings)
         self.settings = settings
 
     @http_app.get(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from apps.common.settings import StrictSettings
+from apps.common.settings import HttpSettings, StrictSettings
 
 
 class LeafAppRef(StrictSettings):
@@ -12,7 +12,7 @@ class LeafAppRef(StrictSettings):
     deployment: str = Field(..., description="ingress deployment of that application")
 
 
-class RouterSettings(StrictSettings):
+class RouterSettings(HttpSettings):
     translation: LeafAppRef = LeafAppRef(app="translation", deployment="Translator")
     summarization: LeafAppRef = LeafAppRef(app="summarization", deployment="Summarizer")
     leaf_timeout_s: float = Field(60.0, gt=0, description="longest wait for one leaf app call")

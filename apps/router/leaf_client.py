@@ -6,6 +6,14 @@ router answers 503 naming the app: the app missing, a replica dead or a leaf fau
 no answer in time ("timeout"), or its queue full ("overloaded": Serve's backpressure, when the leaf
 deployment sets `max_queued_requests`; answered with the leaf's own status and Retry-After).
 Each rejection is counted in `textserve_rejected_requests{target, reason}`.
+
+A call whose replica died under it (its process killed or crashed: Ray's ActorDiedError, or
+ActorUnavailableError for one it can no longer reach) is sent once more, within what is left of
+the call's timeout: the leaf calls are pure functions of their arguments, so running one twice is
+harmless, and Serve's handle routes the second try to another replica (it stops choosing a replica
+once a call to it has failed so). Only that: never after a timeout, a full queue or a leaf's own
+error (a RayTaskError, even one whose cause is an actor dying). Each retry is logged (WARNING,
+with the request's id) and counted in `textserve_leaf_retries{target, error}`.
 """
 
 from __future__ import annotations
@@ -16,10 +24,11 @@ import logging
 from typing import Any
 
 from ray import serve
+from ray.exceptions import RayActorError, RayTaskError
 from ray.serve.exceptions import BackPressureError
 
 from apps.common.errors import UserInputError
-from apps.common.metrics import RejectionMetrics, metrics_or_none
+from apps.common.metrics import RejectionMetrics, RetryMetrics, metrics_or_none
 from apps.router.config import LeafAppRef
 
 logger = logging.getLogger("ray.serve")
@@ -53,6 +62,19 @@ def rejection_metrics() -> RejectionMetrics | None:
     return metrics_or_none(RejectionMetrics)
 
 
+@functools.cache
+def retry_metrics() -> RetryMetrics | None:
+    return metrics_or_none(RetryMetrics)
+
+
+def replica_died(exc: BaseException) -> bool:
+    """The replica serving the call died or cannot be reached: Ray's RayActorError family
+    (ActorDiedError, ActorUnavailableError), raised by the handle itself. Not a RayTaskError: that
+    is an exception raised inside the leaf's code (Ray makes it an instance of its cause's class
+    too), which a second try would only repeat."""
+    return isinstance(exc, RayActorError) and not isinstance(exc, RayTaskError)
+
+
 class LeafClient:
     def __init__(self, ref: LeafAppRef):
         self.ref = ref
@@ -78,9 +100,17 @@ class LeafClient:
         return await self._call("health", timeout_s=timeout_s)
 
     async def _call(self, method: str, *args: Any, timeout_s: float, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
         try:
-            response = getattr(self._get_handle(), method).remote(*args, **kwargs)
-            return await asyncio.wait_for(_await(response), timeout=timeout_s)
+            try:
+                return await self._attempt(method, args, kwargs, timeout_s)
+            except RayActorError as exc:
+                remaining = deadline - loop.time()
+                if not replica_died(exc) or remaining <= 0:
+                    raise
+                self._log_retry(method, exc)
+                return await self._attempt(method, args, kwargs, remaining)
         except UserInputError as exc:
             raise UserInputError(_user_error_message(exc), exc.status_code) from None
         except BackPressureError as exc:
@@ -100,10 +130,30 @@ class LeafClient:
                 self.ref.app,
                 method,
                 type(exc).__name__,
-                str(exc).splitlines()[0] if str(exc) else "",
+                _first_line(exc),
             )
             self._handle = None  # fetch a fresh handle next time (the app may have been redeployed)
             raise LeafUnavailable(self.ref.app, type(exc).__name__) from None
+
+    async def _attempt(self, method: str, args: tuple, kwargs: dict, timeout_s: float) -> Any:
+        response = getattr(self._get_handle(), method).remote(*args, **kwargs)
+        return await asyncio.wait_for(_await(response), timeout=timeout_s)
+
+    def _log_retry(self, method: str, exc: BaseException) -> None:
+        logger.warning(
+            "retrying %s.%s once: the replica serving it died (%s: %s)",
+            self.ref.app,
+            method,
+            type(exc).__name__,
+            _first_line(exc),
+        )
+        metrics = retry_metrics()
+        if metrics is not None:
+            metrics.record(self.ref.app, type(exc).__name__)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else ""
 
 
 async def _await(response):

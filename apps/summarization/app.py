@@ -10,7 +10,7 @@ from ray import serve
 from apps.common.errors import UserInputError
 from apps.common.generation import GenerationParams, Seq2SeqGenerator, generator_for
 from apps.common.health import ModelHealth
-from apps.common.http import ERROR_RESPONSES, create_app, validate
+from apps.common.http import ERROR_RESPONSES, apply_http_settings, create_app, validate
 from apps.common.logs import quiet_user_errors
 from apps.common.schemas import text_fields
 from apps.common.settings import parse_user_config
@@ -27,7 +27,7 @@ http_app = create_app(
 @serve.deployment(
     num_replicas=2,
     max_ongoing_requests=32,
-    max_queued_requests=8,
+    max_queued_requests=64,
     backpressure_config={"status_code": 503, "retry_after_s": 2},
     ray_actor_options={"num_cpus": 0.2, "num_gpus": 0},
     user_config={},
@@ -43,6 +43,7 @@ class Summarizer(ModelHealth):
         settings = parse_user_config(SummarizationSettings, user_config, "summarization")
         self.generator = generator_for(settings.model, settings.backend, self.generator)
         self.generator.configure_batching(settings.max_batch_size, settings.batch_wait_timeout_s)
+        apply_http_settings(self.app, settings)
         self.settings = settings
 
     def probe_prefix(self) -> str:

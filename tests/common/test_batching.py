@@ -36,7 +36,7 @@ def test_a_lone_request_runs_at_once():
         assert await batcher.submit(["a"], "p", [3]) == ["p:a"]
         return loop.time() - started
 
-    assert run(scenario()) < CALL_S + 0.03  # the 1 s wait is never paid by an idle replica
+    assert run(scenario()) < CALL_S + 0.5  # the 1 s wait is never paid by an idle replica
 
 
 def test_requests_queued_during_a_call_run_together_in_order():

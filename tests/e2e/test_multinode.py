@@ -14,20 +14,17 @@ Each worker's Serve proxy (proxy_location: EveryNode) binds its own port
 Measured figures are printed (`pytest -s`).
 """
 
-import itertools
 import os
 import signal
 import tempfile
-import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.e2e.conftest import deploy_demo_config, serve_details
-from textserve.demo_phrases import SUMMARIES
+from tests.e2e.load import Load, wait_for
 from textserve.inprocess import free_port
 from textserve.ray_cluster import (
     RayNode,
@@ -65,68 +62,6 @@ def recovered(head: RayNode, allowed_nodes: set[str]) -> bool:
         len(replicas) == 2 and all(s == "RUNNING" and n in allowed_nodes for s, n in replicas)
         for replicas in placement(head).values()
     )
-
-
-def wait_for(predicate, timeout_s: float, what: str) -> float:
-    """Poll until predicate() is true; the time it took."""
-    start = time.monotonic()
-    while True:
-        try:
-            if predicate():
-                return time.monotonic() - start
-        except (httpx.HTTPError, KeyError, ValueError):
-            pass
-        assert time.monotonic() - start < timeout_s, f"{what}: not within {timeout_s} s"
-        time.sleep(0.5)
-
-
-@dataclass
-class Load:
-    """Closed-loop clients, one per route, each on a kept-alive connection to the head's proxy,
-    recording (start, end, route, status or error) of every request."""
-
-    url: str
-    results: list = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _threads: list = field(default_factory=list)
-
-    REQUESTS = (
-        ("/translate", {"text": "Hello world!"}),
-        ("/summarize", {"text": next(iter(SUMMARIES))}),
-        ("/", {"text": "Hello world!", "task": "translate", "target_lang": "de"}),
-    )
-
-    def _client(self, route: str, body: dict) -> None:
-        with httpx.Client(base_url=self.url, timeout=30) as http:
-            while not self._stop.is_set():
-                start = time.monotonic()
-                try:
-                    outcome = http.post(route, json=body).status_code
-                except httpx.HTTPError as exc:
-                    outcome = type(exc).__name__
-                self.results.append((start, time.monotonic(), route, outcome))
-                time.sleep(0.05)
-
-    def __enter__(self) -> "Load":
-        for route, body in self.REQUESTS:
-            thread = threading.Thread(target=self._client, args=(route, body), daemon=True)
-            thread.start()
-            self._threads.append(thread)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=60)
-
-    def failures(self) -> list:
-        return [r for r in self.results if r[3] != 200]
-
-    def longest_silence(self, start: float, end: float) -> float:
-        """Longest time within [start, end] with no successful answer arriving."""
-        answers = sorted(r[1] for r in self.results if r[3] == 200 and start <= r[1] <= end)
-        points = [start, *answers, end]
-        return max(b - a for a, b in itertools.pairwise(points))
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +125,7 @@ def _fail_node_under_load(cluster, deployed, node: RayNode, *, abrupt: bool, bou
         gone = wait_until_gone(node, timeout_s=60)
         t_gone = time.monotonic()
         time.sleep(max(0.0, t_recovered + 3 - t_gone))  # load after recovery
-    in_window = [r for r in load.results if t_fail <= r[1] and r[0] <= t_recovered]
+    in_window = load.between(t_fail, t_recovered)
     failures = load.failures()
     timings = {
         "signal": "SIGKILL" if abrupt else "SIGTERM",
@@ -200,7 +135,7 @@ def _fail_node_under_load(cluster, deployed, node: RayNode, *, abrupt: bool, bou
         "requests_in_failure_window": len(in_window),
         "failed": len(failures),
         "longest_silence_s": round(load.longest_silence(t_fail, t_recovered), 1),
-        "slowest_s": round(max(r[1] - r[0] for r in load.results), 1),
+        "slowest_s": round(max(r.end - r.start for r in load.results), 1),
     }
     print(f"\nworker node failure: {timings}; failures: {failures}")
     assert gone, f"processes of the failed node still running: {session_pids(node.pid)}"
@@ -212,10 +147,10 @@ def _fail_node_under_load(cluster, deployed, node: RayNode, *, abrupt: bool, bou
         "the cluster marking the failed node dead",
     )
     # every failure belongs to the failure window; everything after recovery answered
-    assert all(t_fail <= end and start <= t_recovered for start, end, _, _ in failures), failures
+    assert all(t_fail <= r.end and r.start <= t_recovered for r in failures), failures
     assert len(failures) <= MAX_FAILED_REQUESTS, failures
-    after = [r[3] for r in load.results if r[0] > t_recovered]
-    assert after and all(status == 200 for status in after)
+    after = load.started_after(t_recovered)
+    assert after and all(r.ok for r in after)
     # and the head's proxy kept answering throughout
     assert timings["longest_silence_s"] <= LONGEST_SILENCE_S, timings
     return timings

@@ -33,7 +33,7 @@ def test_auto_substitutes_unloadable_models_and_announces_it(tmp_path, demo_mode
     assert "'t5-small' replaced by the demo model" in stdout
     assert user_config(config, "translation")["model"] == str(demo_models["demo-translation"])
     assert user_config(config, "summarization")["model"] == str(demo_models["demo-summarization"])
-    assert config["http_options"] == {"host": "127.0.0.1", "port": 8123}
+    assert config["http_options"] == {"host": "127.0.0.1", "port": 8123, "request_timeout_s": 30}
     assert "DEMO MODE" in (tmp_path / "run.yaml").read_text().split("proxy_location")[0]
     ServeDeploySchema.model_validate(config)
 

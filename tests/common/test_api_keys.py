@@ -1,0 +1,216 @@
+"""Optional API-key auth (apps/common/auth.py, enforced by RequestGuard in apps/common/http.py).
+
+Unit: how keys are read (TEXTSERVE_API_KEYS, TEXTSERVE_API_KEYS_FILE, rotation, a broken file
+refuses rather than opens) and compared (every key, in constant time).
+
+Over real HTTP on the session cluster: a copy of the translation app and a copy of the router in
+front of it, deployed with keys in their replicas' environment (runtime_env env_vars, as a
+Kubernetes Secret would put them there) and `max_body_bytes: 4096` in the translation copy's
+user_config. No key or a wrong one: 401 with `WWW-Authenticate: Bearer` and a JSON message,
+before the body is read; the right one: the normal answer; the health probe and the API docs stay
+open; the router reaches its keyed leaf app through a handle, with no key. The session's own apps
+(no key configured) need none."""
+
+import copy
+import hmac
+
+import pytest
+from ray import serve
+
+from apps.common import auth
+from apps.common.auth import ApiKeys, KeysUnavailable, bearer_token
+from tests.common.raw_http import raw_post_headers_only
+from textserve.inprocess import app_config, deploy_app
+
+LEAF, LEAF_ROUTE = "translation-keys", "/translate-keys"
+ROUTER, ROUTER_ROUTE = "router-keys", "/keys"
+INLINE_KEYS = ["key-one-5b1e0c", "key-two-93f2aa"]
+FILE_KEY = "key-three-c07d41"
+BODY_LIMIT = 4096
+
+
+# ---- unit -------------------------------------------------------------------------------------
+
+
+def test_no_keys_configured_means_auth_is_off():
+    assert not ApiKeys.from_env({}).enabled
+    assert not ApiKeys.from_env({"TEXTSERVE_API_KEYS": ""}).enabled
+    assert not ApiKeys.from_env({"TEXTSERVE_API_KEYS": " , "}).enabled
+
+
+def test_inline_keys_are_comma_separated_and_trimmed():
+    keys = ApiKeys.from_env({"TEXTSERVE_API_KEYS": " alpha , beta,"})
+    assert keys.enabled
+    assert keys.accepts("alpha") and keys.accepts("beta")
+    for wrong in ("", "alph", "alphaa", "ALPHA", "alpha,beta", "gamma"):
+        assert not keys.accepts(wrong), wrong
+
+
+def test_key_file_is_read_and_reread_when_it_changes(tmp_path):
+    path = tmp_path / "keys"
+    path.write_text("# rotated 2026-11\nfile-key-1\n\n  file-key-2  \n")
+    keys = ApiKeys.from_env({"TEXTSERVE_API_KEYS_FILE": str(path)})
+    assert keys.enabled and keys.accepts("file-key-1") and keys.accepts("file-key-2")
+    assert not keys.accepts("# rotated 2026-11")
+    path.write_text("file-key-3\n")  # a Secret updated in place: no restart
+    assert keys.accepts("file-key-3") and not keys.accepts("file-key-1")
+
+
+def test_a_key_file_that_cannot_be_read_refuses_everything(tmp_path):
+    missing = ApiKeys.from_env({"TEXTSERVE_API_KEYS_FILE": str(tmp_path / "absent")})
+    assert missing.enabled
+    with pytest.raises(KeysUnavailable, match="cannot read TEXTSERVE_API_KEYS_FILE"):
+        missing.accepts("anything")
+    (tmp_path / "empty").write_text("# no keys yet\n")
+    empty = ApiKeys.from_env({"TEXTSERVE_API_KEYS_FILE": str(tmp_path / "empty")})
+    with pytest.raises(KeysUnavailable, match="holds no key"):
+        empty.accepts("anything")
+    # inline keys still work when the file is gone; the file's keys do not
+    both = ApiKeys.from_env({"TEXTSERVE_API_KEYS": "inline", "TEXTSERVE_API_KEYS_FILE": "/nonexistent"})
+    assert both.accepts("inline") and not both.accepts("other")
+
+
+def test_every_key_is_compared_in_constant_time(monkeypatch):
+    calls, compare = [], hmac.compare_digest
+
+    def recording_compare(a, b):
+        calls.append((len(a), len(b)))
+        return compare(a, b)
+
+    monkeypatch.setattr(auth.hmac, "compare_digest", recording_compare)
+    keys = ApiKeys.from_env({"TEXTSERVE_API_KEYS": "short,a-much-longer-key,third"})
+    assert keys.accepts("short")  # the first key matches: the other two are compared all the same
+    assert len(calls) == 3
+    assert not keys.accepts("x")
+    assert len(calls) == 6
+    assert set(calls) == {(32, 32)}  # digests: the key's length does not show
+
+
+@pytest.mark.parametrize(
+    ("header", "token"),
+    [
+        ("Bearer abc", "abc"),
+        ("bearer abc", "abc"),
+        ("BEARER   abc  ", "abc"),
+        ("Bearer", None),
+        ("Bearer ", None),
+        ("Basic abc", None),
+        ("abc", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_bearer_token(header, token):
+    assert bearer_token(header) == token
+
+
+# ---- over HTTP --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def key_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("secret") / "api-keys"
+    path.write_text(f"# mounted Secret\n{FILE_KEY}\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def keyed_apps(serve_url, apps, key_file):
+    env = {
+        "TEXTSERVE_API_KEYS": ",".join(INLINE_KEYS),
+        "TEXTSERVE_API_KEYS_FILE": str(key_file),
+        "HF_HUB_OFFLINE": "1",
+    }
+    leaf = copy.deepcopy(app_config(apps, "translation"))
+    leaf.update(name=LEAF, route_prefix=LEAF_ROUTE)
+    [deployment] = leaf["deployments"]
+    deployment["num_replicas"] = 1
+    deployment["ray_actor_options"]["runtime_env"] = {"env_vars": env}
+    deployment["user_config"]["max_body_bytes"] = BODY_LIMIT
+    router = copy.deepcopy(app_config(apps, "router"))
+    router.update(name=ROUTER, route_prefix=ROUTER_ROUTE)
+    [deployment] = router["deployments"]
+    deployment["num_replicas"] = 1
+    deployment["ray_actor_options"]["runtime_env"] = {"env_vars": env}
+    deployment["user_config"]["translation"] = {"app": LEAF, "deployment": "Translator"}
+    deploy_app(leaf)
+    deploy_app(router)
+    yield
+    serve.delete(ROUTER)
+    serve.delete(LEAF)
+
+
+def bearer(key: str) -> dict:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.mark.parametrize("route", [LEAF_ROUTE, ROUTER_ROUTE])
+@pytest.mark.parametrize(
+    ("headers", "says"),
+    [
+        ({}, "missing API key: send the header Authorization: Bearer <your key>"),
+        (bearer("key-one-5b1e0"), "API key not accepted"),
+        (bearer(INLINE_KEYS[0] + "x"), "API key not accepted"),
+        ({"Authorization": f"Basic {INLINE_KEYS[0]}"}, "Authorization must be 'Bearer <your key>'"),
+        ({"Authorization": "Bearer"}, "Authorization must be 'Bearer <your key>'"),
+    ],
+)
+def test_no_key_or_a_wrong_one_is_401(http, keyed_apps, route, headers, says):
+    response = http.post(route, json={"text": "Hello world!"}, headers=headers)
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"].startswith('Bearer realm="textserve"')
+    assert says in response.json()["error"]
+    if "not accepted" in says:
+        assert 'error="invalid_token"' in response.headers["www-authenticate"]
+
+
+@pytest.mark.parametrize("route", [LEAF_ROUTE, ROUTER_ROUTE])
+@pytest.mark.parametrize("key", [*INLINE_KEYS, FILE_KEY])
+def test_each_configured_key_is_accepted(http, keyed_apps, route, key):
+    response = http.post(route, json={"text": "Hello world!"}, headers=bearer(key))
+    assert response.status_code == 200, response.text
+    assert response.json()["translation"] == "Bonjour le monde !"
+
+
+def test_the_key_is_checked_before_the_body(http, serve_url, keyed_apps):
+    malformed = http.post(LEAF_ROUTE, content=b'{"text": ', headers={"content-type": "application/json"})
+    assert malformed.status_code == 401
+    answer, seconds = raw_post_headers_only(serve_url, LEAF_ROUTE, 10_000_000)
+    assert answer.startswith("HTTP/1.1 401"), answer[:300]
+    assert seconds < 10
+
+
+def test_the_body_limit_comes_from_the_user_config(http, keyed_apps):
+    response = http.post(LEAF_ROUTE, json={"text": "a" * 5000}, headers=bearer(INLINE_KEYS[0]))
+    assert response.status_code == 413
+    assert f"this service accepts at most {BODY_LIMIT}" in response.json()["error"]
+
+
+def test_health_probe_and_docs_need_no_key(http, keyed_apps):
+    health = http.get(f"{ROUTER_ROUTE}/healthz")
+    assert health.status_code == 200 and health.json()["apps"][LEAF]["status"] == "ok"
+    assert http.get(f"{LEAF_ROUTE}/docs").status_code == 200
+    schema = http.get(f"{LEAF_ROUTE}/openapi.json").json()
+    assert schema["components"]["securitySchemes"]["apiKey"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "an API key",
+    }
+    assert schema["paths"]["/"]["post"]["security"] == [{"apiKey": []}]
+    assert "401" in schema["paths"]["/"]["post"]["responses"]
+
+
+def test_a_rotated_key_file_takes_effect_without_a_restart(http, keyed_apps, key_file):
+    new_key = "key-four-0a9d3e"
+    key_file.write_text(f"{new_key}\n")
+    try:
+        assert http.post(LEAF_ROUTE, json={"text": "Hi"}, headers=bearer(new_key)).status_code == 200
+        assert http.post(LEAF_ROUTE, json={"text": "Hi"}, headers=bearer(FILE_KEY)).status_code == 401
+    finally:
+        key_file.write_text(f"{FILE_KEY}\n")
+
+
+def test_without_keys_configured_no_key_is_needed(http):
+    response = http.post("/translate", json={"text": "Hello world!"})
+    assert response.status_code == 200
+    assert "securitySchemes" not in http.get("/translate/openapi.json").json().get("components", {})

@@ -1,0 +1,246 @@
+"""A Ray head whose GCS keeps its tables in Redis (GCS fault tolerance), for tests/e2e/test_faults.py:
+a `redis-server` of the test's own (free port of 127.0.0.1, a password, its own directory), a head
+started with `RAY_REDIS_ADDRESS` and `--redis-password` (Ray 2.60, "GCS Fault Tolerance"), and the
+head's `gcs_server` process: found among the head's session processes, killed, started again.
+
+Why the head is started *without* `--block`, unlike textserve/ray_cluster.py's: `ray start --block`
+watches the processes it started, and when one of them exits by a signal other than SIGTERM it kills
+all the others and exits itself (ray/scripts/scripts.py; measured: SIGKILL to the GCS, and within
+~1 s the head's raylet, proxy and replicas were gone and HTTP was refused). That is the head *pod*
+dying, which KubeRay answers by starting a new head; on a bare machine nothing does. A head
+started without `--block` leaves its processes running on their own, so the GCS can die alone as
+it would in a crash. Nothing restarts it (measured: the GCS stayed dead, the head's raylet gave up
+after its 60 s reconnection window, `gcs_rpc_server_reconnect_timeout_s`, and took the node down),
+so the test starts `gcs_server` again itself with the command line, environment and working
+directory it read from /proc before the kill: the same ports, session and Redis.
+
+The node's processes are the session of its `ray start` (which has exited); the restarted GCS has a
+session of its own. Stopping kills exactly those pids, nothing found by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from textserve.inprocess import free_port
+from textserve.ray_cluster import (
+    NODE_IP,
+    RayNode,
+    _distinct_free_ports,
+    _node_ports,
+    alive_nodes,
+    head_args,
+    launch,
+    session_pids,
+)
+from textserve.serve_status import dashboard_up
+
+REDIS_MISSING = (
+    "redis-server is not installed: `apt-get install -y redis-server` (Debian; .ci/run does it), "
+    "needed by the GCS fault-tolerance test"
+)
+
+
+@dataclass
+class RedisServer:
+    port: int
+    password: str
+    directory: Path
+    proc: subprocess.Popen = field(repr=False)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def command(self, *args: str) -> str:
+        """One command over RESP after AUTH (no client library needed); the first reply line."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+            reader = sock.makefile("rb")
+            for command in (("AUTH", self.password), args):
+                sock.sendall(
+                    f"*{len(command)}\r\n".encode()
+                    + b"".join(f"${len(a.encode())}\r\n{a}\r\n".encode() for a in command)
+                )
+                reply = reader.readline().decode().strip()
+            return reply
+
+    def keys(self) -> int:
+        """How many keys Redis holds (the GCS's tables are hashes under its namespace)."""
+        return int(self.command("DBSIZE").lstrip(":"))
+
+    def stop(self) -> None:
+        """Stop this redis-server (only this process)."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+def start_redis(directory: Path) -> RedisServer:
+    """redis-server on a free port of 127.0.0.1 with a fresh password, data in `directory`, no
+    snapshots; in its own session. Waits until it answers PING."""
+    binary = shutil.which("redis-server")
+    assert binary, REDIS_MISSING
+    directory.mkdir(parents=True, exist_ok=True)
+    port, password = free_port(), secrets.token_hex(16)
+    log = (directory / "redis-server.out").open("w")
+    proc = subprocess.Popen(
+        # a config on stdin (`-`), so the password is not on a command line others can read
+        [binary, "-"],
+        stdin=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        text=True,
+    )
+    config = (
+        f"port {port}\nbind 127.0.0.1\nrequirepass {password}\ndir {directory}\n"
+        'save ""\nappendonly no\ndaemonize no\n'
+    )
+    proc.stdin.write(config)
+    proc.stdin.close()
+    log.close()
+    redis = RedisServer(port, password, directory, proc)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if redis.command("PING") == "+PONG":
+                return redis
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            redis.stop()
+            raise RuntimeError(f"redis-server did not start: {(directory / 'redis-server.out').read_text()}")
+        time.sleep(0.1)
+
+
+def start_ft_head(temp_dir: Path, redis: RedisServer, env: dict, timeout_s: float = 120) -> RayNode:
+    """A Ray head (2 CPUs, free ports, dashboard on 127.0.0.1) whose GCS stores its tables in
+    `redis` under a namespace of its own; `ray start --head` without --block (see the module
+    docstring). Returns once the dashboard answers and the head node is ALIVE. The RayNode's `pid`
+    is the exited `ray start`, whose session holds the node's processes (kill with kill_node_session)."""
+    env = {
+        **env,
+        "RAY_REDIS_ADDRESS": redis.address,
+        "RAY_external_storage_namespace": f"textserve-e2e-{secrets.token_hex(4)}",
+    }
+    gcs_port, dashboard_port, client_port = _distinct_free_ports(3)
+    ports, metrics_port = _node_ports()
+    args = head_args(
+        port=gcs_port,
+        dashboard_port=dashboard_port,
+        num_cpus=2,
+        temp_dir=temp_dir,
+        extra=[f"--ray-client-server-port={client_port}", f"--redis-password={redis.password}", *ports],
+    )
+    args.remove("--block")
+    log_path = temp_dir / "ray-start.log"
+    proc = launch(args, env=env, log_path=log_path)
+    node = RayNode(
+        address=f"{NODE_IP}:{gcs_port}",
+        dashboard_url=f"http://{NODE_IP}:{dashboard_port}",
+        metrics_url=f"http://{NODE_IP}:{metrics_port}/metrics",
+        temp_dir=temp_dir,
+        env=env,
+        pid=proc.pid,
+        log_path=log_path,
+    )
+    try:
+        code = proc.wait(timeout=timeout_s)  # without --block, `ray start` returns once the node is up
+        if code != 0:
+            raise RuntimeError(f"`ray start` failed ({code}):\n{node.log_tail()}")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                if dashboard_up(node.dashboard_url):
+                    head = next((n for n in alive_nodes(node.dashboard_url) if n["is_head_node"]), None)
+                    if head is not None:
+                        node.node_id = head["node_id"]
+                        return node
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Ray head not up in {timeout_s:g} s:\n{node.log_tail()}")
+            time.sleep(1)
+    except BaseException:
+        kill_node_session(node)
+        raise
+
+
+def kill_node_session(node: RayNode, timeout_s: float = 20) -> bool:
+    """SIGKILL every process of the node's session (its `ray start` has exited, so not by process
+    group); True once none is left."""
+    deadline = time.monotonic() + timeout_s
+    while pids := session_pids(node.pid):
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+@dataclass
+class GcsProcess:
+    """The head's gcs_server as it ran: enough to start it again the same way."""
+
+    pid: int
+    cmdline: list[str]
+    environ: dict[str, str] = field(repr=False)
+    cwd: str
+
+    @property
+    def port(self) -> int:
+        return int(next(a for a in self.cmdline if a.startswith("--gcs_server_port=")).split("=", 1)[1])
+
+
+def _proc_list(pid: int, name: str) -> list[str]:
+    return [part.decode() for part in Path(f"/proc/{pid}/{name}").read_bytes().split(b"\0") if part]
+
+
+def find_gcs(node: RayNode) -> GcsProcess:
+    """The gcs_server among the processes of the node's session, with its command line,
+    environment and working directory (from /proc)."""
+    found = []
+    for pid in session_pids(node.pid):
+        with contextlib.suppress(OSError):
+            cmdline = _proc_list(pid, "cmdline")
+            if cmdline and os.path.basename(cmdline[0]) == "gcs_server":
+                environ = dict(item.split("=", 1) for item in _proc_list(pid, "environ") if "=" in item)
+                found.append(GcsProcess(pid, cmdline, environ, os.readlink(f"/proc/{pid}/cwd")))
+    assert len(found) == 1, f"expected one gcs_server in the head's session, found {found}"
+    return found[0]
+
+
+def restart_gcs(gcs: GcsProcess) -> subprocess.Popen:
+    """Start gcs_server again exactly as it ran (same arguments: ports, session, node id, Redis;
+    same environment: the storage namespace), in a session of its own. Its logs go where the
+    arguments say (the session's logs/gcs_server.{out,err})."""
+    return subprocess.Popen(
+        gcs.cmdline,
+        env=gcs.environ,
+        cwd=gcs.cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False

@@ -1,0 +1,158 @@
+"""The router's one retry of a leaf call whose replica died (apps/router/leaf_client.py), against a
+stand-in handle that fails as Ray's does: retried once for ActorDiedError / ActorUnavailableError,
+never for a timeout, a full queue, a caller's error or a leaf's own fault; the retry stays within
+the call's timeout, is logged and counted. tests/e2e/test_faults.py shows it on a real cluster
+with a real replica killed."""
+
+import asyncio
+import logging
+import time
+from types import SimpleNamespace
+
+import pytest
+from ray.exceptions import ActorDiedError, ActorUnavailableError, RayTaskError
+from ray.serve.exceptions import BackPressureError
+
+from apps.common.errors import UserInputError
+from apps.router import leaf_client
+from apps.router.config import LeafAppRef
+from apps.router.leaf_client import LeafClient, LeafUnavailable
+
+ANSWER = {"translation": "Bonjour le monde !", "target_lang": "fr", "model": "m"}
+
+
+class StandInMethod:
+    """`handle.translate`: each `.remote()` call takes the next outcome (an exception to raise, a
+    delay in seconds before answering, or the answer)."""
+
+    def __init__(self, *outcomes):
+        self.outcomes = list(outcomes)
+        self.calls = 0
+
+    def remote(self, *args, **kwargs):
+        self.calls += 1
+        outcome = self.outcomes.pop(0)
+
+        async def respond():
+            if isinstance(outcome, BaseException):
+                raise outcome
+            if isinstance(outcome, float):
+                await asyncio.sleep(outcome)
+                return ANSWER
+            return outcome
+
+        return respond()
+
+
+class Counted:
+    def __init__(self):
+        self.records = []
+
+    def record(self, *labels):
+        self.records.append(labels)
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    retries, rejections = Counted(), Counted()
+    monkeypatch.setattr(leaf_client, "retry_metrics", lambda: retries)
+    monkeypatch.setattr(leaf_client, "rejection_metrics", lambda: rejections)
+    return SimpleNamespace(retries=retries.records, rejections=rejections.records)
+
+
+def call(*outcomes, timeout_s: float = 5.0):
+    """Translate through a LeafClient whose handle gives `outcomes`; (result or exception, calls)."""
+    method = StandInMethod(*outcomes)
+    client = LeafClient(LeafAppRef(app="translation", deployment="Translator"))
+    client._handle = SimpleNamespace(translate=method)
+
+    async def run():
+        try:
+            return await client.call("translate", "Hello world!", "fr", timeout_s=timeout_s)
+        except Exception as exc:
+            return exc
+
+    return asyncio.run(run()), method.calls
+
+
+def leaf_fault(cause: Exception) -> Exception:
+    """An exception raised inside the leaf's code, as it arrives through a handle."""
+    return RayTaskError("translate", "Traceback ...", cause).as_instanceof_cause()
+
+
+@pytest.mark.parametrize(
+    "death",
+    [ActorDiedError(), ActorUnavailableError("Actor is unavailable.", None)],
+    ids=["ActorDiedError", "ActorUnavailableError"],
+)
+def test_a_call_whose_replica_died_is_retried_once_and_logged(death, counted, caplog):
+    with caplog.at_level(logging.WARNING, logger="ray.serve"):
+        result, calls = call(death, ANSWER)
+    assert result == ANSWER and calls == 2
+    assert counted.retries == [("translation", type(death).__name__)]
+    assert counted.rejections == []
+    assert any("retrying translation.translate once" in r.getMessage() for r in caplog.records)
+
+
+def test_only_one_retry(counted):
+    result, calls = call(ActorDiedError(), ActorDiedError(), ANSWER)
+    assert calls == 2
+    assert isinstance(result, LeafUnavailable) and result.status_code == 503
+    assert "the 'translation' app is unavailable (ActorDiedError)" in str(result)
+    assert counted.retries == [("translation", "ActorDiedError")]
+    assert counted.rejections == [("translation", "unavailable")]
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected"),
+    [
+        (UserInputError("text is empty", 422), UserInputError),
+        (leaf_fault(UserInputError("text is empty", 422)), UserInputError),
+        (leaf_fault(ActorDiedError()), LeafUnavailable),  # the leaf's own code failed
+        (leaf_fault(RuntimeError("boom")), LeafUnavailable),
+        (BackPressureError(num_queued_requests=32, max_queued_requests=32), LeafUnavailable),
+    ],
+    ids=["user-error", "user-error-via-handle", "leaf-fault-actor-died", "leaf-fault", "queue-full"],
+)
+def test_other_failures_are_not_retried(failure, expected, counted):
+    result, calls = call(failure, ANSWER)
+    assert calls == 1
+    assert isinstance(result, expected)
+    assert counted.retries == []
+
+
+def test_a_timeout_is_not_retried(counted):
+    result, calls = call(1.0, ANSWER, timeout_s=0.2)
+    assert calls == 1
+    assert isinstance(result, LeafUnavailable) and result.reason == "timeout"
+    assert counted.retries == []
+
+
+def test_the_retry_stays_within_the_calls_timeout(counted):
+    class DiesLate(StandInMethod):
+        def remote(self, *args, **kwargs):
+            if self.calls == 0:
+                self.calls += 1
+
+                async def die_after_a_while():
+                    await asyncio.sleep(0.3)
+                    raise ActorDiedError()
+
+                return die_after_a_while()
+            return super().remote(*args, **kwargs)
+
+    method = DiesLate(1.0)  # the retry would answer after 1 s
+    client = LeafClient(LeafAppRef(app="translation", deployment="Translator"))
+    client._handle = SimpleNamespace(translate=method)
+    start = time.monotonic()
+
+    async def run():
+        with pytest.raises(LeafUnavailable) as raised:
+            await client.call("translate", "Hello world!", "fr", timeout_s=0.5)
+        return raised.value
+
+    error = asyncio.run(run())
+    elapsed = time.monotonic() - start
+    assert error.reason == "timeout" and "no answer within 0.5 s" in str(error)
+    assert method.calls == 2 and elapsed < 0.9
+    assert counted.retries == [("translation", "ActorDiedError")]
