@@ -1,6 +1,11 @@
 """Errors a caller can cause. They carry the HTTP status to answer with and a message that says
 what to change; they travel unchanged through DeploymentHandles, so the router can pass a leaf
-app's 4xx on instead of mistaking it for an outage."""
+app's 4xx on instead of mistaking it for an outage. error_response is the JSON every error
+answer has."""
+
+from __future__ import annotations
+
+from fastapi.responses import JSONResponse
 
 
 class UserInputError(ValueError):
@@ -20,3 +25,12 @@ class UserInputError(ValueError):
 
 class InputTooLarge(UserInputError):
     status_code = 413
+
+
+def error_response(
+    status: int, message: str, details: list[str] | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The JSON body of every error answer: {"error": what to change or what failed, "details"}."""
+    return JSONResponse(
+        status_code=status, content={"error": message, "details": details or []}, headers=headers
+    )

@@ -14,7 +14,8 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from ray import serve
 
-from apps.common.http import ERROR_RESPONSES, apply_http_settings, create_app
+from apps.common.http import ERROR_RESPONSES, create_app
+from apps.common.request_guard import apply_http_settings
 from apps.common.settings import parse_user_config
 from apps.router.config import RouterSettings
 from apps.router.leaf_client import LeafClient, LeafUnavailable

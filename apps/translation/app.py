@@ -10,8 +10,9 @@ from ray import serve
 from apps.common.errors import UserInputError
 from apps.common.generation import GenerationParams, Seq2SeqGenerator, generator_for
 from apps.common.health import ModelHealth
-from apps.common.http import ERROR_RESPONSES, apply_http_settings, create_app, validate
+from apps.common.http import ERROR_RESPONSES, create_app, validate
 from apps.common.logs import quiet_user_errors
+from apps.common.request_guard import apply_http_settings
 from apps.common.schemas import text_fields
 from apps.common.settings import parse_user_config
 from apps.translation.config import TranslationSettings

@@ -1,4 +1,4 @@
-"""Optional API-key auth (apps/common/auth.py, enforced by RequestGuard in apps/common/http.py).
+"""Optional API-key auth (apps/common/auth.py, enforced by RequestGuard in apps/common/request_guard.py).
 
 Unit: how keys are read (TEXTSERVE_API_KEYS, TEXTSERVE_API_KEYS_FILE, rotation, a broken file
 refuses rather than opens) and compared (every key, in constant time).

@@ -19,6 +19,7 @@ from textserve.serve_status import wait_until_running
 
 BIN = Path(sys.executable).parent
 APPS = ["translation", "summarization", "router"]
+DEPLOYMENTS = {"translation": "Translator", "summarization": "Summarizer", "router": "Router"}
 
 
 def cluster_env() -> dict:

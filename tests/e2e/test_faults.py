@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import APPS, BIN, cluster_env, deploy_demo_config, serve_details
+from tests.e2e.conftest import APPS, BIN, DEPLOYMENTS, cluster_env, deploy_demo_config, serve_details
 from tests.e2e.gcs_ft import (
     find_gcs,
     kill_node_session,
@@ -43,7 +43,6 @@ from textserve.ray_cluster import alive_nodes, session_pids
 
 pytestmark = pytest.mark.e2e
 
-DEPLOYMENTS = {"translation": "Translator", "summarization": "Summarizer", "router": "Router"}
 # A few closed-loop clients on the two routes that reach the Translator
 STEADY = (("/translate", HELLO), ("/translate", HELLO), ("/", HELLO), ("/", HELLO))
 # Requests of 64 texts of ~300 tokens (each decoded to the 128-token limit by the demo model): 4

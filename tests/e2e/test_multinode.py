@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import deploy_demo_config, serve_details
+from tests.e2e.conftest import DEPLOYMENTS, deploy_demo_config, serve_details
 from tests.e2e.load import Load, wait_for
 from textserve.inprocess import free_port
 from textserve.ray_cluster import (
@@ -38,7 +38,6 @@ from textserve.ray_cluster import (
 
 pytestmark = pytest.mark.e2e
 
-DEPLOYMENTS = {"translation": "Translator", "summarization": "Summarizer", "router": "Router"}
 # Bounds, generous for a shared 2-core machine (measured on one: recovery 7-8 s after SIGTERM,
 # 15-17 s after SIGKILL; no failed request; longest silence 0.6 s)
 RECOVERY_AFTER_SIGTERM_S = 60

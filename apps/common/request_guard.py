@@ -1,0 +1,130 @@
+"""RequestGuard: ASGI middleware that runs before routing and refuses, with a JSON answer that says
+what to change and before the body is read: a missing or wrong API key (401; apps/common/auth.py),
+a body over the app's `max_body_bytes` (413; its user_config, applied in `reconfigure` through
+apply_http_settings), a body that is not JSON (415)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from apps.common.auth import PUBLIC_PATHS, ApiKeys, KeysUnavailable, bearer_token
+from apps.common.errors import error_response
+from apps.common.settings import HttpSettings
+
+logger = logging.getLogger("ray.serve")
+DEFAULT_MAX_BODY_BYTES = HttpSettings.model_fields["max_body_bytes"].default
+
+
+@functools.cache
+def api_keys() -> ApiKeys:
+    """This process's API keys, read from its environment on first use (in the replica: the app
+    object is pickled where it is defined, which is not where it serves)."""
+    return ApiKeys.from_env()
+
+
+def apply_http_settings(app: FastAPI, settings: HttpSettings) -> None:
+    """Called from a deployment's `reconfigure`: the limits RequestGuard enforces from now on."""
+    app.state.max_body_bytes = settings.max_body_bytes
+
+
+def _is_json(content_type: str) -> tuple[bool, str | None]:
+    """(is it a JSON media type, its charset parameter if any)."""
+    media_type, *params = (part.strip().lower() for part in content_type.split(";"))
+    charset = next((p.partition("=")[2].strip('"') for p in params if p.startswith("charset=")), None)
+    is_json = media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+    return is_json, charset
+
+
+class RequestGuard:
+    """ASGI middleware run before routing: API key, body size, content type. Each refusal is a JSON
+    answer that says what to change, sent before the body is read."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refusal = self._refusal(scope)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        limit = self._limit(scope)
+        received = 0
+
+        async def receive_within_limit():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise StarletteHTTPException(413, _too_large(f"more than {limit}", limit))
+            return message
+
+        await self.app(scope, receive_within_limit, send)
+
+    @staticmethod
+    def _limit(scope) -> int:
+        """The app's `max_body_bytes` (set by apply_http_settings in reconfigure)."""
+        state = getattr(scope.get("app"), "state", None)
+        return getattr(state, "max_body_bytes", DEFAULT_MAX_BODY_BYTES)
+
+    def _refusal(self, scope) -> JSONResponse | None:
+        headers = Headers(scope=scope)
+        path = scope["path"].removeprefix(scope.get("root_path", "")) or "/"
+        if path not in PUBLIC_PATHS:
+            keys = api_keys()
+            if keys.enabled:
+                refusal = _auth_refusal(keys, headers.get("authorization"))
+                if refusal is not None:
+                    return refusal
+        limit = self._limit(scope)
+        length = headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            return error_response(413, _too_large(length, limit))
+        has_body = (length is not None and length != "0") or "transfer-encoding" in headers
+        if has_body and scope["method"] in ("POST", "PUT", "PATCH"):
+            content_type = headers.get("content-type")
+            send_json = "send the body as JSON with the header Content-Type: application/json"
+            if not content_type:
+                return error_response(415, f"Content-Type is missing: {send_json}")
+            is_json, charset = _is_json(content_type)
+            if not is_json:
+                media_type = content_type.split(";")[0]
+                return error_response(415, f"Content-Type {media_type!r} is not accepted: {send_json}")
+            if charset not in (None, "utf-8", "utf8"):
+                return error_response(415, f"charset={charset} is not accepted: JSON bodies are UTF-8")
+        return None
+
+
+def _too_large(size: str, limit: int) -> str:
+    return f"request body is {size} bytes; this service accepts at most {limit}: send fewer or shorter texts"
+
+
+def _auth_refusal(keys: ApiKeys, authorization: str | None) -> JSONResponse | None:
+    token = bearer_token(authorization)
+    challenge = 'Bearer realm="textserve"'
+    try:
+        if token is not None and keys.accepts(token):
+            return None
+    except KeysUnavailable as exc:
+        logger.error("API keys are configured but unusable: %s", exc)
+        message = "this service cannot check API keys now (its key store is unreadable); see its log"
+        return error_response(503, message)
+    if authorization is None:
+        message = "missing API key: send the header Authorization: Bearer <your key>"
+    elif token is None:
+        message = "Authorization must be 'Bearer <your key>'"
+    else:
+        message = "API key not accepted: check the key you send in Authorization: Bearer <key>"
+        challenge += ', error="invalid_token"'
+    return error_response(401, message, headers={"WWW-Authenticate": challenge})
