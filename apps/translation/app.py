@@ -1,4 +1,5 @@
-"""The translation app: POST /translate, English -> French/German/Romanian.
+"""The translation app: POST /translate, English -> French/German/Romanian (the configured
+`languages`; GET /translate/languages lists them).
 
 Deploy: `serve deploy serve_config.yaml` (app `translation`, import path `apps.translation.app:app`).
 Handle: `serve.get_deployment_handle("Translator", app_name="translation").translate.remote(text, "fr")`;
@@ -16,7 +17,7 @@ from apps.common.request_guard import apply_http_settings
 from apps.common.schemas import text_fields
 from apps.common.settings import parse_user_config
 from apps.translation.config import TranslationSettings
-from apps.translation.schemas import TranslateRequest, TranslateResponse
+from apps.translation.schemas import Language, LanguagesResponse, TranslateRequest, TranslateResponse
 
 
 def task_prefix(generator: Seq2SeqGenerator, settings: TranslationSettings, lang: str) -> str:
@@ -61,6 +62,24 @@ class Translator(ModelHealth):
         request = validate(TranslateRequest, **text_fields(text), target_lang=target_lang)
         return (await self._translate(request)).model_dump(exclude_none=True)
 
+    async def languages(self) -> dict:
+        """Handle entry point; same answer as GET /translate/languages."""
+        return self._languages().model_dump()
+
+    @http_app.get("/languages", response_model=LanguagesResponse)
+    async def languages_http(self) -> LanguagesResponse:
+        """The target languages this deployment translates into (its user_config's `languages`):
+        what `target_lang` accepts."""
+        return self._languages()
+
+    def _languages(self) -> LanguagesResponse:
+        languages = sorted(self.settings.languages.items())
+        return LanguagesResponse(
+            languages=[Language(code=code, name=name) for code, name in languages],
+            default=self.settings.default_target_lang,
+            model=self.generator.name,
+        )
+
     @http_app.post(
         "/", response_model=TranslateResponse, response_model_exclude_none=True, responses=ERROR_RESPONSES
     )
@@ -72,7 +91,8 @@ class Translator(ModelHealth):
         lang = request.target_lang or settings.default_target_lang
         if lang not in settings.languages:
             raise UserInputError(
-                f"target_lang '{lang}' is not supported; use one of {sorted(settings.languages)}"
+                f"target_lang '{lang}' is not supported; use one of {sorted(settings.languages)} "
+                "(GET /translate/languages lists them)"
             )
         texts = [text.strip() for text in request.inputs]
         prefix = task_prefix(generator, settings, lang)

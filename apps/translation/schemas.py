@@ -18,3 +18,14 @@ class TranslateResponse(BaseModel):
     translations: list[str] | None = Field(None, description="for `texts`: their translations, in order")
     target_lang: str
     model: str = Field(..., description="model that answered; 'demo:...' for a demo model")
+
+
+class Language(BaseModel):
+    code: str = Field(..., description="what to send as target_lang", examples=["fr"])
+    name: str = Field(..., description="the language's name, as the model's task prefix says it")
+
+
+class LanguagesResponse(BaseModel):
+    languages: list[Language] = Field(..., description="target languages of the configured model")
+    default: str = Field(..., description="target_lang used when a request names none")
+    model: str = Field(..., description="model that serves them; 'demo:...' for a demo model")
