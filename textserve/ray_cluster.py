@@ -159,16 +159,17 @@ def _wait_for_node(node: RayNode, what: str, found, timeout_s: float) -> dict:
         time.sleep(1)
 
 
-def start_head(
+def launch_head(
     temp_dir: Path,
     *,
     env: dict | None = None,
     num_cpus: int = 2,
-    timeout_s: float = 90,
+    block: bool = True,
+    extra: Sequence[str] = (),
 ) -> RayNode:
-    """A Ray head on free ports with its dashboard on 127.0.0.1, started with the CLI in its own
-    process group; returns once the dashboard answers and the head node is ALIVE (stops the node
-    and raises if not)."""
+    """`ray start --head` on free ports with its dashboard on 127.0.0.1, in its own session; does
+    not wait for it. With block=False `ray start` exits once the node is up (its processes stay in
+    its session)."""
     env = dict(os.environ if env is None else env)
     temp_dir = Path(temp_dir)
     gcs_port, dashboard_port, client_port = _distinct_free_ports(3)
@@ -179,10 +180,12 @@ def start_head(
         dashboard_port=dashboard_port,
         num_cpus=num_cpus,
         temp_dir=temp_dir,
-        extra=[f"--ray-client-server-port={client_port}", *ports],
+        extra=[f"--ray-client-server-port={client_port}", *ports, *extra],
     )
+    if not block:
+        args.remove("--block")
     proc = launch(args, env=env, log_path=log_path)
-    node = RayNode(
+    return RayNode(
         address=f"{NODE_IP}:{gcs_port}",
         dashboard_url=f"http://{NODE_IP}:{dashboard_port}",
         metrics_url=f"http://{NODE_IP}:{metrics_port}/metrics",
@@ -192,6 +195,20 @@ def start_head(
         log_path=log_path,
         proc=proc,
     )
+
+
+def start_head(
+    temp_dir: Path,
+    *,
+    env: dict | None = None,
+    num_cpus: int = 2,
+    timeout_s: float = 90,
+) -> RayNode:
+    """A Ray head on free ports with its dashboard on 127.0.0.1, started with the CLI in its own
+    process group; returns once the dashboard answers and the head node is ALIVE (stops the node
+    and raises if not)."""
+    node = launch_head(temp_dir, env=env, num_cpus=num_cpus)
+    proc, log_path = node.proc, node.log_path
     try:
         start = time.monotonic()
         wait_for_dashboard(node.dashboard_url, proc, log_path, timeout_s)

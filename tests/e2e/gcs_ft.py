@@ -32,16 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from textserve.inprocess import free_port
-from textserve.ray_cluster import (
-    NODE_IP,
-    RayNode,
-    _distinct_free_ports,
-    _node_ports,
-    alive_nodes,
-    head_args,
-    launch,
-    session_pids,
-)
+from textserve.ray_cluster import RayNode, alive_nodes, launch_head, session_pids
 from textserve.serve_status import dashboard_up
 
 REDIS_MISSING = (
@@ -136,27 +127,8 @@ def start_ft_head(temp_dir: Path, redis: RedisServer, env: dict, timeout_s: floa
         "RAY_REDIS_ADDRESS": redis.address,
         "RAY_external_storage_namespace": f"textserve-e2e-{secrets.token_hex(4)}",
     }
-    gcs_port, dashboard_port, client_port = _distinct_free_ports(3)
-    ports, metrics_port = _node_ports()
-    args = head_args(
-        port=gcs_port,
-        dashboard_port=dashboard_port,
-        num_cpus=2,
-        temp_dir=temp_dir,
-        extra=[f"--ray-client-server-port={client_port}", f"--redis-password={redis.password}", *ports],
-    )
-    args.remove("--block")
-    log_path = temp_dir / "ray-start.log"
-    proc = launch(args, env=env, log_path=log_path)
-    node = RayNode(
-        address=f"{NODE_IP}:{gcs_port}",
-        dashboard_url=f"http://{NODE_IP}:{dashboard_port}",
-        metrics_url=f"http://{NODE_IP}:{metrics_port}/metrics",
-        temp_dir=temp_dir,
-        env=env,
-        pid=proc.pid,
-        log_path=log_path,
-    )
+    node = launch_head(temp_dir, env=env, block=False, extra=[f"--redis-password={redis.password}"])
+    proc = node.proc
     try:
         code = proc.wait(timeout=timeout_s)  # without --block, `ray start` returns once the node is up
         if code != 0:

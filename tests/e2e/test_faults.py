@@ -18,7 +18,6 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
 import tempfile
 import time
 import uuid
@@ -28,7 +27,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import APPS, BIN, DEPLOYMENTS, cluster_env, deploy_demo_config, serve_details
+from tests.e2e.conftest import (
+    APPS,
+    DEPLOYMENTS,
+    cluster_env,
+    deploy_demo_config,
+    serve_details,
+    serve_shutdown,
+)
 from tests.e2e.gcs_ft import (
     find_gcs,
     kill_node_session,
@@ -74,14 +80,7 @@ def ft_cluster(demo_models, tmp_path_factory):
         node = state.get("node")
         # the GCS is up: let Serve shut the apps down (at most a minute; the kills follow anyway)
         if node is not None and port_open(int(node.address.rsplit(":", 1)[1])):
-            with contextlib.suppress(subprocess.SubprocessError, OSError):
-                subprocess.run(
-                    [str(BIN / "serve"), "shutdown", "-y", "-a", node.dashboard_url],
-                    env=node.env,
-                    check=False,
-                    capture_output=True,
-                    timeout=60,
-                )
+            serve_shutdown(node, timeout_s=60)
         if node is not None:
             kill_node_session(node)
         for gcs in state["restarted"]:
