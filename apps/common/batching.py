@@ -87,22 +87,30 @@ class AdaptiveBatcher(Generic[ParamsT]):
     ) -> list[str]:
         """Queue `prompts` (with their token lengths) and wait for their outputs, in order.
         `request_id` names the caller's request in the batch's log line."""
-        if not prompts:
-            return []
+        runs = self.submit_runs(prompts, params, lengths, request_id)
+        outputs = await asyncio.gather(*(run for _, run in runs))
+        return [text for run in outputs for text in run]
+
+    def submit_runs(
+        self, prompts: list[str], params: ParamsT, lengths: list[int], request_id: str = ""
+    ) -> list[tuple[int, asyncio.Future]]:
+        """Queue `prompts` in runs of at most `max_batch_size`; (index of the run's first prompt,
+        future of the run's outputs) for each, in order. Cancelling a future drops its run."""
         loop = asyncio.get_running_loop()
-        chunks = []
+        runs = []
         for start in range(0, len(prompts), self.max_batch_size):
             end = start + self.max_batch_size
             item = _Pending(prompts[start:end], lengths[start:end], params, loop.create_future(), request_id)
             self._queue.append(item)
-            chunks.append(item.future)
+            runs.append((start, item.future))
+        if not runs:
+            return runs
         self._arrived.set()
         if self._worker is None or self._worker.done():
             # In a fresh context: the worker serves many requests, so it must not inherit (and
             # stamp on its log lines) the request context of the caller that happened to start it.
             self._worker = contextvars.Context().run(loop.create_task, self._work())
-        outputs = await asyncio.gather(*chunks)
-        return [text for chunk in outputs for text in chunk]
+        return runs
 
     async def _work(self) -> None:
         # Runs while anything is queued; `submit` starts it again. Not running forever lets a

@@ -27,6 +27,12 @@ class InputTooLarge(UserInputError):
     status_code = 413
 
 
+class ServiceBusy(UserInputError):
+    """Not the caller's mistake, but theirs to retry later: no room for this work right now (503)."""
+
+    status_code = 503
+
+
 def error_response(
     status: int, message: str, details: list[str] | None = None, headers: dict[str, str] | None = None
 ) -> JSONResponse:

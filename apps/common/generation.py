@@ -5,6 +5,7 @@ worker thread (one call at a time per replica, so the replica's event loop keeps
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 from apps.common.batching import AdaptiveBatcher
@@ -14,9 +15,26 @@ from apps.common.metrics import TokenMetrics, batch_metrics_or_none, metrics_or_
 from apps.common.request_ids import current_request_id
 from apps.common.settings import ModelAppSettings
 
-__all__ = ["GenerationParams", "Seq2SeqGenerator", "generator_for"]
+__all__ = ["GenerationParams", "Seq2SeqGenerator", "check_input_limits", "generator_for"]
 
 PROBE_PARAMS = GenerationParams(max_new_tokens=1)
+
+
+def check_input_limits(texts: list[str], limits: ModelAppSettings) -> None:
+    """InputTooLarge (413) for more texts than `max_texts_per_request` or a text longer than
+    `max_input_chars`: the request-level bounds, checked before a text is split or chunked."""
+    if len(texts) > limits.max_texts_per_request:
+        raise InputTooLarge(
+            f"{len(texts)} texts in one request; this service accepts at most "
+            f"{limits.max_texts_per_request}: split the list"
+        )
+    for number, text in enumerate(texts):
+        if len(text) > limits.max_input_chars:
+            where = f"text {number + 1} of {len(texts)}" if len(texts) > 1 else "text"
+            raise InputTooLarge(
+                f"{where} is {len(text)} characters; this service accepts at most "
+                f"{limits.max_input_chars} per text: send a shorter text"
+            )
 
 
 class Seq2SeqGenerator:
@@ -40,40 +58,51 @@ class Seq2SeqGenerator:
     def configure_batching(self, max_batch_size: int, batch_wait_timeout_s: float) -> None:
         self._batcher.configure(max_batch_size, batch_wait_timeout_s)
 
-    def prompt_lengths(self, texts: list[str], prompts: list[str], limits: ModelAppSettings) -> list[int]:
-        """Token length of each prompt; InputTooLarge (413) for too many texts, a text over the
-        configured character limit, or a prompt over the model's window."""
-        max_chars = limits.max_input_chars
-        if len(texts) > limits.max_texts_per_request:
-            raise InputTooLarge(
-                f"{len(texts)} texts in one request; this service accepts at most "
-                f"{limits.max_texts_per_request}: split the list"
-            )
-        lengths = []
-        for number, (text, prompt) in enumerate(zip(texts, prompts, strict=True)):
-            where = f"text {number + 1} of {len(texts)}" if len(texts) > 1 else "text"
-            if len(text) > max_chars:
-                raise InputTooLarge(
-                    f"{where} is {len(text)} characters; this service accepts at most {max_chars} "
-                    "per text: send a shorter text"
-                )
-            tokens, limit = self.engine.count_tokens(prompt), self.engine.max_input_tokens
+    @property
+    def max_input_tokens(self) -> int:
+        """The model's window: the longest prompt it reads (t5-small: 512 tokens)."""
+        return self.engine.max_input_tokens
+
+    def count_tokens(self, prompt: str) -> int:
+        return self.engine.count_tokens(prompt)
+
+    def _lengths(self, prompts: list[str]) -> list[int]:
+        """Token length of each prompt; InputTooLarge (413) for one over the model's window (the
+        apps cut texts to fit first, so this is a last guard: nothing is silently truncated)."""
+        lengths = [self.engine.count_tokens(prompt) for prompt in prompts]
+        limit = self.engine.max_input_tokens
+        for number, tokens in enumerate(lengths):
             if tokens > limit:
+                where = f"input {number + 1} of {len(prompts)}" if len(prompts) > 1 else "input"
                 raise InputTooLarge(
                     f"{where} is {tokens} tokens; the model reads at most {limit}: send a shorter text"
                 )
-            lengths.append(tokens)
         return lengths
 
-    async def generate(
-        self, texts: list[str], prompts: list[str], params: GenerationParams, limits: ModelAppSettings
-    ) -> list[str]:
-        """Outputs for `prompts` (built from `texts`), batched with whatever else is queued."""
-        lengths = self.prompt_lengths(texts, prompts, limits)
+    async def generate(self, prompts: list[str], params: GenerationParams) -> list[str]:
+        """Outputs for `prompts`, batched with whatever else is queued."""
+        lengths = self._lengths(prompts)
         outputs = await self._batcher.submit(prompts, params, lengths, current_request_id())
+        self._count_tokens(lengths, outputs)
+        return outputs
+
+    async def generate_stream(self, prompts: list[str], params: GenerationParams) -> AsyncIterator[list[str]]:
+        """Outputs for `prompts` in order, a batch-sized run at a time, each as soon as it (and
+        every run before it) is decoded. All runs are queued at once, so they batch as `generate`'s do."""
+        lengths = self._lengths(prompts)
+        runs = self._batcher.submit_runs(prompts, params, lengths, current_request_id())
+        try:
+            for start, run in runs:
+                outputs = await run
+                self._count_tokens(lengths[start : start + len(outputs)], outputs)
+                yield outputs
+        finally:
+            for _, run in runs:  # a caller that stops reading frees the batcher of the rest
+                run.cancel()
+
+    def _count_tokens(self, lengths: list[int], outputs: list[str]) -> None:
         if self._token_metrics is not None:
             self._token_metrics.record(sum(lengths), sum(self.engine.count_tokens(o) for o in outputs))
-        return outputs
 
     async def probe(self, prompt: str) -> dict:
         """Decode one token of `prompt` on the model thread (between batches); raise if the model

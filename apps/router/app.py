@@ -9,6 +9,7 @@ so each leaf app can be redeployed on its own.
 
 import asyncio
 import math
+from collections.abc import AsyncIterator
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -17,6 +18,7 @@ from ray import serve
 from apps.common.http import ERROR_RESPONSES, create_app
 from apps.common.request_guard import apply_http_settings
 from apps.common.settings import parse_user_config
+from apps.common.streaming import STREAM_RESPONSE, ndjson_response
 from apps.router.config import RouterSettings
 from apps.router.leaf_client import LeafClient, LeafUnavailable
 from apps.router.schemas import RouteRequest, RouteResponse
@@ -37,6 +39,13 @@ async def _leaf_unavailable(request: Request, exc: LeafUnavailable) -> JSONRespo
         content={"error": str(exc), "details": [exc.app]},
         headers={"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))},  # whole seconds (RFC 9110)
     )
+
+
+# (defined before the deployment: @serve.ingress pickles the routes where the class is defined)
+async def _prepend(first: dict, rest: AsyncIterator[dict]) -> AsyncIterator[dict]:
+    yield first
+    async for event in rest:
+        yield event
 
 
 @serve.deployment(
@@ -99,10 +108,20 @@ class Router:
         "/",
         response_model=RouteResponse,
         response_model_exclude_none=True,
-        responses={**ERROR_RESPONSES, 503: {"description": "A leaf app is missing or failing"}},
+        responses={
+            **ERROR_RESPONSES,
+            200: STREAM_RESPONSE,
+            503: {"description": "A leaf app is missing or failing"},
+        },
     )
-    async def route(self, request: RouteRequest) -> RouteResponse:
+    async def route(self, request: RouteRequest):
         timeout_s = self.settings.leaf_timeout_s
+        if request.stream:
+            text = request.text if request.texts is None else request.texts
+            first, rest = await self.translation.open_stream(
+                "translate_stream", text, request.target_lang, timeout_s=timeout_s
+            )
+            return ndjson_response(_prepend(first, rest), "translation stream")
         response = RouteResponse(task=request.task, models={})
         # A `texts` list travels to each leaf app as one list: one batch there, not N requests.
         text: str | list[str] = request.text if request.texts is None else request.texts

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ray import serve
@@ -33,6 +34,7 @@ from apps.router.config import LeafAppRef
 
 logger = logging.getLogger("ray.serve")
 RETRY_AFTER_S = 5  # what we tell clients when a leaf app is down or slow
+Attempt = Callable[[str, tuple, dict, float], Awaitable[Any]]
 
 
 class LeafUnavailable(Exception):
@@ -86,31 +88,44 @@ class LeafClient:
         return self._handle
 
     async def call(self, method: str, *args: Any, timeout_s: float, **kwargs: Any) -> Any:
+        """The leaf method's answer (errors mapped as the module says)."""
+        return await self._counted(self._call(self._attempt, method, args, kwargs, timeout_s))
+
+    async def open_stream(
+        self, method: str, *args: Any, timeout_s: float, **kwargs: Any
+    ) -> tuple[Any, AsyncIterator[Any]]:
+        """A streaming leaf method (a generator): its first item, awaited like `call` (so a user
+        error or an unavailable leaf is an answer of its own, before anything is streamed), and
+        the rest, each item within `timeout_s` of the one before."""
+        first, stream = await self._counted(self._call(self._attempt_stream, method, args, kwargs, timeout_s))
+        return first, self._rest(stream, timeout_s)
+
+    async def probe(self, timeout_s: float) -> dict:
+        """The leaf's health answer (a one-token decode); LeafUnavailable if it cannot give one.
+        Not counted as a rejection: no user request was turned away."""
+        return await self._call(self._attempt, "health", (), {}, timeout_s)
+
+    async def _counted(self, call: Awaitable[Any]) -> Any:
         try:
-            return await self._call(method, *args, timeout_s=timeout_s, **kwargs)
+            return await call
         except LeafUnavailable as exc:
             metrics = rejection_metrics()
             if metrics is not None:
                 metrics.record(exc.app, exc.reason)
             raise
 
-    async def probe(self, timeout_s: float) -> dict:
-        """The leaf's health answer (a one-token decode); LeafUnavailable if it cannot give one.
-        Not counted as a rejection: no user request was turned away."""
-        return await self._call("health", timeout_s=timeout_s)
-
-    async def _call(self, method: str, *args: Any, timeout_s: float, **kwargs: Any) -> Any:
+    async def _call(self, attempt: Attempt, method: str, args: tuple, kwargs: dict, timeout_s: float) -> Any:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         try:
             try:
-                return await self._attempt(method, args, kwargs, timeout_s)
+                return await attempt(method, args, kwargs, timeout_s)
             except RayActorError as exc:
                 remaining = deadline - loop.time()
                 if not replica_died(exc) or remaining <= 0:
                     raise
                 self._log_retry(method, exc)
-                return await self._attempt(method, args, kwargs, remaining)
+                return await attempt(method, args, kwargs, remaining)
         except UserInputError as exc:
             raise UserInputError(_user_error_message(exc), exc.status_code) from None
         except BackPressureError as exc:
@@ -138,6 +153,33 @@ class LeafClient:
     async def _attempt(self, method: str, args: tuple, kwargs: dict, timeout_s: float) -> Any:
         response = getattr(self._get_handle(), method).remote(*args, **kwargs)
         return await asyncio.wait_for(_await(response), timeout=timeout_s)
+
+    async def _attempt_stream(
+        self, method: str, args: tuple, kwargs: dict, timeout_s: float
+    ) -> tuple[Any, AsyncIterator[Any]]:
+        stream = getattr(self._get_handle().options(stream=True), method).remote(*args, **kwargs)
+        try:
+            return await asyncio.wait_for(stream.__anext__(), timeout=timeout_s), stream
+        except BaseException:
+            stream.cancel()
+            raise
+
+    async def _rest(self, stream: AsyncIterator[Any], timeout_s: float) -> AsyncIterator[Any]:
+        try:
+            while True:
+                try:
+                    item = await asyncio.wait_for(stream.__anext__(), timeout=timeout_s)
+                except StopAsyncIteration:
+                    return
+                except UserInputError as exc:
+                    raise UserInputError(_user_error_message(exc), exc.status_code) from None
+                except asyncio.TimeoutError:
+                    raise LeafUnavailable(
+                        self.ref.app, f"no answer within {timeout_s:g} s", "timeout"
+                    ) from None
+                yield item
+        finally:
+            stream.cancel()  # the client went away (or the leaf failed): stop the leaf's work too
 
     def _log_retry(self, method: str, exc: BaseException) -> None:
         logger.warning(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from apps.common.schemas import TextOrTexts
 
@@ -16,6 +16,17 @@ class RouteRequest(TextOrTexts):
     target_lang: str | None = Field(None, description="for translate tasks: fr, de or ro (default fr)")
     max_length: int | None = Field(None, ge=1, description="for summarize tasks: longest summary, in tokens")
     min_length: int | None = Field(None, ge=0, description="for summarize tasks: shortest summary, in tokens")
+    stream: bool = Field(
+        False,
+        description="task translate only: the translation app's sentence events as newline-delimited "
+        "JSON (see POST /translate)",
+    )
+
+    @model_validator(mode="after")
+    def _stream_translations_only(self) -> RouteRequest:
+        if self.stream and self.task != "translate":
+            raise ValueError(f'"stream": true is for task "translate" only, not "{self.task}"')
+        return self
 
 
 class RouteResponse(BaseModel):

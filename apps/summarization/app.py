@@ -5,10 +5,14 @@ Handle: `serve.get_deployment_handle("Summarizer", app_name="summarization").sum
 `text` may be a list of strings, summarized together as one batch.
 """
 
+import asyncio
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 from ray import serve
 
-from apps.common.errors import UserInputError
-from apps.common.generation import GenerationParams, Seq2SeqGenerator, generator_for
+from apps.common.errors import ServiceBusy, UserInputError
+from apps.common.generation import GenerationParams, Seq2SeqGenerator, check_input_limits, generator_for
 from apps.common.health import ModelHealth
 from apps.common.http import ERROR_RESPONSES, create_app, validate
 from apps.common.logs import quiet_user_errors
@@ -16,13 +20,26 @@ from apps.common.request_guard import apply_http_settings
 from apps.common.schemas import text_fields
 from apps.common.settings import parse_user_config
 from apps.summarization.config import SummarizationSettings
+from apps.summarization.map_reduce import MapReduce, Progress
 from apps.summarization.schemas import SummarizeRequest, SummarizeResponse
+
+# Chunk calls one replica has in flight through its handle, over all its requests: enough to keep
+# every replica's batches full, and far below the handle's max_queued_requests.
+CHUNK_CALLS_IN_FLIGHT = 16
+TextProgress = Callable[[int, int, int, int], None]  # (text index, level, chunks done, chunks)
 
 http_app = create_app(
     "textserve summarization",
     "Summarize English text with a seq2seq model (t5-small by default).",
     example={"text": "A paragraph of English text to summarize ...", "max_length": 60},
 )
+
+
+# (defined before the deployment: @serve.ingress pickles the routes where the class is defined)
+def _for_text(progress: TextProgress | None, number: int) -> Progress | None:
+    if progress is None:
+        return None
+    return lambda level, done, total: progress(number, level, done, total)
 
 
 @serve.deployment(
@@ -39,6 +56,9 @@ class Summarizer(ModelHealth):
         quiet_user_errors()  # a caller's 4xx through a handle is not logged as our failure
         self.settings: SummarizationSettings | None = None
         self.generator: Seq2SeqGenerator | None = None
+        self._peers = None  # a handle to this deployment, for map-reduce (made on first use)
+        self._chunk_calls = asyncio.Semaphore(CHUNK_CALLS_IN_FLIGHT)
+        self._map_reduce_requests = 0
 
     def reconfigure(self, user_config: dict) -> None:
         settings = parse_user_config(SummarizationSettings, user_config, "summarization")
@@ -65,8 +85,42 @@ class Summarizer(ModelHealth):
     async def summarize_http(self, request: SummarizeRequest) -> SummarizeResponse:
         return await self._summarize(request)
 
-    async def _summarize(self, request: SummarizeRequest) -> SummarizeResponse:
+    async def summarize_chunk(self, chunk: str, params: GenerationParams) -> str:
+        """Handle entry point for map-reduce (this deployment's own replicas call it): the summary
+        of one chunk that fits the model's window."""
+        [summary] = await self.generator.generate([self.probe_prefix() + chunk], params)
+        return summary
+
+    async def _summarize(
+        self, request: SummarizeRequest, progress: TextProgress | None = None
+    ) -> SummarizeResponse:
         settings, generator = self.settings, self.generator
+        params = self._params(request)
+        check_input_limits(request.inputs, settings)
+        prefix = self.probe_prefix()
+        texts = [text.strip() for text in request.inputs]
+        map_reduce = MapReduce(
+            lambda text: generator.count_tokens(prefix + text),
+            generator.max_input_tokens,
+            self._chunk_anywhere,
+        )
+        long_texts = sum(map_reduce.count(text) > map_reduce.window for text in texts)
+        # each chunk's summary may be as long as the request's; the final one gets its min_length
+        chunk_params = GenerationParams(max_new_tokens=params.max_new_tokens, num_beams=params.num_beams)
+        with self._map_reduce_slot(long_texts):
+            reduced = await asyncio.gather(
+                *(
+                    map_reduce.reduce_to_window(text, chunk_params, _for_text(progress, number))
+                    for number, text in enumerate(texts)
+                )
+            )
+        outputs = await generator.generate([prefix + r.text for r in reduced], params)
+        if request.texts is None:
+            return SummarizeResponse(summary=outputs[0], model=generator.name)
+        return SummarizeResponse(summaries=outputs, model=generator.name)
+
+    def _params(self, request: SummarizeRequest) -> GenerationParams:
+        settings = self.settings
         max_length = request.max_length or settings.default_max_length
         if max_length > settings.max_length_limit:
             raise UserInputError(
@@ -75,16 +129,39 @@ class Summarizer(ModelHealth):
         if request.min_length is not None and request.min_length > max_length:
             raise UserInputError(f"min_length {request.min_length} is above max_length {max_length}")
         min_length = request.min_length if request.min_length is not None else settings.default_min_length
-        min_length = min(min_length, max_length)
-        texts = [text.strip() for text in request.inputs]
-        prefix = "summarize: " if generator.uses_t5_prefixes else ""
-        params = GenerationParams(
-            max_new_tokens=max_length, min_new_tokens=min_length, num_beams=settings.num_beams
+        return GenerationParams(
+            max_new_tokens=max_length,
+            min_new_tokens=min(min_length, max_length),
+            num_beams=settings.num_beams,
         )
-        outputs = await generator.generate(texts, [prefix + text for text in texts], params, settings)
-        if request.texts is None:
-            return SummarizeResponse(summary=outputs[0], model=generator.name)
-        return SummarizeResponse(summaries=outputs, model=generator.name)
+
+    @contextmanager
+    def _map_reduce_slot(self, long_texts: int) -> Iterator[None]:
+        """Bound the requests this replica map-reduces at once. Each holds a slot of
+        max_ongoing_requests while its chunks need slots on the replicas: unbounded, a flood of
+        long documents could fill every slot with requests waiting for chunks that never start."""
+        if not long_texts:
+            yield
+            return
+        limit = self.settings.max_map_reduce_requests
+        if self._map_reduce_requests >= limit:
+            raise ServiceBusy(
+                f"this replica is already summarizing {limit} texts longer than the model's window; "
+                "retry in a few seconds"
+            )
+        self._map_reduce_requests += 1
+        try:
+            yield
+        finally:
+            self._map_reduce_requests -= 1
+
+    async def _chunk_anywhere(self, chunk: str, params: GenerationParams) -> str:
+        """One chunk's summary from whichever replica of this deployment Serve picks."""
+        if self._peers is None:
+            context = serve.get_replica_context()
+            self._peers = serve.get_deployment_handle(context.deployment, app_name=context.app_name)
+        async with self._chunk_calls:
+            return await self._peers.summarize_chunk.remote(chunk, params)
 
 
 app = Summarizer.bind()

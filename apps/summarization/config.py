@@ -8,7 +8,19 @@ from apps.common.settings import ModelAppSettings
 
 
 class SummarizationSettings(ModelAppSettings):
-    max_input_chars: int = Field(10000, ge=1, description="longer texts are answered 413")
+    max_input_chars: int = Field(
+        200_000,
+        ge=1,
+        description="longer texts are answered 413; a text longer than the model's window is "
+        "summarized chunk by chunk (map-reduce over the replicas)",
+    )
+    max_map_reduce_requests: int = Field(
+        4,
+        ge=1,
+        le=16,
+        description="requests with a text longer than the model's window one replica works on at "
+        "once (each fans its chunks out to every replica); more are answered 503 at once",
+    )
     default_max_length: int = Field(60, ge=1, description="summary length cap, in tokens, if unasked")
     default_min_length: int = Field(0, ge=0, description="summary length floor, in tokens, if unasked")
     max_length_limit: int = Field(200, ge=1, le=1024, description="largest max_length a caller may ask")

@@ -6,17 +6,22 @@ Handle: `serve.get_deployment_handle("Translator", app_name="translation").trans
 `text` may be a list of strings, translated together as one batch.
 """
 
+from collections.abc import AsyncIterator
+
 from ray import serve
 
+from apps.common.documents import fit_window, split_sentences
 from apps.common.errors import UserInputError
-from apps.common.generation import GenerationParams, Seq2SeqGenerator, generator_for
+from apps.common.generation import GenerationParams, Seq2SeqGenerator, check_input_limits, generator_for
 from apps.common.health import ModelHealth
 from apps.common.http import ERROR_RESPONSES, create_app, validate
 from apps.common.logs import quiet_user_errors
 from apps.common.request_guard import apply_http_settings
 from apps.common.schemas import text_fields
 from apps.common.settings import parse_user_config
+from apps.common.streaming import STREAM_RESPONSE, ndjson_response
 from apps.translation.config import TranslationSettings
+from apps.translation.job import TranslationJob
 from apps.translation.schemas import Language, LanguagesResponse, TranslateRequest, TranslateResponse
 
 
@@ -62,6 +67,15 @@ class Translator(ModelHealth):
         request = validate(TranslateRequest, **text_fields(text), target_lang=target_lang)
         return (await self._translate(request)).model_dump(exclude_none=True)
 
+    async def translate_stream(
+        self, text: str | list[str], target_lang: str | None = None
+    ) -> AsyncIterator[dict]:
+        """Streaming handle entry point (`handle.options(stream=True)`): the events of POST
+        /translate with "stream": true. A request that cannot be served raises before the first."""
+        request = validate(TranslateRequest, **text_fields(text), target_lang=target_lang)
+        async for event in self._events(self._plan(request)):
+            yield event
+
     async def languages(self) -> dict:
         """Handle entry point; same answer as GET /translate/languages."""
         return self._languages().model_dump()
@@ -81,12 +95,22 @@ class Translator(ModelHealth):
         )
 
     @http_app.post(
-        "/", response_model=TranslateResponse, response_model_exclude_none=True, responses=ERROR_RESPONSES
+        "/",
+        response_model=TranslateResponse,
+        response_model_exclude_none=True,
+        responses={**ERROR_RESPONSES, 200: STREAM_RESPONSE},
     )
-    async def translate_http(self, request: TranslateRequest) -> TranslateResponse:
-        return await self._translate(request)
+    async def translate_http(self, request: TranslateRequest):
+        job = self._plan(request)  # a request that cannot be served is a 4xx before anything streams
+        if request.stream:
+            return ndjson_response(self._events(job), "translation")
+        return await self._run(job)
 
     async def _translate(self, request: TranslateRequest) -> TranslateResponse:
+        return await self._run(self._plan(request))
+
+    def _plan(self, request: TranslateRequest) -> TranslationJob:
+        """Check the request against the limits and cut every text into sentences that fit."""
         settings, generator = self.settings, self.generator
         lang = request.target_lang or settings.default_target_lang
         if lang not in settings.languages:
@@ -94,17 +118,41 @@ class Translator(ModelHealth):
                 f"target_lang '{lang}' is not supported; use one of {sorted(settings.languages)} "
                 "(GET /translate/languages lists them)"
             )
-        texts = [text.strip() for text in request.inputs]
-        prefix = task_prefix(generator, settings, lang)
+        check_input_limits(request.inputs, settings)
+        prefix, window = task_prefix(generator, settings, lang), generator.max_input_tokens
+        documents = [
+            fit_window(split_sentences(text), lambda piece: generator.count_tokens(prefix + piece), window)
+            for text in request.inputs
+        ]
         params = GenerationParams(
             max_new_tokens=settings.max_new_tokens,
             min_new_tokens=settings.min_new_tokens,
             num_beams=settings.num_beams,
         )
-        outputs = await generator.generate(texts, [prefix + text for text in texts], params, settings)
-        if request.texts is None:
-            return TranslateResponse(translation=outputs[0], target_lang=lang, model=generator.name)
-        return TranslateResponse(translations=outputs, target_lang=lang, model=generator.name)
+        return TranslationJob(request.texts is not None, lang, prefix, documents, params)
+
+    async def _run(self, job: TranslationJob) -> TranslateResponse:
+        outputs = await self.generator.generate(job.prompts, job.params)
+        return job.response(job.rejoin(outputs), self.generator.name)
+
+    async def _events(self, job: TranslationJob) -> AsyncIterator[dict]:
+        """A `sentence` event per sentence, in order, as its batch finishes; then `done` with the
+        whole answer (the same as without streaming)."""
+        outputs: list[str] = []
+        async for run in self.generator.generate_stream(job.prompts, job.params):
+            for output in run:
+                text_index, sentence, separator = job.sentence_at(len(outputs))
+                outputs.append(output)
+                yield {
+                    "event": "sentence",
+                    "index": len(outputs) - 1,
+                    "text_index": text_index,
+                    "source": sentence,
+                    "translation": output,
+                    "separator": separator,
+                }
+        done = job.response(job.rejoin(outputs), self.generator.name).model_dump(exclude_none=True)
+        yield {"event": "done", "sentences": len(outputs), **done}
 
 
 app = Translator.bind()

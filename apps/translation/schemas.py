@@ -11,6 +11,12 @@ class TranslateRequest(TextOrTexts):
     target_lang: str | None = Field(
         None, description="target language code (fr, de, ro); default fr", examples=["fr"]
     )
+    stream: bool = Field(
+        False,
+        description="answer with newline-delimited JSON events as sentences are translated: one "
+        '{"event": "sentence", ...} per sentence, in order, then {"event": "done", ...} with the '
+        "whole answer",
+    )
 
 
 class TranslateResponse(BaseModel):

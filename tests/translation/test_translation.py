@@ -91,11 +91,12 @@ def test_http_text_over_the_limit_is_413(http, apps):
     assert f"at most {limit}" in response.json()["error"]
 
 
-def test_http_text_over_the_model_window_is_413(http):
-    # within max_input_chars (2000) but far more tokens than the model reads
-    response = http.post("/translate", json={"text": "\u00e6\u00f8\u00e5 " * 450})
+def test_http_a_word_longer_than_the_model_window_is_413_naming_it(http):
+    # within max_input_chars, but one "word" of far more tokens than the model reads: it cannot be
+    # cut at a space, and is never silently truncated
+    response = http.post("/translate", json={"text": "Hello world! " + "abcxyz" * 200})
     assert response.status_code == 413
-    assert "the model reads at most" in response.json()["error"]
+    assert "longer than the model reads at once: break it up" in response.json()["error"]
 
 
 def test_service_keeps_answering_after_bad_input(http):
@@ -144,7 +145,7 @@ def test_http_texts_list_is_translated_in_order(http):
         ({"texts": ["Hello world!", " "]}, 422, "texts.1: text is empty"),
         ({"texts": ["Hello world!", 7]}, 422, "texts.1: Input should be a valid string"),
         ({"texts": ["Hello world!"] * 65}, 413, "65 texts in one request; this service accepts at most 64"),
-        ({"texts": ["Hello world!", "x" * 2001]}, 413, "text 2 of 2 is 2001 characters"),
+        ({"texts": ["Hello world!", "x" * 10001]}, 413, "text 2 of 2 is 10001 characters"),
     ],
 )
 def test_http_bad_texts_lists_say_what_to_change(http, body, status, says):

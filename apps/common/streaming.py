@@ -1,0 +1,54 @@
+"""Streamed answers: newline-delimited JSON (`application/x-ndjson`), one event object per line.
+
+A stream's status line and headers go out before its first event, so a fault after that cannot
+become a 5xx: it ends the stream with an `{"event": "error", ...}` line (logged here with an
+incident id, no traceback in the body). A stream that ends without a `done` event is incomplete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+
+from fastapi.responses import StreamingResponse
+
+from apps.common.errors import UserInputError
+
+logger = logging.getLogger("ray.serve")
+NDJSON = "application/x-ndjson"
+
+
+def error_event(exc: BaseException, what: str) -> dict:
+    """The last line of a stream that failed: a caller's error says what to change; ours is logged."""
+    if isinstance(exc, UserInputError):
+        return {"event": "error", "status": exc.status_code, "error": exc.message}
+    incident = uuid.uuid4().hex[:12]
+    logger.error("%s failed mid-stream (incident %s): %s: %s", what, incident, type(exc).__name__, exc)
+    message = f"internal error (incident {incident}); the server log has the details"
+    return {"event": "error", "status": 500, "error": message}
+
+
+async def ndjson_lines(events: AsyncIterator[dict], what: str) -> AsyncIterator[bytes]:
+    try:
+        async for event in events:
+            yield json.dumps(event, ensure_ascii=False).encode() + b"\n"
+    except Exception as exc:
+        yield json.dumps(error_event(exc, what), ensure_ascii=False).encode() + b"\n"
+
+
+def ndjson_response(events: AsyncIterator[dict], what: str) -> StreamingResponse:
+    """`events` sent as they come; `what` names the work in the log if it fails."""
+    return StreamingResponse(
+        ndjson_lines(events, what),
+        media_type=NDJSON,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},  # proxies must not buffer it
+    )
+
+
+# For a route's `responses=`: the OpenAPI description of a streamed 200.
+STREAM_RESPONSE = {
+    "description": 'With "stream": true: newline-delimited JSON events (see the app\'s description)',
+    "content": {NDJSON: {"schema": {"type": "string"}}},
+}

@@ -1,0 +1,100 @@
+"""Summaries of documents longer than the model's window (t5-small reads 512 tokens): map-reduce.
+
+Map: cut the document on sentence boundaries into window-sized chunks (apps/common/documents.py)
+and summarize every chunk; the deployment sends each chunk through its own DeploymentHandle, so
+the chunks spread over all of its replicas and batch there with other work. Reduce: join the
+partial summaries; if they still do not fit the window, map them again (one more level), until they
+do. The caller then summarizes what is left once more, with the request's own lengths.
+
+Each level must shrink the text (a chunk of up to 512 tokens becomes a summary of at most
+`max_length_limit` tokens, 200 by default), or the document is refused rather than looped on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from apps.common.documents import Count, fit_window, pack_windows, split_sentences
+from apps.common.engines import GenerationParams
+
+logger = logging.getLogger("ray.serve")
+
+MAX_LEVELS = 8  # 512-token chunks shrinking 2.5x or more per level: far beyond any accepted size
+SummarizeChunk = Callable[[str, GenerationParams], Awaitable[str]]
+Progress = Callable[[int, int, int], None]  # (level, chunks done, chunks in the level)
+
+
+class DocumentDidNotShrink(RuntimeError):
+    """A level's summaries were no shorter than its input: summarizing again would not converge."""
+
+
+@dataclass(frozen=True)
+class Reduced:
+    text: str  # fits the model's window
+    levels: int  # map levels run (0: the document fitted already)
+    chunks: int  # chunks summarized over all levels
+
+
+@dataclass(frozen=True)
+class MapReduce:
+    count: Count  # tokens the model reads for a text (task prefix included)
+    window: int  # the model's window, in tokens
+    summarize_chunk: SummarizeChunk  # a chunk -> its summary (on any replica)
+
+    def chunks(self, text: str) -> list[str]:
+        sentences = fit_window(split_sentences(text), self.count, self.window).sentences
+        return pack_windows(sentences, self.count, self.window)
+
+    async def reduce_to_window(
+        self, text: str, params: GenerationParams, progress: Progress | None = None
+    ) -> Reduced:
+        """`text`, summarized chunk by chunk (`params` for each chunk) until it fits the window."""
+        started, levels, total_chunks = time.monotonic(), 0, 0
+        tokens = self.count(text)
+        first_tokens = tokens
+        while tokens > self.window:
+            levels += 1
+            # sentence splitting and token counting of up to ~200k characters: off the event loop
+            chunks = await asyncio.to_thread(self.chunks, text)
+            total_chunks += len(chunks)
+            summaries = await self._map(chunks, params, levels, progress)
+            joined = " ".join(summary.strip() for summary in summaries if summary.strip())
+            joined_tokens = self.count(joined)
+            if joined_tokens >= tokens or levels >= MAX_LEVELS:
+                raise DocumentDidNotShrink(
+                    f"level {levels}: {len(chunks)} chunks of a {tokens}-token text summarized to "
+                    f"{joined_tokens} tokens"
+                )
+            text, tokens = joined, joined_tokens
+        if levels:
+            logger.info(
+                "reduced a %d-token document to %d tokens: %d chunks over %d levels in %.2f s",
+                first_tokens,
+                tokens,
+                total_chunks,
+                levels,
+                time.monotonic() - started,
+            )
+        return Reduced(text, levels, total_chunks)
+
+    async def _map(
+        self, chunks: list[str], params: GenerationParams, level: int, progress: Progress | None
+    ) -> list[str]:
+        """Every chunk's summary, in order; the chunks are summarized concurrently."""
+        done = 0
+        if progress is not None:
+            progress(level, done, len(chunks))
+
+        async def one(chunk: str) -> str:
+            nonlocal done
+            summary = await self.summarize_chunk(chunk, params)
+            done += 1
+            if progress is not None:
+                progress(level, done, len(chunks))
+            return summary
+
+        return list(await asyncio.gather(*(one(chunk) for chunk in chunks)))
