@@ -7,12 +7,14 @@ incident id, no traceback in the body). A stream that ends without a `done` even
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
 
 from apps.common.errors import UserInputError
 
@@ -52,3 +54,19 @@ STREAM_RESPONSE = {
     "description": 'With "stream": true: newline-delimited JSON events (see the app\'s description)',
     "content": {NDJSON: {"schema": {"type": "string"}}},
 }
+
+
+async def progress_events(
+    run: Callable[[Callable[[dict], None]], Awaitable[BaseModel]],
+) -> AsyncIterator[dict]:
+    """The events `run` emits while it works (it gets the `emit` function), then `done` with its
+    answer. If the stream is closed early (the client went away), `run` is cancelled."""
+    queue: asyncio.Queue[dict | None] = asyncio.Queue()
+    task = asyncio.ensure_future(run(queue.put_nowait))
+    task.add_done_callback(lambda _: queue.put_nowait(None))
+    try:
+        while (event := await queue.get()) is not None:
+            yield event
+        yield {"event": "done", **task.result().model_dump(exclude_none=True)}  # or raise its error
+    finally:
+        task.cancel()

@@ -1,13 +1,17 @@
 """The summarization app: POST /summarize, English text -> short English summary.
 
+A text longer than the model's window (512 tokens for t5-small) is summarized by map-reduce: its
+window-sized chunks go to every replica of this deployment through its own DeploymentHandle, and
+their summaries are summarized again (apps/summarization/map_reduce.py). With "stream": true the
+answer is newline-delimited JSON: a `progress` event as each chunk finishes, then `done`.
+
 Deploy: `serve deploy serve_config.yaml` (app `summarization`, import path `apps.summarization.app:app`).
 Handle: `serve.get_deployment_handle("Summarizer", app_name="summarization").summarize.remote(text)`;
 `text` may be a list of strings, summarized together as one batch.
 """
 
 import asyncio
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
 
 from ray import serve
 
@@ -19,6 +23,7 @@ from apps.common.logs import quiet_user_errors
 from apps.common.request_guard import apply_http_settings
 from apps.common.schemas import text_fields
 from apps.common.settings import parse_user_config
+from apps.common.streaming import STREAM_RESPONSE, ndjson_response, progress_events
 from apps.summarization.config import SummarizationSettings
 from apps.summarization.map_reduce import MapReduce, Progress
 from apps.summarization.schemas import SummarizeRequest, SummarizeResponse
@@ -26,7 +31,6 @@ from apps.summarization.schemas import SummarizeRequest, SummarizeResponse
 # Chunk calls one replica has in flight through its handle, over all its requests: enough to keep
 # every replica's batches full, and far below the handle's max_queued_requests.
 CHUNK_CALLS_IN_FLIGHT = 16
-TextProgress = Callable[[int, int, int, int], None]  # (text index, level, chunks done, chunks)
 
 http_app = create_app(
     "textserve summarization",
@@ -36,10 +40,11 @@ http_app = create_app(
 
 
 # (defined before the deployment: @serve.ingress pickles the routes where the class is defined)
-def _for_text(progress: TextProgress | None, number: int) -> Progress | None:
-    if progress is None:
-        return None
-    return lambda level, done, total: progress(number, level, done, total)
+def _progress_of_text(emit: Callable[[dict], None], number: int) -> Progress:
+    def progress(level: int, done: int, total: int) -> None:
+        emit({"event": "progress", "text_index": number, "level": level, "done": done, "total": total})
+
+    return progress
 
 
 @serve.deployment(
@@ -77,13 +82,30 @@ class Summarizer(ModelHealth):
         request = validate(
             SummarizeRequest, **text_fields(text), max_length=max_length, min_length=min_length
         )
-        return (await self._summarize(request)).model_dump(exclude_none=True)
+        return (await self._run(request, self._params(request))).model_dump(exclude_none=True)
+
+    async def summarize_stream(
+        self, text: str | list[str], max_length: int | None = None, min_length: int | None = None
+    ) -> AsyncIterator[dict]:
+        """Streaming handle entry point (`handle.options(stream=True)`): the events of POST
+        /summarize with "stream": true. A request that cannot be served raises before the first."""
+        request = validate(
+            SummarizeRequest, **text_fields(text), max_length=max_length, min_length=min_length
+        )
+        async for event in self._events(request, self._params(request)):
+            yield event
 
     @http_app.post(
-        "/", response_model=SummarizeResponse, response_model_exclude_none=True, responses=ERROR_RESPONSES
+        "/",
+        response_model=SummarizeResponse,
+        response_model_exclude_none=True,
+        responses={**ERROR_RESPONSES, 200: STREAM_RESPONSE},
     )
-    async def summarize_http(self, request: SummarizeRequest) -> SummarizeResponse:
-        return await self._summarize(request)
+    async def summarize_http(self, request: SummarizeRequest):
+        params = self._params(request)  # a request that cannot be served is a 4xx before any stream
+        if request.stream:
+            return ndjson_response(self._events(request, params), "summarization")
+        return await self._run(request, params)
 
     async def summarize_chunk(self, chunk: str, params: GenerationParams) -> str:
         """Handle entry point for map-reduce (this deployment's own replicas call it): the summary
@@ -91,35 +113,9 @@ class Summarizer(ModelHealth):
         [summary] = await self.generator.generate([self.probe_prefix() + chunk], params)
         return summary
 
-    async def _summarize(
-        self, request: SummarizeRequest, progress: TextProgress | None = None
-    ) -> SummarizeResponse:
-        settings, generator = self.settings, self.generator
-        params = self._params(request)
-        check_input_limits(request.inputs, settings)
-        prefix = self.probe_prefix()
-        texts = [text.strip() for text in request.inputs]
-        map_reduce = MapReduce(
-            lambda text: generator.count_tokens(prefix + text),
-            generator.max_input_tokens,
-            self._chunk_anywhere,
-        )
-        long_texts = sum(map_reduce.count(text) > map_reduce.window for text in texts)
-        # each chunk's summary may be as long as the request's; the final one gets its min_length
-        chunk_params = GenerationParams(max_new_tokens=params.max_new_tokens, num_beams=params.num_beams)
-        with self._map_reduce_slot(long_texts):
-            reduced = await asyncio.gather(
-                *(
-                    map_reduce.reduce_to_window(text, chunk_params, _for_text(progress, number))
-                    for number, text in enumerate(texts)
-                )
-            )
-        outputs = await generator.generate([prefix + r.text for r in reduced], params)
-        if request.texts is None:
-            return SummarizeResponse(summary=outputs[0], model=generator.name)
-        return SummarizeResponse(summaries=outputs, model=generator.name)
-
     def _params(self, request: SummarizeRequest) -> GenerationParams:
+        """The request's decoding, once its lengths and size are checked against the limits (and a
+        long text against this replica's room for map-reduce work)."""
         settings = self.settings
         max_length = request.max_length or settings.default_max_length
         if max_length > settings.max_length_limit:
@@ -128,6 +124,11 @@ class Summarizer(ModelHealth):
             )
         if request.min_length is not None and request.min_length > max_length:
             raise UserInputError(f"min_length {request.min_length} is above max_length {max_length}")
+        check_input_limits(request.inputs, settings)
+        if self._map_reduce_requests >= settings.max_map_reduce_requests:
+            map_reduce = self._map_reduce()
+            if any(map_reduce.count(text) > map_reduce.window for text in request.inputs):
+                self._refuse_map_reduce()
         min_length = request.min_length if request.min_length is not None else settings.default_min_length
         return GenerationParams(
             max_new_tokens=max_length,
@@ -135,25 +136,59 @@ class Summarizer(ModelHealth):
             num_beams=settings.num_beams,
         )
 
-    @contextmanager
-    def _map_reduce_slot(self, long_texts: int) -> Iterator[None]:
+    async def _run(
+        self, request: SummarizeRequest, params: GenerationParams, emit: Callable[[dict], None] | None = None
+    ) -> SummarizeResponse:
+        generator, map_reduce = self.generator, self._map_reduce()
+        texts = [text.strip() for text in request.inputs]
+        # each chunk's summary may be as long as the request's; the final one gets its min_length
+        chunk_params = GenerationParams(max_new_tokens=params.max_new_tokens, num_beams=params.num_beams)
+        long_texts = any(map_reduce.count(text) > map_reduce.window for text in texts)
+        if long_texts:
+            self._take_map_reduce_slot()
+        try:
+            reduced = await asyncio.gather(
+                *(
+                    map_reduce.reduce_to_window(
+                        text, chunk_params, _progress_of_text(emit, number) if emit else None
+                    )
+                    for number, text in enumerate(texts)
+                )
+            )
+        finally:
+            if long_texts:
+                self._map_reduce_requests -= 1
+        outputs = await generator.generate([self.probe_prefix() + r.text for r in reduced], params)
+        if request.texts is None:
+            return SummarizeResponse(summary=outputs[0], model=generator.name)
+        return SummarizeResponse(summaries=outputs, model=generator.name)
+
+    async def _events(self, request: SummarizeRequest, params: GenerationParams) -> AsyncIterator[dict]:
+        """`progress` events as the chunks of long texts finish, then `done` with the answer."""
+        async for event in progress_events(lambda emit: self._run(request, params, emit)):
+            yield event
+
+    def _map_reduce(self) -> MapReduce:
+        generator, prefix = self.generator, self.probe_prefix()
+        return MapReduce(
+            lambda text: generator.count_tokens(prefix + text),
+            generator.max_input_tokens,
+            self._chunk_anywhere,
+        )
+
+    def _take_map_reduce_slot(self) -> None:
         """Bound the requests this replica map-reduces at once. Each holds a slot of
         max_ongoing_requests while its chunks need slots on the replicas: unbounded, a flood of
         long documents could fill every slot with requests waiting for chunks that never start."""
-        if not long_texts:
-            yield
-            return
-        limit = self.settings.max_map_reduce_requests
-        if self._map_reduce_requests >= limit:
-            raise ServiceBusy(
-                f"this replica is already summarizing {limit} texts longer than the model's window; "
-                "retry in a few seconds"
-            )
+        if self._map_reduce_requests >= self.settings.max_map_reduce_requests:
+            self._refuse_map_reduce()
         self._map_reduce_requests += 1
-        try:
-            yield
-        finally:
-            self._map_reduce_requests -= 1
+
+    def _refuse_map_reduce(self) -> None:
+        raise ServiceBusy(
+            f"this replica is already summarizing {self.settings.max_map_reduce_requests} texts longer "
+            "than the model's window; retry in a few seconds"
+        )
 
     async def _chunk_anywhere(self, chunk: str, params: GenerationParams) -> str:
         """One chunk's summary from whichever replica of this deployment Serve picks."""

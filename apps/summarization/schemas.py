@@ -12,6 +12,12 @@ class SummarizeRequest(TextOrTexts):
         None, ge=1, description="longest summary, in tokens (bounded by the server's max_length_limit)"
     )
     min_length: int | None = Field(None, ge=0, description="shortest summary, in tokens")
+    stream: bool = Field(
+        False,
+        description="answer with newline-delimited JSON events: for a text longer than the model's "
+        'window, {"event": "progress", "text_index", "level", "done", "total"} as its chunks are '
+        'summarized; then {"event": "done", ...} with the whole answer',
+    )
 
     @model_validator(mode="after")
     def _min_not_above_max(self) -> SummarizeRequest:

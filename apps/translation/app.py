@@ -139,13 +139,15 @@ class Translator(ModelHealth):
         """A `sentence` event per sentence, in order, as its batch finishes; then `done` with the
         whole answer (the same as without streaming)."""
         outputs: list[str] = []
-        async for run in self.generator.generate_stream(job.prompts, job.params):
+        prompts = job.prompts
+        async for run in self.generator.generate_stream(prompts, job.params):
             for output in run:
                 text_index, sentence, separator = job.sentence_at(len(outputs))
                 outputs.append(output)
                 yield {
                     "event": "sentence",
                     "index": len(outputs) - 1,
+                    "total": len(prompts),
                     "text_index": text_index,
                     "source": sentence,
                     "translation": output,

@@ -2,6 +2,7 @@
 (map-reduce through the Summarizer's own DeploymentHandle), then the summaries summarized."""
 
 import itertools
+import json
 import time
 
 import pytest
@@ -69,3 +70,64 @@ def test_through_the_router_and_in_a_list_with_short_texts(http, tokenizer):
     first, long_summary, last = response.json()["summaries"]
     assert first == last == SUMMARIES[short]  # short texts are summarized directly, as before
     assert long_summary.strip() and len(tokenizer(long_summary).input_ids) <= 60 + 1
+
+
+def read_events(http, body: dict) -> list[dict]:
+    with http.stream("POST", "/summarize", json=body) as response:
+        assert response.status_code == 200, response.read()
+        assert response.headers["content-type"].startswith("application/x-ndjson")
+        return [json.loads(line) for line in response.iter_lines() if line]
+
+
+def test_stream_reports_chunk_progress_then_the_summary(http, tokenizer):
+    events = read_events(http, {"text": DOCUMENT[:60_000], "max_length": 20, "stream": True})
+    *progress, done = events
+    assert done["event"] == "done" and done["model"] == "demo:demo-summarization"
+    assert done["summary"].strip() and len(tokenizer(done["summary"]).input_ids) <= 20 + 1
+    assert {event["event"] for event in progress} == {"progress"}
+    first_level = [event for event in progress if event["level"] == 1]
+    total = first_level[0]["total"]
+    assert total > 10 and [event["done"] for event in first_level] == list(range(total + 1))
+
+
+def test_stream_of_a_short_text_is_just_done(http):
+    document, summary = next(iter(SUMMARIES.items()))
+    events = read_events(http, {"texts": [document], "stream": True})
+    assert events == [{"event": "done", "summaries": [summary], "model": "demo:demo-summarization"}]
+
+
+def test_handle_streams_the_same_events(apps):
+    summarizer = serve.get_deployment_handle("Summarizer", app_name="summarization")
+    events = list(summarizer.options(stream=True).summarize_stream.remote(DOCUMENT[:20_000], 10))
+    assert events[0]["event"] == "progress" and events[-1]["event"] == "done"
+
+
+def test_stream_refuses_bad_lengths_before_streaming(http):
+    response = http.post("/summarize", json={"text": DOCUMENT, "max_length": 999, "stream": True})
+    assert response.status_code == 422
+    assert "above this service's limit" in response.json()["error"]
+
+
+def test_more_long_documents_than_a_replica_takes_are_refused_at_once_not_deadlocked(serve_url, apps):
+    """12 long documents at once over 2 replicas taking 4 each: the rest get an immediate 503 that
+    says to retry; the ones accepted all finish (their chunks still find room on the replicas)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    def post(_):
+        with httpx.Client(base_url=serve_url, timeout=60) as client:
+            started = time.monotonic()
+            response = client.post("/summarize", json={"text": DOCUMENT[:30_000], "max_length": 10})
+            return response, time.monotonic() - started
+
+    with ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(post, range(12)))
+    statuses = sorted(response.status_code for response, _ in results)
+    assert set(statuses) == {200, 503} and statuses.count(200) >= 8, statuses
+    for response, seconds in results:
+        if response.status_code == 503:
+            assert "already summarizing 4 texts longer than the model's window" in response.json()["error"]
+            assert seconds < 5
+        else:
+            assert response.json()["summary"].strip()

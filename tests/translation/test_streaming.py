@@ -33,6 +33,7 @@ def check_events(events: list[dict], expected: str, sentences: int) -> None:
     *sentence_events, done = events
     assert [event["event"] for event in sentence_events] == ["sentence"] * sentences
     assert [event["index"] for event in sentence_events] == list(range(sentences))
+    assert {event["total"] for event in sentence_events} == {sentences}
     # the sentence events alone rebuild the answer, and `done` carries the same
     assert "".join(e["translation"] + e["separator"] for e in sentence_events) == expected
     assert done == {
