@@ -70,13 +70,13 @@ def fit_window(document: Document, count: Count, limit: int) -> Document:
     sentences: list[str] = []
     separators: list[str] = []
     for sentence, separator in zip(document.sentences, document.separators, strict=True):
-        pieces = [sentence] if fits(sentence) else _cut_at_spaces(sentence, fits)
+        pieces = [sentence] if fits(sentence) else _cut_at_spaces(sentence, fits, limit)
         sentences.extend(pieces)
         separators.extend([" "] * (len(pieces) - 1) + [separator])
     return Document(sentences, separators)
 
 
-def _cut_at_spaces(sentence: str, fits: Callable[[str], bool]) -> list[str]:
+def _cut_at_spaces(sentence: str, fits: Callable[[str], bool], limit: int) -> list[str]:
     words = sentence.split()
     pieces, start = [], 0
     while start < len(words):
@@ -87,7 +87,8 @@ def _cut_at_spaces(sentence: str, fits: Callable[[str], bool]) -> list[str]:
                 f"the word '{shown}' ({len(word)} characters) is longer than the model reads at "
                 "once: break it up or send a shorter text"
             )
-        low, high = start + 1, len(words)  # the longest run words[start:end] that fits
+        # the longest run words[start:end] that fits; a word is at least a token, so end <= start + limit
+        low, high = start + 1, min(len(words), start + limit)
         while low < high:
             middle = (low + high + 1) // 2
             if fits(" ".join(words[start:middle])):

@@ -9,18 +9,22 @@ from fastapi.responses import JSONResponse
 
 
 class UserInputError(ValueError):
-    """The request cannot be served as sent; `message` tells the caller what to change."""
+    """The request cannot be served as sent; `message` tells the caller what to change (or, with
+    `retry_after_s`, when to come back: answered with a Retry-After header)."""
 
     status_code = 422
+    retry_after_s: float | None = None
 
-    def __init__(self, message: str, status_code: int | None = None):
+    def __init__(self, message: str, status_code: int | None = None, retry_after_s: float | None = None):
         super().__init__(message)
         self.message = message
         if status_code is not None:
             self.status_code = status_code
+        if retry_after_s is not None:
+            self.retry_after_s = retry_after_s
 
-    def __reduce__(self):  # keep status_code when pickled through a handle
-        return (type(self), (self.message, self.status_code))
+    def __reduce__(self):  # keep status_code and retry_after_s when pickled through a handle
+        return (type(self), (self.message, self.status_code, self.retry_after_s))
 
 
 class InputTooLarge(UserInputError):
@@ -31,6 +35,7 @@ class ServiceBusy(UserInputError):
     """Not the caller's mistake, but theirs to retry later: no room for this work right now (503)."""
 
     status_code = 503
+    retry_after_s = 2
 
 
 def error_response(

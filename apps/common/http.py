@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -138,7 +139,9 @@ def create_app(title: str, description: str, example: dict | None = None) -> Fas
 
     @app.exception_handler(UserInputError)
     async def _user_error(request: Request, exc: UserInputError) -> JSONResponse:
-        return error_response(exc.status_code, exc.message)
+        retry_after = exc.retry_after_s
+        headers = {"Retry-After": str(max(1, math.ceil(retry_after)))} if retry_after else None
+        return error_response(exc.status_code, exc.message, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

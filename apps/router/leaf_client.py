@@ -7,6 +7,11 @@ no answer in time ("timeout"), or its queue full ("overloaded": Serve's backpres
 deployment sets `max_queued_requests`; answered with the leaf's own status and Retry-After).
 Each rejection is counted in `textserve_rejected_requests{target, reason}`.
 
+A streaming leaf method (a generator called with `options(stream=True)`) is opened the same way:
+its first item is awaited like a call, with the same mapping, retry and timeout, so a request the
+leaf refuses is an ordinary answer before anything is streamed; each later item must come within
+the timeout of the one before, and closing the stream cancels the leaf's work.
+
 A call whose replica died under it (its process killed or crashed: Ray's ActorDiedError, or
 ActorUnavailableError for one it can no longer reach) is sent once more, within what is left of
 the call's timeout: the leaf calls are pure functions of their arguments, so running one twice is
@@ -56,6 +61,11 @@ class LeafUnavailable(Exception):
 def _user_error_message(exc: UserInputError) -> str:
     # Through a handle the exception arrives as RayTaskError(UserInputError): keep only its message.
     return getattr(exc, "message", None) or (exc.args[0] if exc.args else "invalid request")
+
+
+def _as_user_error(exc: UserInputError) -> UserInputError:
+    """A leaf's user error, as the router answers it: its status, message and Retry-After."""
+    return UserInputError(_user_error_message(exc), exc.status_code, getattr(exc, "retry_after_s", None))
 
 
 @functools.cache
@@ -127,7 +137,7 @@ class LeafClient:
                 self._log_retry(method, exc)
                 return await attempt(method, args, kwargs, remaining)
         except UserInputError as exc:
-            raise UserInputError(_user_error_message(exc), exc.status_code) from None
+            raise _as_user_error(exc) from None
         except BackPressureError as exc:
             queued, limit = exc.args[:2]  # BackPressureError keeps its arguments in args
             raise LeafUnavailable(
@@ -172,7 +182,7 @@ class LeafClient:
                 except StopAsyncIteration:
                     return
                 except UserInputError as exc:
-                    raise UserInputError(_user_error_message(exc), exc.status_code) from None
+                    raise _as_user_error(exc) from None
                 except asyncio.TimeoutError:
                     raise LeafUnavailable(
                         self.ref.app, f"no answer within {timeout_s:g} s", "timeout"

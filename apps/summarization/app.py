@@ -127,7 +127,7 @@ class Summarizer(ModelHealth):
         check_input_limits(request.inputs, settings)
         if self._map_reduce_requests >= settings.max_map_reduce_requests:
             map_reduce = self._map_reduce()
-            if any(map_reduce.count(text) > map_reduce.window for text in request.inputs):
+            if not all(map_reduce.fits(text) for text in request.inputs):
                 self._refuse_map_reduce()
         min_length = request.min_length if request.min_length is not None else settings.default_min_length
         return GenerationParams(
@@ -143,7 +143,7 @@ class Summarizer(ModelHealth):
         texts = [text.strip() for text in request.inputs]
         # each chunk's summary may be as long as the request's; the final one gets its min_length
         chunk_params = GenerationParams(max_new_tokens=params.max_new_tokens, num_beams=params.num_beams)
-        long_texts = any(map_reduce.count(text) > map_reduce.window for text in texts)
+        long_texts = not all(map_reduce.fits(text) for text in texts)
         if long_texts:
             self._take_map_reduce_slot()
         try:
@@ -158,7 +158,7 @@ class Summarizer(ModelHealth):
         finally:
             if long_texts:
                 self._map_reduce_requests -= 1
-        outputs = await generator.generate([self.probe_prefix() + r.text for r in reduced], params)
+        outputs = await generator.generate([self.probe_prefix() + text for text in reduced], params)
         if request.texts is None:
             return SummarizeResponse(summary=outputs[0], model=generator.name)
         return SummarizeResponse(summaries=outputs, model=generator.name)

@@ -158,7 +158,7 @@ def test_request_id_comes_back_and_is_on_every_log_line_of_the_request(deployed)
         assert answer.status_code == 200 and answer.headers["x-request-id"] == request_id
         generated = http.post("/translate", json={"text": "Hello world!"}).headers["x-request-id"]
         assert generated and generated != request_id
-        too_long = http.post("/", json={"text": "word " * 1000}, headers={"X-Request-ID": too_long_id})
+        too_long = http.post("/", json={"text": "word " * 2001}, headers={"X-Request-ID": too_long_id})
         assert too_long.status_code == 413 and too_long.headers["x-request-id"] == too_long_id
 
     def lines_of(request: str) -> list[dict]:

@@ -128,6 +128,7 @@ def test_more_long_documents_than_a_replica_takes_are_refused_at_once_not_deadlo
     for response, seconds in results:
         if response.status_code == 503:
             assert "already summarizing 4 texts longer than the model's window" in response.json()["error"]
+            assert response.headers["retry-after"] == "2"
             assert seconds < 5
         else:
             assert response.json()["summary"].strip()

@@ -1,0 +1,275 @@
+"""`textserve`: translate and summarize from the command line (README "Client and CLI").
+
+    textserve translate "Hello world!" --to de       # Hallo Welt!
+    textserve translate --file letter.txt --to ro    # or TEXT `-` for stdin
+    textserve summarize report.txt --max-length 60   # or FILE `-` for stdin
+    textserve languages
+
+Translate and summarize use the streaming endpoints: on a terminal, a long document shows a
+progress bar on stderr (sentences for translate, chunks per map-reduce level for summarize). The
+result goes to stdout. Exit status: 0 done, 1 the server refused or failed (or could not be
+reached), 2 a usage error; errors are one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+
+from textserve.client import API_KEY_ENV, DEFAULT_URL, URL_ENV, TextServeClient, TextServeError
+
+PROG = "textserve"
+# translate: documents of more sentences than this get a progress bar (on a terminal)
+LONG_DOCUMENT_SENTENCES = 20
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    pass
+
+
+def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """The options every command takes, before or after the command's name. On the subcommands
+    their defaults are suppressed, so they do not overwrite what was given before the command."""
+
+    def default(value):
+        return argparse.SUPPRESS if suppress else value
+
+    parser.add_argument(
+        "--url",
+        default=default(None),
+        help=f"the service's base URL (default: ${URL_ENV}, else {DEFAULT_URL})",
+    )
+    parser.add_argument(
+        "--api-key",
+        default=default(None),
+        help=f"sent as 'Authorization: Bearer KEY' (default: ${API_KEY_ENV})",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=default(False),
+        help="print the server's JSON answer instead of plain text",
+    )
+    bar = parser.add_mutually_exclusive_group()
+    bar.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_const",
+        const=True,
+        default=default(None),
+        help="always show the progress bar on stderr, even when it is not a terminal",
+    )
+    bar.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_const",
+        const=False,
+        default=default(None),
+        help="never show a progress bar",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Translate and summarize English text with a textserve deployment.",
+        epilog="Exit status: 0 done, 1 the server refused or failed (or was not reached), 2 usage error.",
+    )
+    _global_options(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    translate = commands.add_parser(
+        "translate", help="translate English text", description="Translate English text (fr, de, ro)."
+    )
+    translate.add_argument("text", nargs="?", metavar="TEXT", help="the text, or - to read it from stdin")
+    translate.add_argument("--file", "-f", metavar="PATH", help="read the text from this file (UTF-8)")
+    translate.add_argument(
+        "--to", dest="target_lang", metavar="LANG", help="target language (`textserve languages`; default fr)"
+    )
+
+    summarize = commands.add_parser(
+        "summarize", help="summarize a document", description="Summarize an English document."
+    )
+    summarize.add_argument("file", metavar="FILE", help="the document (UTF-8), or - to read it from stdin")
+    summarize.add_argument("--max-length", type=int, metavar="N", help="longest summary, in tokens")
+    summarize.add_argument("--min-length", type=int, metavar="N", help="shortest summary, in tokens")
+
+    commands.add_parser(
+        "languages", help="list the target languages", description="List the target languages."
+    )
+    for command in (translate, summarize, commands.choices["languages"]):
+        _global_options(command, suppress=True)
+    return parser
+
+
+def _read(path: str) -> str:
+    try:
+        data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()  # noqa: SIM115
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{'stdin' if path == '-' else path} is not UTF-8 text ({exc.reason})") from None
+
+
+def _translate_input(args: argparse.Namespace) -> str:
+    if args.file is not None and args.text is not None:
+        raise UsageError("give the text or --file, not both")
+    if args.file is not None:
+        return _read(args.file)
+    if args.text is None:
+        raise UsageError("nothing to translate: give TEXT, - (stdin) or --file PATH")
+    return _read("-") if args.text == "-" else args.text
+
+
+def _bar(total: int | None, desc: str, unit: str):
+    from tqdm import tqdm
+
+    # the size from shutil, which falls back to $COLUMNS/$LINES or 80x24 where a terminal reports
+    # 0x0 (a pty nobody sized): tqdm would read 0 and draw nothing
+    size = shutil.get_terminal_size()
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=unit,
+        file=sys.stderr,
+        disable=False,
+        ncols=size.columns,
+        nrows=size.lines,
+    )
+
+
+def _answer(done: dict, *bookkeeping: str) -> dict:
+    """The answer in a stream's `done` event: the same JSON as the request without "stream"."""
+    return {key: value for key, value in done.items() if key not in ("event", *bookkeeping)}
+
+
+def _done(events: Iterator[dict]) -> dict:
+    """The `done` event, the stream read to its end (the client raises if it has none)."""
+    done = None
+    for event in events:
+        if event.get("event") == "done":
+            done = event
+    if done is None:
+        raise TextServeError(None, "the stream ended without a 'done' event")
+    return done
+
+
+def run_translate(client: TextServeClient, args: argparse.Namespace, show_bar: bool | None) -> str:
+    text = _translate_input(args)
+    bar = None
+
+    def with_bar(events: Iterator[dict]) -> Iterator[dict]:
+        nonlocal bar
+        for event in events:
+            if event.get("event") == "sentence":
+                total = event.get("total")  # the number of sentences in the whole request
+                if bar is None and (show_bar or (show_bar is None and _long(total, event))):
+                    bar = _bar(total, "translating", "sentence")
+                    bar.update(event.get("index", 0))
+                if bar is not None:
+                    bar.update(1)
+            yield event
+
+    try:
+        done = _done(with_bar(client.translate_stream(text, args.target_lang)))
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        return json.dumps(_answer(done, "sentences"), ensure_ascii=False)
+    return done["translation"]
+
+
+def _long(total: int | None, event: dict) -> bool:
+    if total is not None:
+        return total > LONG_DOCUMENT_SENTENCES
+    return event.get("index", 0) >= LONG_DOCUMENT_SENTENCES  # a server without "total": count
+
+
+def run_summarize(client: TextServeClient, args: argparse.Namespace, show_bar: bool | None) -> str:
+    text = _read(args.file)
+    bar, key = None, None
+
+    def with_bars(events: Iterator[dict]) -> Iterator[dict]:
+        """A bar per map-reduce level (levels run one after another), when bars may show."""
+        nonlocal bar, key
+        for event in events:
+            if event.get("event") == "progress" and show_bar is not False:
+                level = event.get("level", 1)
+                if (event.get("text_index"), level) != key:
+                    if bar is not None:
+                        bar.close()
+                    key = (event.get("text_index"), level)
+                    bar = _bar(event.get("total"), f"summarizing, level {level}", "chunk")
+                bar.update(event.get("done", 0) - bar.n)
+            yield event
+
+    try:
+        done = _done(with_bars(client.summarize_stream(text, args.max_length, args.min_length)))
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        return json.dumps(_answer(done), ensure_ascii=False)
+    return done["summary"]
+
+
+def run_languages(client: TextServeClient, args: argparse.Namespace) -> str:
+    answer = client.languages()
+    if args.json:
+        return json.dumps(answer, ensure_ascii=False)
+    default = answer.get("default")
+    return "\n".join(
+        f"{language['code']}\t{language['name']}" + ("\t(default)" if language["code"] == default else "")
+        for language in answer["languages"]
+    )
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help (0) or a usage error (2, already printed)
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    if args.url is not None and not args.url.startswith(("http://", "https://")):
+        print(f"{PROG}: error: --url must start with http:// or https:// (got {args.url!r})", file=sys.stderr)
+        return EXIT_USAGE
+    # the bar: forced on or off, else on when stderr is a terminal (and, for translate, the document long)
+    show_bar = args.progress if args.progress is not None else (None if sys.stderr.isatty() else False)
+    try:
+        with TextServeClient(args.url, args.api_key) as client:
+            if args.command == "translate":
+                output = run_translate(client, args, show_bar)
+            elif args.command == "summarize":
+                output = run_summarize(client, args, show_bar)
+            else:
+                output = run_languages(client, args)
+    except UsageError as exc:
+        print(f"{PROG}: error: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except TextServeError as exc:
+        print(f"{PROG}: error: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    try:
+        sys.stdout.write(output if output.endswith("\n") else output + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # `textserve ... | head`: no traceback when Python flushes stdout at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
