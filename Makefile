@@ -7,7 +7,7 @@ export RAY_AUTH_MODE := disabled
 # (announced). Set HF_HUB_OFFLINE=0 to let transformers download t5-small.
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: run stop test bench lint demo-models install clean
+.PHONY: run stop test bench bench-long lint demo-models install clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ test: install
 # writes bench/results/<date>.json and .png. Under 15 minutes on 2 cores. Options: BENCH_ARGS=--quick
 bench: $(VENV)/.bench-installed
 	$(PY) -m bench $(BENCH_ARGS)
+
+# One ~20,000-word document summarized by map-reduce: 2 replicas (fan-out, as serve_config.yaml
+# configures them) vs 1; writes bench/results/long-document-<date>.json. Under 10 minutes on 2 cores.
+# Options: BENCH_ARGS=--quick (1 document each, none at once)
+bench-long: $(VENV)/.bench-installed
+	$(PY) -m bench.long_document $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
