@@ -82,3 +82,7 @@ def test_bad_user_config_is_refused_with_the_key_named():
         parse_user_config(TranslationSettings, {"max_new_tokenz": 5}, "translation")
     with pytest.raises(ValueError, match="default_target_lang 'es' is not in languages"):
         parse_user_config(TranslationSettings, {"default_target_lang": "es"}, "translation")
+    with pytest.raises(ValueError, match=r"max_request_chars \(5000\) is below max_input_chars \(6000\)"):
+        parse_user_config(
+            SummarizationSettings, {"max_input_chars": 6000, "max_request_chars": 5000}, "summarization"
+        )

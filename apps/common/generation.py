@@ -21,8 +21,9 @@ PROBE_PARAMS = GenerationParams(max_new_tokens=1)
 
 
 def check_input_limits(texts: list[str], limits: ModelAppSettings) -> None:
-    """InputTooLarge (413) for more texts than `max_texts_per_request` or a text longer than
-    `max_input_chars`: the request-level bounds, checked before a text is split or chunked."""
+    """InputTooLarge (413) for more texts than `max_texts_per_request`, a text longer than
+    `max_input_chars`, or more than `max_request_chars` in all: the request-level bounds, checked
+    before a text is split or chunked."""
     if len(texts) > limits.max_texts_per_request:
         raise InputTooLarge(
             f"{len(texts)} texts in one request; this service accepts at most "
@@ -35,6 +36,12 @@ def check_input_limits(texts: list[str], limits: ModelAppSettings) -> None:
                 f"{where} is {len(text)} characters; this service accepts at most "
                 f"{limits.max_input_chars} per text: send a shorter text"
             )
+    total = sum(len(text) for text in texts)
+    if total > limits.max_request_chars:
+        raise InputTooLarge(
+            f"the texts total {total} characters; this service accepts at most "
+            f"{limits.max_request_chars} per request: send fewer or shorter texts"
+        )
 
 
 class Seq2SeqGenerator:

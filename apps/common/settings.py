@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
@@ -37,6 +37,12 @@ class ModelAppSettings(HttpSettings):
     max_input_chars: int = Field(4000, ge=1, description="longer texts are answered 413")
     num_beams: int = Field(1, ge=1, le=8, description="1 = greedy decoding")
     max_texts_per_request: int = Field(64, ge=1, le=1024, description="longest `texts` list accepted")
+    max_request_chars: int = Field(
+        20_000,
+        ge=1,
+        description="most characters of all of a request's texts together (the work one request may "
+        "ask for, which must finish within the timeouts); more are answered 413",
+    )
     max_batch_size: int = Field(16, ge=1, le=256, description="most texts decoded in one model call")
     batch_wait_timeout_s: float = Field(
         0.1,
@@ -46,6 +52,16 @@ class ModelAppSettings(HttpSettings):
         "their next request (fills the next batch; never more than a quarter of that call); an idle "
         "replica never waits",
     )
+
+
+    @model_validator(mode="after")
+    def _one_text_fits_a_request(self) -> ModelAppSettings:
+        if self.max_request_chars < self.max_input_chars:
+            raise ValueError(
+                f"max_request_chars ({self.max_request_chars}) is below max_input_chars "
+                f"({self.max_input_chars}): a text of the largest accepted size would be refused"
+            )
+        return self
 
 
 def parse_user_config(settings_cls: type[ConfigT], raw: dict | None, app: str) -> ConfigT:

