@@ -6,14 +6,26 @@ exactly as the config gives them. The tests and the benchmark use it; users depl
 from __future__ import annotations
 
 import importlib
+import random
 import socket
+
+# Ports for our servers come from below the kernel's ephemeral range (32768-60999 on Linux) and
+# above Ray's worker ports (10002-19999): while a cluster starts, its processes bind ephemeral ports
+# (port 0), and one took a port picked that way between our pick and Serve's bind (seen once in CI).
+PORT_RANGE = (20000, 32767)
 
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on now (for a cluster's Serve or metrics)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    for _ in range(200):
+        port = random.randint(*PORT_RANGE)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {PORT_RANGE[0]}-{PORT_RANGE[1]} after 200 tries")
 
 
 def app_config(config: dict, name: str) -> dict:

@@ -51,12 +51,13 @@ pytestmark = pytest.mark.e2e
 
 # A few closed-loop clients on the two routes that reach the Translator
 STEADY = (("/translate", HELLO), ("/translate", HELLO), ("/", HELLO), ("/", HELLO))
-# Requests of 64 texts of ~300 tokens (each decoded to the 128-token limit by the demo model): 4
-# model calls of 16 texts. Sent just before the kill, through the router and directly; the replica
-# killed is the first whose log shows a model call for one of the router's, so that a router call
-# is surely in flight on it (3 calls to go) when it dies
+# Requests of 40 texts of ~300 tokens (each decoded to the 128-token limit by the demo model; 19.6k
+# characters, within max_request_chars): 3 model calls of 16, 16 and 8 texts. Sent just before the
+# kill, through the router and directly; the replica killed is the first whose log shows a model
+# call for one of the router's, so that a router call is surely in flight on it (2 calls to go)
+# when it dies
 LONG_TEXT = " ".join(f"zq{i}" for i in range(100))
-BURST_TEXTS = 64
+BURST_TEXTS = 40
 BURST = {"/": 2, "/translate": 2}
 # Bounds, generous for a shared 2-core machine (measured on one: README "Reliability")
 REPLICA_RECOVERY_S = 60
