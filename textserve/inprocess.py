@@ -12,20 +12,25 @@ import socket
 # Ports for our servers come from below the kernel's ephemeral range (32768-60999 on Linux) and
 # above Ray's worker ports (10002-19999): while a cluster starts, its processes bind ephemeral ports
 # (port 0), and one took a port picked that way between our pick and Serve's bind (seen once in CI).
-PORT_RANGE = (20000, 32767)
+# Handed out in turn from a random start, so one process never gets the same port twice (a node's
+# ports must differ) and two processes rarely meet.
+PORT_RANGE = (20000, 32768)
+_last_port = random.randrange(*PORT_RANGE)
 
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on now (for a cluster's Serve or metrics)."""
-    for _ in range(200):
-        port = random.randint(*PORT_RANGE)
+    global _last_port
+    low, high = PORT_RANGE
+    for _ in range(high - low):
+        _last_port = low + (_last_port + 1 - low) % (high - low)
         with socket.socket() as s:
             try:
-                s.bind(("127.0.0.1", port))
+                s.bind(("127.0.0.1", _last_port))
             except OSError:
                 continue
-            return port
-    raise RuntimeError(f"no free port in {PORT_RANGE[0]}-{PORT_RANGE[1]} after 200 tries")
+            return _last_port
+    raise RuntimeError(f"no free port in {low}-{high - 1}")
 
 
 def app_config(config: dict, name: str) -> dict:

@@ -58,13 +58,15 @@ class MapReduce:
         """`text`, summarized chunk by chunk (`params` for each chunk) until it fits the window."""
         started, levels, total_chunks, first_chars = time.monotonic(), 0, 0, len(text)
         while not self.fits(text):
+            if levels == MAX_LEVELS:
+                raise DocumentDidNotShrink(f"still longer than the window after {levels} levels")
             levels += 1
-            # sentence splitting and token counting of up to ~200k characters: off the event loop
+            # sentence splitting and token counting of up to ~150k characters: off the event loop
             chunks = await asyncio.to_thread(self.chunks, text)
             total_chunks += len(chunks)
             summaries = await self._map(chunks, params, levels, progress)
             joined = " ".join(summary.strip() for summary in summaries if summary.strip())
-            if len(joined) >= len(text) or levels >= MAX_LEVELS:
+            if len(joined) >= len(text):
                 raise DocumentDidNotShrink(
                     f"level {levels}: {len(chunks)} chunks of a {len(text)}-character text summarized "
                     f"to {len(joined)} characters"
