@@ -20,7 +20,7 @@ import ray
 from textserve.inprocess import app_config, deploy_app
 
 APP, ROUTE = "burst-translation", "/burst-translate"
-CLIENTS, REQUESTS_EACH = 100, 4  # 400 requests, all clients starting at the same instant
+CLIENTS, REQUESTS_EACH = 100, 2  # 200 requests, all clients starting at the same instant
 REJECTION_BOUND_S = 5  # a rejection is answered at once, not after a wait (generous: 2 busy cores)
 
 
@@ -81,7 +81,7 @@ def test_a_burst_far_above_capacity_gets_fast_503s_and_the_service_stays_up(smal
     statuses = {r[0] for r in results}
     # An accepted request waits behind at most the replica's requests and the bounded queue: its
     # latency is bounded by that many requests' worth of work at the rate measured here, not by
-    # the size of the burst (unbounded, the last of 400 would wait for all 400).
+    # the size of the burst (unbounded, the last of 200 would wait for all 200).
     rate = len(accepted) / elapsed
     ahead = configured["max_ongoing_requests"] + configured["max_queued_requests"]
     p99_bound = 3 * ahead / rate + 2  # margin: the rate varies over the burst on 2 busy cores
