@@ -34,7 +34,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import yaml
@@ -42,6 +41,7 @@ import yaml
 from bench.models import BUILD_VERSION, MODEL_NAME, WORDS
 from bench.report import machine
 from textserve.inprocess import app_config
+from textserve.prometheus import scrape, totals_by
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -114,14 +114,7 @@ def request_body(document: str, tokens: int = SUMMARY_TOKENS) -> dict:
 
 def per_replica(metrics_text: str, metric: str, application: str) -> dict[str, float]:
     """One counter of one application, summed per `replica` label, from Prometheus text."""
-    totals: dict[str, float] = {}
-    for line in metrics_text.splitlines():
-        if not line.startswith(metric + "{") or f'application="{application}"' not in line:
-            continue
-        match = re.search(r'replica="([^"]*)"', line)
-        replica = match.group(1) if match else "?"
-        totals[replica] = totals.get(replica, 0.0) + float(line.rsplit(" ", 1)[1])
-    return totals
+    return totals_by(metrics_text, metric, "replica", application=application)
 
 
 BATCH_LINE = re.compile(r"batch of (\d+) texts from \d+ requests decoded in ([\d.]+) s")
@@ -375,14 +368,6 @@ def post_at_once(port: int, path: str, body: bytes, count: int) -> tuple[float, 
     if errors:
         raise errors[0]
     return wall, times
-
-
-def scrape(metrics_url: str) -> str:
-    try:
-        with urllib.request.urlopen(metrics_url, timeout=10) as response:
-            return response.read().decode()
-    except OSError:
-        return ""
 
 
 def replica_counters(metrics_url: str, app: str) -> dict[str, dict[str, float]]:

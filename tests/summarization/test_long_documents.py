@@ -10,6 +10,7 @@ from ray import serve
 from transformers import AutoTokenizer
 
 from textserve.demo_phrases import SUMMARIES
+from textserve.prometheus import scrape, totals_by
 
 
 def twenty_thousand_words() -> str:
@@ -30,16 +31,8 @@ def tokenizer(demo_models):
 
 
 def model_calls_per_replica(metrics_url: str) -> dict[str, float]:
-    import urllib.request
-
-    with urllib.request.urlopen(metrics_url, timeout=10) as response:
-        lines = response.read().decode().splitlines()
-    calls: dict[str, float] = {}
-    for line in lines:
-        if line.startswith("ray_textserve_model_calls_total{") and 'application="summarization"' in line:
-            replica = line.split('replica="', 1)[1].split('"', 1)[0]
-            calls[replica] = calls.get(replica, 0) + float(line.rsplit(" ", 1)[1])
-    return calls
+    text = scrape(metrics_url)
+    return totals_by(text, "ray_textserve_model_calls_total", "replica", application="summarization")
 
 
 def test_a_20k_word_document_is_summarized_on_both_replicas(http, apps, metrics_url, tokenizer):
