@@ -1,9 +1,11 @@
 """Errors a caller can cause. They carry the HTTP status to answer with and a message that says
 what to change; they travel unchanged through DeploymentHandles, so the router can pass a leaf
 app's 4xx on instead of mistaking it for an outage. error_response is the JSON every error
-answer has."""
+answer has; new_incident names a fault of ours."""
 
 from __future__ import annotations
+
+import uuid
 
 from fastapi.responses import JSONResponse
 
@@ -36,6 +38,13 @@ class ServiceBusy(UserInputError):
 
     status_code = 503
     retry_after_s = 2
+
+
+def new_incident() -> tuple[str, str]:
+    """(incident id, the message a caller gets) for a fault of ours: the id goes on the log line
+    that has the details, the message points there and carries no traceback."""
+    incident = uuid.uuid4().hex[:12]
+    return incident, f"internal error (incident {incident}); the server log has the details"
 
 
 def error_response(

@@ -12,7 +12,6 @@ import json
 import logging
 import math
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -23,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from apps.common.auth import PUBLIC_PATHS
-from apps.common.errors import UserInputError, error_response
+from apps.common.errors import UserInputError, error_response, new_incident
 from apps.common.json_body import StrictJSONRoute
 from apps.common.metrics import RequestMetrics, metrics_or_none
 from apps.common.request_guard import DEFAULT_MAX_BODY_BYTES, RequestGuard, api_keys
@@ -155,9 +154,8 @@ def create_app(title: str, description: str, example: dict | None = None) -> Fas
         try:
             return await call_next(request)
         except Exception:
-            incident = uuid.uuid4().hex[:12]
+            incident, message = new_incident()
             logger.exception("unhandled error %s in %s %s", incident, request.method, request.url.path)
-            message = f"internal error (incident {incident}); the server log has the details"
             return error_response(500, message)
 
     @app.middleware("http")

@@ -10,13 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from apps.common.errors import UserInputError
+from apps.common.errors import UserInputError, new_incident
 
 logger = logging.getLogger("ray.serve")
 NDJSON = "application/x-ndjson"
@@ -26,18 +25,21 @@ def error_event(exc: BaseException, what: str) -> dict:
     """The last line of a stream that failed: a caller's error says what to change; ours is logged."""
     if isinstance(exc, UserInputError):
         return {"event": "error", "status": exc.status_code, "error": exc.message}
-    incident = uuid.uuid4().hex[:12]
+    incident, message = new_incident()
     logger.error("%s failed mid-stream (incident %s): %s: %s", what, incident, type(exc).__name__, exc)
-    message = f"internal error (incident {incident}); the server log has the details"
     return {"event": "error", "status": 500, "error": message}
+
+
+def _line(event: dict) -> bytes:
+    return json.dumps(event, ensure_ascii=False).encode() + b"\n"
 
 
 async def ndjson_lines(events: AsyncIterator[dict], what: str) -> AsyncIterator[bytes]:
     try:
         async for event in events:
-            yield json.dumps(event, ensure_ascii=False).encode() + b"\n"
+            yield _line(event)
     except Exception as exc:
-        yield json.dumps(error_event(exc, what), ensure_ascii=False).encode() + b"\n"
+        yield _line(error_event(exc, what))
 
 
 def ndjson_response(events: AsyncIterator[dict], what: str) -> StreamingResponse:
