@@ -143,22 +143,24 @@ class Summarizer(ModelHealth):
         texts = [text.strip() for text in request.inputs]
         # each chunk's summary may be as long as the request's; the final one gets its min_length
         chunk_params = GenerationParams(max_new_tokens=params.max_new_tokens, num_beams=params.num_beams)
-        long_texts = not all(map_reduce.fits(text) for text in texts)
+        # texts that fit go to the model as they are; each longer one is reduced until it fits
+        long_texts = [number for number, text in enumerate(texts) if not map_reduce.fits(text)]
         if long_texts:
             self._take_map_reduce_slot()
-        try:
-            reduced = await asyncio.gather(
-                *(
-                    map_reduce.reduce_to_window(
-                        text, chunk_params, _progress_of_text(emit, number) if emit else None
+            try:
+                reduced = await asyncio.gather(
+                    *(
+                        map_reduce.reduce_to_window(
+                            texts[number], chunk_params, _progress_of_text(emit, number) if emit else None
+                        )
+                        for number in long_texts
                     )
-                    for number, text in enumerate(texts)
                 )
-            )
-        finally:
-            if long_texts:
+            finally:
                 self._map_reduce_requests -= 1
-        outputs = await generator.generate([self.probe_prefix() + text for text in reduced], params)
+            for number, text in zip(long_texts, reduced, strict=True):
+                texts[number] = text
+        outputs = await generator.generate([self.probe_prefix() + text for text in texts], params)
         if request.texts is None:
             return SummarizeResponse(summary=outputs[0], model=generator.name)
         return SummarizeResponse(summaries=outputs, model=generator.name)
