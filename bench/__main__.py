@@ -32,7 +32,7 @@ from bench.raw import ceiling
 from bench.replicas import MemorySampler, replica_pids, wait_until_idle
 from bench.systems import System, configured_backend, configured_batch_size, request_bodies
 from textserve.inprocess import free_port
-from textserve.prometheus import metric_total
+from textserve.prometheus import metric_total, settled
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 # measuring window and warm-up per cell, seconds; summarization requests take seconds each
@@ -84,12 +84,7 @@ def batch_totals(metrics_url: str, app: str) -> tuple[float, float]:
 
 def settled_totals(metrics_url: str, app: str, timeout_s: float = 8) -> tuple[float, float]:
     """The totals once they stop moving (metrics are reported every second)."""
-    deadline = time.monotonic() + timeout_s
-    previous, current = None, batch_totals(metrics_url, app)
-    while current != previous and time.monotonic() < deadline:
-        time.sleep(1.5)
-        previous, current = current, batch_totals(metrics_url, app)
-    return current
+    return settled(lambda: batch_totals(metrics_url, app), timeout_s)
 
 
 def measure_workload(system: System, name: str, load: Workload, plan: dict, port: int, metrics_url: str,

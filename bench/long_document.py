@@ -41,7 +41,7 @@ import yaml
 from bench.models import BUILD_VERSION, MODEL_NAME, WORDS
 from bench.report import machine
 from textserve.inprocess import app_config
-from textserve.prometheus import scrape, totals_by
+from textserve.prometheus import scrape, settled, totals_by
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -378,12 +378,7 @@ def replica_counters(metrics_url: str, app: str) -> dict[str, dict[str, float]]:
 
 def settled_counters(metrics_url: str, app: str, timeout_s: float = 10) -> dict[str, dict[str, float]]:
     """The counters once they stop moving (replicas report every second)."""
-    deadline = time.monotonic() + timeout_s
-    previous, current = None, replica_counters(metrics_url, app)
-    while current != previous and time.monotonic() < deadline:
-        time.sleep(1.5)
-        previous, current = current, replica_counters(metrics_url, app)
-    return current
+    return settled(lambda: replica_counters(metrics_url, app), timeout_s)
 
 
 def delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:

@@ -59,19 +59,11 @@ class RayNode:
         return _alive(self.pid)
 
 
-def _distinct_free_ports(n: int) -> list[int]:
-    ports: list[int] = []
-    while len(ports) < n:
-        port = free_port()
-        if port not in ports:
-            ports.append(port)
-    return ports
-
-
 def _node_ports() -> tuple[list[str], int]:
     """Flags giving a node its own free ports (several nodes share this machine), and its
     metrics port."""
-    manager, objects, agent_http, agent_grpc, runtime_env, metrics = _distinct_free_ports(6)
+    # distinct: free_port never hands out the same port twice in a process
+    manager, objects, agent_http, agent_grpc, runtime_env, metrics = (free_port() for _ in range(6))
     flags = [
         f"--node-manager-port={manager}",
         f"--object-manager-port={objects}",
@@ -172,7 +164,7 @@ def launch_head(
     its session)."""
     env = dict(os.environ if env is None else env)
     temp_dir = Path(temp_dir)
-    gcs_port, dashboard_port, client_port = _distinct_free_ports(3)
+    gcs_port, dashboard_port, client_port = (free_port() for _ in range(3))
     ports, metrics_port = _node_ports()
     log_path = temp_dir / "ray-start.log"
     args = head_args(
