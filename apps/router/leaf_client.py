@@ -148,7 +148,7 @@ class LeafClient:
                 retry_after_s=exc.retry_after_s or 1,
             ) from None
         except asyncio.TimeoutError:
-            raise LeafUnavailable(self.ref.app, f"no answer within {timeout_s:g} s", "timeout") from None
+            raise self._timed_out(timeout_s) from None
         except Exception as exc:
             logger.warning(
                 "call to %s.%s failed: %s: %s",
@@ -184,12 +184,13 @@ class LeafClient:
                 except UserInputError as exc:
                     raise _as_user_error(exc) from None
                 except asyncio.TimeoutError:
-                    raise LeafUnavailable(
-                        self.ref.app, f"no answer within {timeout_s:g} s", "timeout"
-                    ) from None
+                    raise self._timed_out(timeout_s) from None
                 yield item
         finally:
             stream.cancel()  # the client went away (or the leaf failed): stop the leaf's work too
+
+    def _timed_out(self, timeout_s: float) -> LeafUnavailable:
+        return LeafUnavailable(self.ref.app, f"no answer within {timeout_s:g} s", "timeout")
 
     def _log_retry(self, method: str, exc: BaseException) -> None:
         logger.warning(
