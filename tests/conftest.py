@@ -9,6 +9,7 @@ import httpx
 import pytest
 import yaml
 
+from tests.serve_logs import ServeLogs
 from textserve.inprocess import app_config, deploy_app, free_port
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -18,6 +19,25 @@ os.environ.setdefault("RAY_metrics_report_interval_ms", "1000")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = REPO_ROOT / ".models"
+SERVE_LOGS: list[ServeLogs] = []  # the session cluster's, once it runs
+LOG_OFFSETS = pytest.StashKey[dict]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    item.stash[LOG_OFFSETS] = SERVE_LOGS[0].offsets() if SERVE_LOGS else {}
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report shows what the session cluster's Serve logged while it ran."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and SERVE_LOGS:
+        logged = SERVE_LOGS[0].since(item.stash.get(LOG_OFFSETS, {}))
+        if logged:
+            report.sections.append(("Serve logs (warnings, errors, access lines) while it ran", logged))
 
 
 @pytest.fixture(scope="session")
@@ -44,14 +64,16 @@ def ray_cluster() -> dict:
     import ray
 
     metrics_port = free_port()
-    ray.init(
+    context = ray.init(
         address="local",
         num_cpus=2,
         include_dashboard=False,
         _metrics_export_port=metrics_port,
         runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1", "RAY_AUTH_MODE": "disabled"}},
     )
+    SERVE_LOGS.append(ServeLogs(context.address_info["session_dir"]))
     yield {"metrics_url": f"http://127.0.0.1:{metrics_port}/metrics"}
+    SERVE_LOGS.clear()
     ray.shutdown()
 
 

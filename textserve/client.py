@@ -221,11 +221,13 @@ class TextServeClient:
                     f"expected a stream ({NDJSON}), got {content_type or 'no content type'}: "
                     f"{response.text[:200]!r}",
                 )
+            received = 0
             try:
                 for line in response.iter_lines():
                     if not line.strip():
                         continue
                     event = _event(line)
+                    received += 1
                     if event.get("event") == "error":
                         status = event.get("status")
                         raise TextServeError(
@@ -235,8 +237,14 @@ class TextServeClient:
                     yield event
                     if event.get("event") == "done":
                         return
-            except httpx.HTTPError as exc:
+            except httpx.TimeoutException as exc:
                 raise _network_error(exc, self.base_url + path) from exc
+            except httpx.HTTPError as exc:
+                raise TextServeError(
+                    None,
+                    f"the stream from {self.base_url + path} broke off ({received} events received): "
+                    f"{str(exc) or type(exc).__name__}",
+                ) from exc
             raise TextServeError(None, f"the stream from {self.base_url + path} ended without a 'done' event")
         finally:
             response.close()

@@ -69,6 +69,13 @@ async def progress_events(
     try:
         while (event := await queue.get()) is not None:
             yield event
-        yield {"event": "done", **task.result().model_dump(exclude_none=True)}  # or raise its error
+        try:
+            answer = task.result()  # or raise its error
+        except asyncio.CancelledError:
+            # Not this stream's own cancellation (that arrives at `queue.get()`): something inside
+            # `run` was cancelled. Raised on as an error, it ends the stream with an error event;
+            # as a CancelledError it would cut the stream off with no event at all.
+            raise RuntimeError("the work was cancelled inside the replica") from None
+        yield {"event": "done", **answer.model_dump(exclude_none=True)}
     finally:
         task.cancel()

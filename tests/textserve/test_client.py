@@ -133,7 +133,9 @@ def test_no_server_is_a_textserve_error_too():
 @contextmanager
 def scripted_server(answers: list[tuple[int, dict, bytes]]) -> Iterator[tuple[str, list[dict]]]:
     """An HTTP server on 127.0.0.1 that gives `answers` (status, headers, body) in turn, the last
-    one for ever after; yields its URL and the requests it received (path, headers, body)."""
+    one for ever after; yields its URL and the requests it received (path, headers, body). An
+    answer with a Transfer-Encoding header is sent as one chunk and then the connection is closed
+    without the last chunk: a response cut off mid-stream."""
     received: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -145,6 +147,11 @@ def scripted_server(answers: list[tuple[int, dict, bytes]]) -> Iterator[tuple[st
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
+            if "Transfer-Encoding" in headers:
+                self.end_headers()
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(payload), payload))
+                self.close_connection = True
+                return
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
@@ -239,3 +246,14 @@ def test_a_stream_without_done_is_incomplete():
         pytest.raises(TextServeError, match="ended without a 'done' event"),
     ):
         list(client.translate_stream("a"))
+
+
+def test_a_stream_cut_off_mid_way_says_how_far_it_got():
+    cut_off = (200, {**NDJSON, "Transfer-Encoding": "chunked"}, ndjson(SENTENCE))
+    with scripted_server([cut_off]) as (url, _), TextServeClient(url) as client:
+        events = client.translate_stream(["a", "c"])
+        assert next(events) == SENTENCE
+        with pytest.raises(TextServeError) as raised:
+            next(events)
+    assert raised.value.status is None
+    assert raised.value.message.startswith(f"the stream from {url}/translate broke off (1 events received): ")
