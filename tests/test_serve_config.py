@@ -30,6 +30,13 @@ def test_the_router_gives_up_on_a_leaf_before_the_proxy_gives_up_on_the_request(
     assert router["user_config"]["leaf_timeout_s"] < CONFIG["http_options"]["request_timeout_s"]
 
 
+def test_a_hung_chunk_call_is_retried_in_time_for_the_request_to_finish():
+    # one unanswered chunk call (timed out, then sent again) leaves a document time to finish
+    # before the router gives up on it
+    [summarizer], [router] = APPS["summarization"]["deployments"], APPS["router"]["deployments"]
+    assert summarizer["user_config"]["chunk_timeout_s"] < router["user_config"]["leaf_timeout_s"]
+
+
 def test_every_deployment_bounds_its_queue_and_says_when_to_retry():
     for app in APPS.values():
         [deployment] = app["deployments"]

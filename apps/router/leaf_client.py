@@ -12,13 +12,9 @@ its first item is awaited like a call, with the same mapping, retry and timeout,
 leaf refuses is an ordinary answer before anything is streamed; each later item must come within
 the timeout of the one before, and closing the stream cancels the leaf's work.
 
-A call whose replica died under it (its process killed or crashed: Ray's ActorDiedError, or
-ActorUnavailableError for one it can no longer reach) is sent once more, within what is left of
-the call's timeout: the leaf calls are pure functions of their arguments, so running one twice is
-harmless, and Serve's handle routes the second try to another replica (it stops choosing a replica
-once a call to it has failed so). Only that: never after a timeout, a full queue or a leaf's own
-error (a RayTaskError, even one whose cause is an actor dying). Each retry is logged (WARNING,
-with the request's id) and counted in `textserve_leaf_retries{target, error}`.
+A call whose replica died under it is sent once more, within what is left of the call's timeout
+(apps/common/replica_deaths.py says what counts as that, and logs and counts the retry; its metric
+label is the app).
 """
 
 from __future__ import annotations
@@ -30,11 +26,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ray import serve
-from ray.exceptions import RayActorError, RayTaskError
+from ray.exceptions import RayActorError
 from ray.serve.exceptions import BackPressureError
 
 from apps.common.errors import UserInputError
-from apps.common.metrics import RejectionMetrics, RetryMetrics, metrics_or_none
+from apps.common.metrics import RejectionMetrics, metrics_or_none
+from apps.common.replica_deaths import replica_died, report_retry
 from apps.router.config import LeafAppRef
 
 logger = logging.getLogger("ray.serve")
@@ -72,19 +69,6 @@ def _as_user_error(exc: UserInputError) -> UserInputError:
 def rejection_metrics() -> RejectionMetrics | None:
     """This process's rejection counter, made on first use (inside the replica); None outside Ray."""
     return metrics_or_none(RejectionMetrics)
-
-
-@functools.cache
-def retry_metrics() -> RetryMetrics | None:
-    return metrics_or_none(RetryMetrics)
-
-
-def replica_died(exc: BaseException) -> bool:
-    """The replica serving the call died or cannot be reached: Ray's RayActorError family
-    (ActorDiedError, ActorUnavailableError), raised by the handle itself. Not a RayTaskError: that
-    is an exception raised inside the leaf's code (Ray makes it an instance of its cause's class
-    too), which a second try would only repeat."""
-    return isinstance(exc, RayActorError) and not isinstance(exc, RayTaskError)
 
 
 class LeafClient:
@@ -134,7 +118,7 @@ class LeafClient:
                 remaining = deadline - loop.time()
                 if not replica_died(exc) or remaining <= 0:
                     raise
-                self._log_retry(method, exc)
+                report_retry(self.ref.app, f"{self.ref.app}.{method}", exc)
                 return await attempt(method, args, kwargs, remaining)
         except UserInputError as exc:
             raise _as_user_error(exc) from None
@@ -191,18 +175,6 @@ class LeafClient:
 
     def _timed_out(self, timeout_s: float) -> LeafUnavailable:
         return LeafUnavailable(self.ref.app, f"no answer within {timeout_s:g} s", "timeout")
-
-    def _log_retry(self, method: str, exc: BaseException) -> None:
-        logger.warning(
-            "retrying %s.%s once: the replica serving it died (%s: %s)",
-            self.ref.app,
-            method,
-            type(exc).__name__,
-            _first_line(exc),
-        )
-        metrics = retry_metrics()
-        if metrics is not None:
-            metrics.record(self.ref.app, type(exc).__name__)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -11,6 +11,7 @@ Handle: `serve.get_deployment_handle("Summarizer", app_name="summarization").sum
 """
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 
 from ray import serve
@@ -20,6 +21,7 @@ from apps.common.generation import GenerationParams, Seq2SeqGenerator, check_inp
 from apps.common.health import ModelHealth
 from apps.common.http import ERROR_RESPONSES, create_app, validate
 from apps.common.logs import quiet_user_errors
+from apps.common.replica_deaths import once_more_if_the_replica_died
 from apps.common.request_guard import apply_http_settings
 from apps.common.schemas import text_fields
 from apps.common.settings import parse_user_config
@@ -27,6 +29,8 @@ from apps.common.streaming import STREAM_RESPONSE, ndjson_response, progress_eve
 from apps.summarization.config import SummarizationSettings
 from apps.summarization.map_reduce import MapReduce, Progress
 from apps.summarization.schemas import SummarizeRequest, SummarizeResponse
+
+logger = logging.getLogger("ray.serve")
 
 # Chunk calls one replica has in flight through its handle, over all its requests: enough to keep
 # every replica's batches full, and far below the handle's max_queued_requests.
@@ -62,6 +66,7 @@ class Summarizer(ModelHealth):
         self.settings: SummarizationSettings | None = None
         self.generator: Seq2SeqGenerator | None = None
         self._peers = None  # a handle to this deployment, for map-reduce (made on first use)
+        self._chunk_call = "summarize_chunk"
         self._chunk_calls = asyncio.Semaphore(CHUNK_CALLS_IN_FLIGHT)
         self._map_reduce_requests = 0
 
@@ -193,12 +198,25 @@ class Summarizer(ModelHealth):
         )
 
     async def _chunk_anywhere(self, chunk: str, params: GenerationParams) -> str:
-        """One chunk's summary from whichever replica of this deployment Serve picks."""
+        """One chunk's summary from whichever replica of this deployment Serve picks; sent once
+        more if that replica dies under it or no answer comes within chunk_timeout_s
+        (apps/common/replica_deaths.py)."""
         if self._peers is None:
             context = serve.get_replica_context()
             self._peers = serve.get_deployment_handle(context.deployment, app_name=context.app_name)
+            self._chunk_call = f"{context.app_name}.summarize_chunk"  # its name in retry logs and metrics
         async with self._chunk_calls:
-            return await self._peers.summarize_chunk.remote(chunk, params)
+            # one replica dying must not fail the whole document
+            timeout_s = self.settings.chunk_timeout_s
+            try:
+                return await once_more_if_the_replica_died(
+                    lambda: self._peers.summarize_chunk.remote(chunk, params), self._chunk_call, timeout_s
+                )
+            except asyncio.TimeoutError:
+                logger.warning("a chunk got no answer within %g s, twice: the request fails", timeout_s)
+                raise ServiceBusy(
+                    f"a part of the text got no answer within {timeout_s:g} s, twice; retry later"
+                ) from None
 
 
 app = Summarizer.bind()

@@ -24,6 +24,13 @@ class SummarizationSettings(ModelAppSettings):
         description="requests with a text longer than the model's window one replica works on at "
         "once (each fans its chunks out to every replica); more are answered 503 at once",
     )
+    chunk_timeout_s: float = Field(
+        20.0,
+        gt=0,
+        description="a map-reduce chunk call with no answer within this is cancelled and sent once "
+        "more (a call to a replica that died under it can stay unanswered); keep it above a chunk's "
+        "longest wait in a busy replica's queue and below the HTTP request_timeout_s",
+    )
     default_max_length: int = Field(60, ge=1, description="summary length cap, in tokens, if unasked")
     default_min_length: int = Field(0, ge=0, description="summary length floor, in tokens, if unasked")
     max_length_limit: int = Field(200, ge=1, le=1024, description="largest max_length a caller may ask")

@@ -64,6 +64,7 @@ class MapReduce:
             # sentence splitting and token counting of up to ~150k characters: off the event loop
             chunks = await asyncio.to_thread(self.chunks, text)
             total_chunks += len(chunks)
+            logger.info("map-reduce level %d: %d chunks of %d characters", levels, len(chunks), len(text))
             summaries = await self._map(chunks, params, levels, progress)
             joined = " ".join(summary.strip() for summary in summaries if summary.strip())
             if len(joined) >= len(text):

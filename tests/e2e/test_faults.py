@@ -5,6 +5,9 @@ Redis (tests/e2e/gcs_ft.py), with the project's config deployed by `serve deploy
   flight on it fail, the router's calls that were in flight on it are retried once on the other
   replica (apps/router/leaf_client.py) so `/` loses none, and the controller brings back 2 RUNNING
   replicas;
+- a Summarizer replica is SIGKILLed while it decodes chunks of a long document that the other
+  replica is map-reducing: the chunk calls in flight on it are sent once more
+  (apps/common/replica_deaths.py) and the document is summarized;
 - the GCS process is SIGKILLed and, after an outage, started again: HTTP is served throughout by
   the running proxy and replicas, and afterwards Serve's state is intact (apps RUNNING, the same
   replicas with the same pids, the same controller and proxy).
@@ -44,6 +47,7 @@ from tests.e2e.gcs_ft import (
     start_redis,
 )
 from tests.e2e.load import HELLO, Load, wait_for
+from textserve.demo_phrases import SUMMARIES
 from textserve.prometheus import metric_total
 from textserve.ray_cluster import alive_nodes, session_pids
 
@@ -182,11 +186,24 @@ class ReplicaLogs:
         self.offsets[replica_id] += len(complete)
         return json_lines(complete.decode(errors="replace"))
 
-    def first_to_decode(self, request_ids: set[str], timeout_s: float = 30) -> str:
-        """The first replica to log a model call (`batch of ...`) serving one of request_ids."""
+    def first_to_log(self, message_start: str, request_id: str, timeout_s: float = 30) -> str:
+        """The first replica to log a record starting with message_start for request_id."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             for rid in self.paths:
+                for line in self.new_lines(rid):
+                    message = line.get("message", "")
+                    if message.startswith(message_start) and line.get("request_id") == request_id:
+                        return rid
+            time.sleep(0.01)
+        raise AssertionError(f"no replica logged {message_start!r} for {request_id} within {timeout_s} s")
+
+    def first_to_decode(self, request_ids: set[str], timeout_s: float = 30, among=None) -> str:
+        """The first replica (`among` these, else any) to log a model call (`batch of ...`)
+        serving one of request_ids."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for rid in among or self.paths:
                 for line in self.new_lines(rid):
                     serving = set(line.get("request_ids", []))
                     if line.get("message", "").startswith("batch of") and request_ids & serving:
@@ -206,12 +223,12 @@ def json_lines(text: str) -> list[dict]:
     return records
 
 
-def router_log_lines(node, needle: str) -> list[dict]:
-    """Records of the router replicas' logs whose message contains needle."""
+def replica_log_lines(node, app: str, needle: str) -> list[dict]:
+    """Records of the app's replica logs whose message contains needle."""
     serve_logs = node.temp_dir / "session_latest" / "logs" / "serve"
     return [
         record
-        for path in serve_logs.glob("replica_router_*.log")
+        for path in serve_logs.glob(f"replica_{app}_*.log")
         for record in json_lines(path.read_text(errors="replace"))
         if needle in record.get("message", "")
     ]
@@ -248,7 +265,7 @@ def test_a_killed_translator_replica_loses_only_its_in_flight_requests(ft_cluste
 
     failed = load.failures()
     failed_burst = {route: sum(b["status"] != 200 for b in burst if b["route"] == route) for route in BURST}
-    retries = router_log_lines(node, "retrying translation.translate once")
+    retries = replica_log_lines(node, "router", "retrying translation.translate once")
     figures = {
         "recovered_s": round(t_recovered - t_kill, 1),
         "requests": len(load.results) + len(burst),
@@ -283,6 +300,75 @@ def test_a_killed_translator_replica_loses_only_its_in_flight_requests(ft_cluste
     assert all(r.ok for r in load.started_after(t_kill)), "a request sent after the kill failed"
     assert all(r.ok for r in load.started_after(t_recovered)) and load.started_after(t_recovered)
     assert figures["longest_silence_s"] <= LONGEST_SILENCE_S, figures
+
+
+def long_document(chars: int) -> str:
+    """The demo documents, repeated to about `chars` characters: ~1 chunk of the window per 1,000."""
+    paragraphs = []
+    while sum(len(p) + 2 for p in paragraphs) < chars:
+        paragraphs.extend(SUMMARIES)
+    return "\n\n".join(paragraphs)[:chars]
+
+
+def test_a_killed_summarizer_replica_does_not_fail_the_document_it_held_chunks_of(ft_cluster, deployed):
+    """A 145k-character document's chunks are spread over both Summarizer replicas (through the
+    deployment's own handle); the replica that is not serving the request is SIGKILLed as soon as
+    the first map-reduce level starts. Its chunks in flight are sent once more
+    (apps/common/replica_deaths.py) and the document is summarized all the same."""
+    node, url = ft_cluster["node"], deployed["url"]
+    wait_for(lambda: len(running_replica_ids(node, "summarization")) == 2, 60, "2 Summarizer replicas")
+    running = {r["replica_id"]: r for r in replicas(node, "summarization") if r["state"] == "RUNNING"}
+    logs = ReplicaLogs(node, "summarization", running)
+    request_id = f"long-document-{uuid.uuid4().hex[:8]}"
+
+    def summarize() -> httpx.Response:
+        with httpx.Client(base_url=url, timeout=60) as http:
+            body = {"text": long_document(145_000), "max_length": 20}
+            return http.post("/summarize", json=body, headers={"X-Request-ID": request_id})
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        started = time.monotonic()
+        answer = pool.submit(summarize)
+        serving = logs.first_to_log("map-reduce level 1:", request_id)
+        [victim] = [replica for rid, replica in running.items() if rid != serving]
+        # killed once it decodes a batch of the document's chunks: more of them are on their way
+        logs.first_to_decode({request_id}, among={victim["replica_id"]})
+        assert victim["pid"] in session_pids(node.pid)
+        assert "Summarizer" in Path(f"/proc/{victim['pid']}/cmdline").read_text(errors="replace")
+        t_kill = time.monotonic()
+        os.kill(victim["pid"], signal.SIGKILL)
+        response = answer.result()
+        answered = time.monotonic()
+
+    retries = [
+        line
+        for line in replica_log_lines(node, "summarization", "retrying summarization.summarize_chunk once")
+        if line.get("request_id") == request_id
+    ]
+    print(
+        f"\nsummarizer replica killed {t_kill - started:.2f} s into a long document: "
+        f"{response.status_code} after {answered - started:.2f} s, {len(retries)} chunk calls retried"
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["summary"].strip()
+    assert retries, "no chunk call was in flight on the killed replica"
+    assert {line["replica"] for line in retries} == {serving}
+    wait_for(
+        lambda: len(running_replica_ids(node, "summarization") - {victim["replica_id"]}) == 2,
+        REPLICA_RECOVERY_S,
+        "the controller replacing the killed replica",
+    )
+    wait_for(lambda: all_running(serve_state(node)), 60, "every app RUNNING with 2 replicas again")
+    wait_for(
+        lambda: (
+            metric_total(
+                node.metrics_url, "ray_textserve_leaf_retries_total", target="summarization.summarize_chunk"
+            )
+            >= len(retries)
+        ),
+        30,
+        "the retries counted in ray_textserve_leaf_retries_total",
+    )
 
 
 def test_http_is_served_while_the_gcs_is_down_and_serve_state_survives_its_restart(ft_cluster, deployed):

@@ -13,6 +13,7 @@ import pytest
 from ray.exceptions import ActorDiedError, ActorUnavailableError, RayTaskError
 from ray.serve.exceptions import BackPressureError
 
+from apps.common import replica_deaths
 from apps.common.errors import UserInputError
 from apps.router import leaf_client
 from apps.router.config import LeafAppRef
@@ -55,7 +56,7 @@ class Counted:
 @pytest.fixture
 def counted(monkeypatch):
     retries, rejections = Counted(), Counted()
-    monkeypatch.setattr(leaf_client, "retry_metrics", lambda: retries)
+    monkeypatch.setattr(replica_deaths, "retry_metrics", lambda: retries)
     monkeypatch.setattr(leaf_client, "rejection_metrics", lambda: rejections)
     return SimpleNamespace(retries=retries.records, rejections=rejections.records)
 
