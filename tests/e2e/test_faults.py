@@ -170,6 +170,16 @@ def process_names(node) -> set[str]:
     return names
 
 
+def assert_replica_processes(node, running: dict[str, dict], deployment: str) -> None:
+    """Each pid Serve reports for the replicas is a process of our own cluster's session, and a
+    replica of `deployment`. (Done before a test's load: walking /proc takes long enough on a busy
+    machine that a kill after it would miss the calls it is meant to catch in flight.)"""
+    ours = session_pids(node.pid)
+    for replica in running.values():
+        assert replica["pid"] in ours, replica
+        assert deployment in Path(f"/proc/{replica['pid']}/cmdline").read_text(errors="replace")
+
+
 class ReplicaLogs:
     """Follows the log files of a deployment's replicas (<temp dir>/session_latest/logs/serve/)."""
 
@@ -238,7 +248,7 @@ def test_a_killed_translator_replica_loses_only_its_in_flight_requests(ft_cluste
     node, url = ft_cluster["node"], deployed["url"]
     running = {r["replica_id"]: r for r in replicas(node, "translation") if r["state"] == "RUNNING"}
     assert len(running) == 2
-    logs = ReplicaLogs(node, "translation", running)
+    assert_replica_processes(node, running, "Translator")  # checked now: the kill must not wait
     run = uuid.uuid4().hex[:8]
     burst_ids = {
         route: [f"burst-{run}-{route.strip('/') or 'router'}-{i}" for i in range(n)]
@@ -247,11 +257,9 @@ def test_a_killed_translator_replica_loses_only_its_in_flight_requests(ft_cluste
 
     with Load(url, STEADY) as load, ThreadPoolExecutor(max_workers=sum(BURST.values())) as pool:
         time.sleep(2)  # steady load before the failure
+        logs = ReplicaLogs(node, "translation", running)  # from here: little to read before the kill
         burst = [pool.submit(post_burst, url, route, rid) for route, ids in burst_ids.items() for rid in ids]
         victim = running[logs.first_to_decode(set(burst_ids["/"]))]
-        # the pid Serve reports is a process of our own cluster's session, and it is that replica
-        assert victim["pid"] in session_pids(node.pid)
-        assert "Translator" in Path(f"/proc/{victim['pid']}/cmdline").read_text(errors="replace")
         t_kill = time.monotonic()
         os.kill(victim["pid"], signal.SIGKILL)
         wait_for(
@@ -318,6 +326,7 @@ def test_a_killed_summarizer_replica_does_not_fail_the_document_it_held_chunks_o
     node, url = ft_cluster["node"], deployed["url"]
     wait_for(lambda: len(running_replica_ids(node, "summarization")) == 2, 60, "2 Summarizer replicas")
     running = {r["replica_id"]: r for r in replicas(node, "summarization") if r["state"] == "RUNNING"}
+    assert_replica_processes(node, running, "Summarizer")
     logs = ReplicaLogs(node, "summarization", running)
     request_id = f"long-document-{uuid.uuid4().hex[:8]}"
 
@@ -333,8 +342,6 @@ def test_a_killed_summarizer_replica_does_not_fail_the_document_it_held_chunks_o
         [victim] = [replica for rid, replica in running.items() if rid != serving]
         # killed once it decodes a batch of the document's chunks: more of them are on their way
         logs.first_to_decode({request_id}, among={victim["replica_id"]})
-        assert victim["pid"] in session_pids(node.pid)
-        assert "Summarizer" in Path(f"/proc/{victim['pid']}/cmdline").read_text(errors="replace")
         t_kill = time.monotonic()
         os.kill(victim["pid"], signal.SIGKILL)
         response = answer.result()
