@@ -101,6 +101,13 @@ def test_replicas_spread_over_both_nodes_and_each_node_proxies(cluster, deployed
         # Serve's default replica scheduling is SPREAD (deployment_scheduler.py): one per node
         assert {n for _, n in replicas} == {cluster.node_id, worker_a.node_id}, app
     assert set(serve_details(cluster)["proxies"]) == {cluster.node_id, worker_a.node_id}
+    # a node's proxy is listed while it starts; it takes traffic once Serve reports it HEALTHY
+    # (a POST before that was once refused: CI, 2026-11-25)
+    wait_for(
+        lambda: {p["status"] for p in serve_details(cluster)["proxies"].values()} == {"HEALTHY"},
+        60,
+        "every node's proxy HEALTHY",
+    )
     for url in (deployed["url"], proxy_url(worker_a)):
         answer = httpx.post(f"{url}/translate", json={"text": "Hello world!"}, timeout=60)
         assert answer.json()["translation"] == "Bonjour le monde !", url
