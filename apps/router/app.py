@@ -116,15 +116,17 @@ class Router:
     )
     async def route(self, request: RouteRequest):
         timeout_s = self.settings.leaf_timeout_s
-        if request.stream:
-            text = request.text if request.texts is None else request.texts
-            first, rest = await self.translation.open_stream(
-                "translate_stream", text, request.target_lang, timeout_s=timeout_s
-            )
-            return ndjson_response(_prepend(first, rest), "translation stream")
-        response = RouteResponse(task=request.task, models={})
         # A `texts` list travels to each leaf app as one list: one batch there, not N requests.
         text: str | list[str] = request.text if request.texts is None else request.texts
+        if request.stream:  # the leaf app's own events, passed on as they come
+            if request.task == "summarize":
+                leaf, method = self.summarization, "summarize_stream"
+                args = (text, request.max_length, request.min_length)
+            else:
+                leaf, method, args = self.translation, "translate_stream", (text, request.target_lang)
+            first, rest = await leaf.open_stream(method, *args, timeout_s=timeout_s)
+            return ndjson_response(_prepend(first, rest), f"{leaf.ref.app} stream")
+        response = RouteResponse(task=request.task, models={})
         if request.task in ("summarize", "summarize_then_translate"):
             summary = await self.summarization.call(
                 "summarize", text, request.max_length, request.min_length, timeout_s=timeout_s

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, model_validator
 from apps.common.schemas import TextOrTexts
 
 Task = Literal["translate", "summarize", "summarize_then_translate"]
+STREAMED_TASKS = ("translate", "summarize")  # the tasks one leaf app answers, so can stream
 
 
 class RouteRequest(TextOrTexts):
@@ -18,14 +19,17 @@ class RouteRequest(TextOrTexts):
     min_length: int | None = Field(None, ge=0, description="for summarize tasks: shortest summary, in tokens")
     stream: bool = Field(
         False,
-        description="task translate only: the translation app's sentence events as newline-delimited "
-        "JSON (see POST /translate)",
+        description='tasks translate and summarize: the leaf app\'s events as newline-delimited JSON '
+        '(see POST /translate and POST /summarize with "stream": true)',
     )
 
     @model_validator(mode="after")
-    def _stream_translations_only(self) -> RouteRequest:
-        if self.stream and self.task != "translate":
-            raise ValueError(f'"stream": true is for task "translate" only, not "{self.task}"')
+    def _stream_one_app(self) -> RouteRequest:
+        if self.stream and self.task not in STREAMED_TASKS:
+            raise ValueError(
+                f'"stream": true is for tasks "translate" and "summarize", not "{self.task}" '
+                "(summarize with a stream, then translate the summary)"
+            )
         return self
 
 

@@ -65,8 +65,8 @@ def test_through_the_router_and_in_a_list_with_short_texts(http, tokenizer):
     assert long_summary.strip() and len(tokenizer(long_summary).input_ids) <= 60 + 1
 
 
-def read_events(http, body: dict) -> list[dict]:
-    with http.stream("POST", "/summarize", json=body) as response:
+def read_events(http, body: dict, path: str = "/summarize") -> list[dict]:
+    with http.stream("POST", path, json=body) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"].startswith("application/x-ndjson")
         return [json.loads(line) for line in response.iter_lines() if line]
@@ -81,6 +81,17 @@ def test_stream_reports_chunk_progress_then_the_summary(http, tokenizer):
     first_level = [event for event in progress if event["level"] == 1]
     total = first_level[0]["total"]
     assert total > 10 and [event["done"] for event in first_level] == list(range(total + 1))
+
+
+def test_the_router_streams_the_same_events(http):
+    body = {"text": DOCUMENT[:30_000], "max_length": 20, "stream": True}
+    direct = read_events(http, body)
+    through_router = read_events(http, {**body, "task": "summarize"}, path="/")
+    assert through_router == direct  # the same chunks, progress and (deterministic) summary
+    assert through_router[0]["event"] == "progress" and through_router[-1]["event"] == "done"
+    # a request the summarizer refuses is the router's plain 4xx, before anything streams
+    response = http.post("/", json={**body, "task": "summarize", "max_length": 999})
+    assert response.status_code == 422 and "above this service's limit" in response.json()["error"]
 
 
 def test_stream_of_a_short_text_is_just_done(http):

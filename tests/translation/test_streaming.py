@@ -84,7 +84,8 @@ def test_a_request_that_cannot_be_served_is_a_plain_4xx_before_any_stream(http, 
     assert "GET /translate/languages" in response.json()["error"]
 
 
-def test_router_streams_only_the_translate_task(http):
-    response = http.post("/", json={"text": "Hello world!", "task": "summarize", "stream": True})
+def test_router_streams_one_apps_task_only(http):
+    body = {"text": "Hello world!", "task": "summarize_then_translate", "stream": True}
+    response = http.post("/", json=body)
     assert response.status_code == 422
-    assert "stream" in response.json()["error"]
+    assert '"stream": true is for tasks "translate" and "summarize"' in response.json()["error"]
