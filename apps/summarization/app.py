@@ -21,7 +21,7 @@ from apps.common.generation import GenerationParams, Seq2SeqGenerator, check_inp
 from apps.common.health import ModelHealth
 from apps.common.http import ERROR_RESPONSES, create_app, validate
 from apps.common.logs import quiet_user_errors
-from apps.common.replica_deaths import once_more_if_the_replica_died
+from apps.common.replica_deaths import NoAnswerInTime, once_more_if_the_replica_died
 from apps.common.request_guard import apply_http_settings
 from apps.common.schemas import text_fields
 from apps.common.settings import parse_user_config
@@ -212,7 +212,7 @@ class Summarizer(ModelHealth):
                 return await once_more_if_the_replica_died(
                     lambda: self._peers.summarize_chunk.remote(chunk, params), self._chunk_call, timeout_s
                 )
-            except asyncio.TimeoutError:
+            except NoAnswerInTime:
                 logger.warning("a chunk got no answer within %g s, twice: the request fails", timeout_s)
                 raise ServiceBusy(
                     f"a part of the text got no answer within {timeout_s:g} s, twice; retry later"

@@ -86,7 +86,8 @@ class MapReduce:
     async def _map(
         self, chunks: list[str], params: GenerationParams, level: int, progress: Progress | None
     ) -> list[str]:
-        """Every chunk's summary, in order; the chunks are summarized concurrently."""
+        """Every chunk's summary, in order; the chunks are summarized concurrently. The first
+        failure is raised, and the chunk calls still running are cancelled."""
         done = 0
         if progress is not None:
             progress(level, done, len(chunks))
@@ -99,4 +100,9 @@ class MapReduce:
                 progress(level, done, len(chunks))
             return summary
 
-        return list(await asyncio.gather(*(one(chunk) for chunk in chunks)))
+        calls = [asyncio.ensure_future(one(chunk)) for chunk in chunks]
+        try:
+            return list(await asyncio.gather(*calls))
+        finally:  # one chunk failed (or the request was cancelled): the rest are of no use
+            for call in calls:
+                call.cancel()

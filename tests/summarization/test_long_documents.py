@@ -10,6 +10,7 @@ from ray import serve
 from transformers import AutoTokenizer
 
 from textserve.demo_phrases import SUMMARIES
+from textserve.inprocess import app_config, deploy_app
 from textserve.prometheus import scrape, totals_by
 
 
@@ -137,3 +138,23 @@ def test_more_long_documents_than_a_replica_takes_are_refused_at_once_not_deadlo
             assert seconds < 5
         else:
             assert response.json()["summary"].strip()
+
+
+def test_chunk_calls_unanswered_in_time_are_sent_once_more_then_the_request_is_a_503(http, apps):
+    """`chunk_timeout_s` (user_config) bounds each chunk call: a copy of the app whose deadline no
+    chunk call can meet (1 ms) retries each one once, then answers 503 saying to retry."""
+    app = "summarization-deadline"
+    cfg = dict(app_config(apps, "summarization"), name=app, route_prefix="/summarize-deadline")
+    [deployment] = cfg["deployments"]
+    cfg["deployments"] = [dict(deployment, num_replicas=1)]
+    deploy_app(cfg, user_config={**deployment["user_config"], "chunk_timeout_s": 0.001})
+    try:
+        response = http.post("/summarize-deadline", json={"text": DOCUMENT[:20_000]})
+        assert response.status_code == 503, response.text
+        assert "got no answer within 0.001 s, twice; retry later" in response.json()["error"]
+        assert response.headers["retry-after"] == "2"
+        # a text that fits the window makes no chunk call: answered as before
+        document, summary = next(iter(SUMMARIES.items()))
+        assert http.post("/summarize-deadline", json={"text": document}).json()["summary"] == summary
+    finally:
+        serve.delete(app)

@@ -50,3 +50,26 @@ def test_summaries_that_do_not_shrink_fail_instead_of_looping():
 
     with pytest.raises(DocumentDidNotShrink, match="level 1: 4 chunks"):
         run(MapReduce(words, 8, echo), " ".join(["one two three four."] * 8))
+
+
+def test_a_failed_chunk_fails_the_text_and_cancels_the_chunk_calls_still_running():
+    cancelled = []
+
+    async def fail_one(chunk: str, params: GenerationParams) -> str:
+        if chunk.startswith("s0 "):
+            raise RuntimeError("chunk s0 failed")
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.append(chunk)
+            raise
+        return chunk
+
+    async def main() -> list[str]:
+        text = " ".join(f"s{i} a b c." for i in range(8))  # 4 chunks of 2 sentences
+        with pytest.raises(RuntimeError, match="chunk s0 failed"):
+            await MapReduce(words, 8, fail_one).reduce_to_window(text, PARAMS)
+        await asyncio.sleep(0)  # (checked before asyncio.run would cancel what is left anyway)
+        return list(cancelled)
+
+    assert len(asyncio.run(main())) == 3
