@@ -32,9 +32,9 @@ def test_every_panel_queries_prometheus_for_exported_metrics():
             assert serve_used <= SERVE_METRICS, (panel["title"], serve_used - SERVE_METRICS)
 
 
-def test_the_dashboard_covers_requests_latency_tokens_batches_and_rejections():
+def test_the_dashboard_covers_requests_latency_tokens_batches_rejections_and_retries():
     exprs = " ".join(t["expr"] for p in DASHBOARD["panels"] for t in p["targets"])
     for metric in ("requests_total", "request_seconds_bucket", "input_tokens_total",
                    "output_tokens_total", "batched_texts_total", "model_calls_total",
-                   "rejected_requests_total"):
+                   "rejected_requests_total", "leaf_retries_total"):
         assert f"ray_textserve_{metric}" in exprs
