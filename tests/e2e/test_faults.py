@@ -321,7 +321,7 @@ def long_document(chars: int) -> str:
 def test_a_killed_summarizer_replica_does_not_fail_the_document_it_held_chunks_of(ft_cluster, deployed):
     """A 145k-character document's chunks are spread over both Summarizer replicas (through the
     deployment's own handle); the replica that is not serving the request is SIGKILLed as soon as
-    the first map-reduce level starts. Its chunks in flight are sent once more
+    it logs a batch of the document's chunks. Its chunk calls in flight are sent once more
     (apps/common/replica_deaths.py) and the document is summarized all the same."""
     node, url = ft_cluster["node"], deployed["url"]
     wait_for(lambda: len(running_replica_ids(node, "summarization")) == 2, 60, "2 Summarizer replicas")
