@@ -1,7 +1,7 @@
 """Errors a caller can cause. They carry the HTTP status to answer with and a message that says
 what to change; they travel unchanged through DeploymentHandles, so the router can pass a leaf
 app's 4xx on instead of mistaking it for an outage. error_response is the JSON every error
-answer has; new_incident names a fault of ours."""
+answer has; new_incident names a fault of ours, first_line shortens one for a log line."""
 
 from __future__ import annotations
 
@@ -45,6 +45,11 @@ def new_incident() -> tuple[str, str]:
     that has the details, the message points there and carries no traceback."""
     incident = uuid.uuid4().hex[:12]
     return incident, f"internal error (incident {incident}); the server log has the details"
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's message, first line only (Ray's carry a whole remote traceback after it)."""
+    return str(exc).splitlines()[0] if str(exc) else ""
 
 
 def error_response(

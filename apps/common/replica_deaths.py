@@ -23,6 +23,7 @@ from typing import TypeVar
 
 from ray.exceptions import RayActorError, RayTaskError
 
+from apps.common.errors import first_line
 from apps.common.metrics import RetryMetrics, metrics_or_none
 
 logger = logging.getLogger("ray.serve")
@@ -46,8 +47,7 @@ def report_retry(target: str, call: str, exc: BaseException) -> None:
     label."""
     timed_out = isinstance(exc, NoAnswerInTime)
     reason = "no answer in time" if timed_out else "the replica serving it died"
-    first_line = str(exc).splitlines()[0] if str(exc) else ""
-    logger.warning("retrying %s once: %s (%s: %s)", call, reason, type(exc).__name__, first_line)
+    logger.warning("retrying %s once: %s (%s: %s)", call, reason, type(exc).__name__, first_line(exc))
     metrics = retry_metrics()
     if metrics is not None:
         metrics.record(target, type(exc).__name__)

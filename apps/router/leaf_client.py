@@ -29,7 +29,7 @@ from ray import serve
 from ray.exceptions import RayActorError
 from ray.serve.exceptions import BackPressureError
 
-from apps.common.errors import UserInputError
+from apps.common.errors import UserInputError, first_line
 from apps.common.metrics import RejectionMetrics, metrics_or_none
 from apps.common.replica_deaths import replica_died, report_retry
 from apps.router.config import LeafAppRef
@@ -139,7 +139,7 @@ class LeafClient:
                 self.ref.app,
                 method,
                 type(exc).__name__,
-                _first_line(exc),
+                first_line(exc),
             )
             self._handle = None  # fetch a fresh handle next time (the app may have been redeployed)
             raise LeafUnavailable(self.ref.app, type(exc).__name__) from None
@@ -175,10 +175,6 @@ class LeafClient:
 
     def _timed_out(self, timeout_s: float) -> LeafUnavailable:
         return LeafUnavailable(self.ref.app, f"no answer within {timeout_s:g} s", "timeout")
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0] if str(exc) else ""
 
 
 async def _await(response):
