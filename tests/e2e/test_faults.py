@@ -198,28 +198,34 @@ class ReplicaLogs:
 
     def first_to_log(self, message_start: str, request_id: str, timeout_s: float = 30) -> str:
         """The first replica to log a record starting with message_start for request_id."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            for rid in self.paths:
-                for line in self.new_lines(rid):
-                    message = line.get("message", "")
-                    if message.startswith(message_start) and line.get("request_id") == request_id:
-                        return rid
-            time.sleep(0.01)
-        raise AssertionError(f"no replica logged {message_start!r} for {request_id} within {timeout_s} s")
+        return self._first(
+            lambda line: line.get("message", "").startswith(message_start)
+            and line.get("request_id") == request_id,
+            self.paths,
+            timeout_s,
+            f"logged {message_start!r} for {request_id}",
+        )
 
     def first_to_decode(self, request_ids: set[str], timeout_s: float = 30, among=None) -> str:
         """The first replica (`among` these, else any) to log a model call (`batch of ...`)
         serving one of request_ids."""
+        return self._first(
+            lambda line: line.get("message", "").startswith("batch of")
+            and bool(request_ids & set(line.get("request_ids", []))),
+            among or self.paths,
+            timeout_s,
+            f"decoded any of {request_ids}",
+        )
+
+    def _first(self, matches, replica_ids, timeout_s: float, what: str) -> str:
+        """The first of replica_ids whose new log lines have one that matches (polled every 10 ms)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            for rid in among or self.paths:
-                for line in self.new_lines(rid):
-                    serving = set(line.get("request_ids", []))
-                    if line.get("message", "").startswith("batch of") and request_ids & serving:
-                        return rid
+            for rid in replica_ids:
+                if any(matches(line) for line in self.new_lines(rid)):
+                    return rid
             time.sleep(0.01)
-        raise AssertionError(f"no replica decoded any of {request_ids} within {timeout_s} s")
+        raise AssertionError(f"no replica {what} within {timeout_s} s")
 
 
 def json_lines(text: str) -> list[dict]:
