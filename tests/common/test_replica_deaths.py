@@ -10,19 +10,12 @@ from ray.exceptions import ActorDiedError, ActorUnavailableError, RayTaskError
 
 from apps.common import replica_deaths
 from apps.common.replica_deaths import once_more_if_the_replica_died
-
-
-class Recorded:
-    def __init__(self):
-        self.records = []
-
-    def record(self, *labels):
-        self.records.append(labels)
+from tests.recorded_metrics import RecordedMetric
 
 
 @pytest.fixture
 def retries(monkeypatch) -> list:
-    recorded = Recorded()
+    recorded = RecordedMetric()
     monkeypatch.setattr(replica_deaths, "retry_metrics", lambda: recorded)
     return recorded.records
 

@@ -18,6 +18,7 @@ from apps.common.errors import UserInputError
 from apps.router import leaf_client
 from apps.router.config import LeafAppRef
 from apps.router.leaf_client import LeafClient, LeafUnavailable
+from tests.recorded_metrics import RecordedMetric
 
 ANSWER = {"translation": "Bonjour le monde !", "target_lang": "fr", "model": "m"}
 
@@ -45,17 +46,9 @@ class StandInMethod:
         return respond()
 
 
-class Counted:
-    def __init__(self):
-        self.records = []
-
-    def record(self, *labels):
-        self.records.append(labels)
-
-
 @pytest.fixture
 def counted(monkeypatch):
-    retries, rejections = Counted(), Counted()
+    retries, rejections = RecordedMetric(), RecordedMetric()
     monkeypatch.setattr(replica_deaths, "retry_metrics", lambda: retries)
     monkeypatch.setattr(leaf_client, "rejection_metrics", lambda: rejections)
     return SimpleNamespace(retries=retries.records, rejections=rejections.records)
