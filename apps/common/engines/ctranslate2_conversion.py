@@ -4,6 +4,11 @@ directory outside the repo (`TEXTSERVE_CACHE_DIR`, default ~/.cache/textserve).
 The conversion runs in a child process (`python -m apps.common.engines.ctranslate2_conversion SRC
 OUT`) so the serving replica never loads torch and stays small. Replicas that start together take
 a file lock: one converts, the others wait and reuse its result.
+
+Weights are quantized to 7 bits (|w| <= 63) rather than CTranslate2's 8. CPUs without VNNI (AVX2
+and AVX-512F alike) multiply int8 in pairs summed into a saturating int16, so 8-bit weights
+overflow there and the same model decodes differently from a VNNI CPU; with 7 bits no pair can
+overflow and every CPU computes the same integer products (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from pathlib import Path
 logger = logging.getLogger("ray.serve")
 
 QUANTIZATION = "int8"
+WEIGHT_BITS = 7  # |w| <= 2**(bits-1) - 1; 255 * 63 * 2 < 32767, the int16 pair sum of AVX2 kernels
 CONVERSION_TIMEOUT_S = 1800
 _MODEL_FILES = re.compile(r".*\.(json|safetensors|bin|model|txt)$")
 
@@ -41,7 +47,8 @@ def _fingerprint(model_dir: Path) -> str:
     """Changes when the checkpoint's files or the CTranslate2 version change."""
     import ctranslate2
 
-    digest = hashlib.sha256(f"{model_dir.resolve()}|{ctranslate2.__version__}|{QUANTIZATION}".encode())
+    recipe = f"{ctranslate2.__version__}|{QUANTIZATION}|w{WEIGHT_BITS}"
+    digest = hashlib.sha256(f"{model_dir.resolve()}|{recipe}".encode())
     for path in sorted(model_dir.iterdir()):
         if path.is_file() and _MODEL_FILES.match(path.name):
             stat = path.stat()
@@ -79,14 +86,42 @@ def converted_model_dir(model_dir: Path) -> Path:
     return out
 
 
-def _convert(model_dir: str, out: str) -> None:
+def convert_checkpoint(model_dir: str, out: str, weight_bits: int = WEIGHT_BITS) -> None:
+    """Write the CTranslate2 int8 model of the transformers checkpoint `model_dir` into `out`,
+    each weight row scaled so its largest value is 2**(weight_bits-1) - 1 (8: CTranslate2's own)."""
+    import numpy as np
     from ctranslate2.converters import TransformersConverter
+    from ctranslate2.specs import model_spec
 
     # The model dir must hold its tokenizer: without it the converter silently invents a vocabulary.
     if not (Path(model_dir) / "tokenizer.json").is_file():
         raise SystemExit(f"{model_dir} holds no tokenizer.json")
-    TransformersConverter(model_dir).convert(out, quantization=QUANTIZATION, force=True)
+    largest = float(2 ** (weight_bits - 1) - 1)
+    # What TransformersConverter.convert does, with our quantization in place of its optimize step
+    spec = TransformersConverter(model_dir)._load()
+    spec.validate()
+    spec.optimize(quantization="float32")  # shares repeated weights; float32 everywhere
+
+    def quantize(layer, name: str, value) -> None:
+        key = name.rsplit("/", 1)[-1]
+        if not isinstance(value, model_spec.Variable) or value.is_scalar():
+            return
+        if not hasattr(layer, f"{key}_scale"):  # CTranslate2 quantizes exactly these (GEMM weights)
+            return
+        weights = value.to("float32").numpy()
+        rows = weights.reshape(weights.shape[0], -1)
+        amax = np.abs(rows).max(axis=1)
+        amax[amax == 0] = largest
+        scale = (largest / amax).astype(np.float32)
+        quantized = np.rint(rows * scale[:, None]).astype(np.int8).reshape(weights.shape)
+        setattr(layer, key, model_spec.NumpyVariable(quantized))
+        setattr(layer, f"{key}_scale", model_spec.NumpyVariable(scale))
+
+    model_spec.visit_spec(spec, quantize)
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    spec.save(out)
 
 
 if __name__ == "__main__":
-    _convert(sys.argv[1], sys.argv[2])
+    convert_checkpoint(sys.argv[1], sys.argv[2], *(int(arg) for arg in sys.argv[3:]))
