@@ -3,9 +3,12 @@
     python -m textserve.local_stack up     # Ray head (if not running), deploy, wait, print examples
     python -m textserve.local_stack down   # serve shutdown, then stop the Ray head `up` started
 
-`up` starts `ray start --head --block` in its own session and records its PID in .run/ray.pid;
-`down` sends that process SIGTERM, which stops exactly that cluster's processes (never
-`ray stop`, which would end every Ray cluster on the machine).
+`up` starts `ray start --head --block` in its own session and records it in .run/stack.json (its
+PID, GCS address and dashboard); `down` sends that process SIGTERM, which stops exactly that
+cluster's processes (never `ray stop`, which would end every Ray cluster on the machine), and
+removes Ray's address file when it names that head, so `ray.init()` and `serve run` start a
+cluster of their own afterwards instead of waiting on a dead one. Ports default to Ray's and the
+seed guide's (GCS 6379, dashboard 8265, HTTP 8000); the options move them.
 """
 
 from __future__ import annotations
@@ -15,17 +18,48 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from textserve import ray_cluster
+from textserve import ray_address_file, ray_cluster
 from textserve.demo_phrases import SUMMARIES
 from textserve.run_config import DEFAULT_CONFIG, REPO_ROOT
 from textserve.serve_status import SERVE, dashboard_up, serve_status, wait_until_running
 
 RUN_DIR = REPO_ROOT / ".run"
-PID_FILE = RUN_DIR / "ray.pid"
-DASHBOARD = "http://127.0.0.1:8265"
 APPS = ["translation", "summarization", "router"]
+
+
+@dataclass
+class Stack:
+    """Where `up` puts things; written to <run_dir>/stack.json so `down` stops exactly that."""
+
+    run_dir: str = str(RUN_DIR)
+    http_port: int = 8000
+    dashboard_port: int = 8265
+    gcs_port: int = 6379
+    free_node_ports: bool = False  # the head's other ports free ones, to run beside another cluster
+    pid: int | None = None
+    gcs_address: str = ""
+
+    @property
+    def dashboard(self) -> str:
+        return f"http://127.0.0.1:{self.dashboard_port}"
+
+    @property
+    def record(self) -> Path:
+        return Path(self.run_dir) / "stack.json"
+
+    def save(self) -> None:
+        Path(self.run_dir).mkdir(parents=True, exist_ok=True)
+        self.record.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, run_dir: Path) -> Stack | None:
+        try:
+            return cls(**json.loads((Path(run_dir) / "stack.json").read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            return None
 
 
 def cluster_env() -> dict:
@@ -35,36 +69,48 @@ def cluster_env() -> dict:
     return env
 
 
-def _our_head_pid() -> int | None:
+def _running(pid: int | None) -> bool:
+    if pid is None:
+        return False
     try:
-        pid = int(PID_FILE.read_text())
         os.kill(pid, 0)
-        return pid
-    except (OSError, ValueError):
-        return None
+        return True
+    except OSError:
+        return False
 
 
-def start_head() -> None:
-    if _our_head_pid() is not None and dashboard_up(DASHBOARD):
-        print(f"Ray head already running (pid {_our_head_pid()})")
+def start_head(stack: Stack) -> None:
+    """Start the head `stack` describes, unless the one it recorded still runs."""
+    previous = Stack.load(Path(stack.run_dir))
+    if previous and _running(previous.pid) and dashboard_up(previous.dashboard):
+        if previous.dashboard_port != stack.dashboard_port:
+            raise SystemExit(f"a head started by `make run` already runs at {previous.dashboard}")
+        print(f"Ray head already running (pid {previous.pid})")
+        stack.pid, stack.gcs_address = previous.pid, previous.gcs_address
         return
-    RUN_DIR.mkdir(exist_ok=True)
-    log_path = RUN_DIR / "ray.log"
-    args = ray_cluster.head_args(dashboard_port=8265)
+    stale = ray_address_file.remove_if_stale()
+    if stale:
+        print(f"removed {ray_address_file.address_file()}: it named {stale}, where no Ray head runs")
+    log_path = Path(stack.run_dir) / "ray.log"
+    extra = ray_cluster.free_node_port_flags() if stack.free_node_ports else []
+    args = ray_cluster.head_args(port=stack.gcs_port, dashboard_port=stack.dashboard_port, extra=extra)
     proc = ray_cluster.launch(args, env=cluster_env(), log_path=log_path)
-    PID_FILE.write_text(str(proc.pid))
+    stack.pid = proc.pid
+    stack.save()
     try:
-        ray_cluster.wait_for_dashboard(DASHBOARD, proc, log_path, timeout_s=90)
+        ray_cluster.wait_for_dashboard(stack.dashboard, proc, log_path, timeout_s=90)
     except RuntimeError:
-        PID_FILE.unlink(missing_ok=True)
+        stack.record.unlink(missing_ok=True)
         tail = log_path.read_text()[-2000:]
         raise SystemExit(f"Ray head did not start (is another cluster running?):\n{tail}") from None
-    print(f"Ray head started (pid {proc.pid}); dashboard {DASHBOARD}")
+    stack.gcs_address = ray_address_file.wait_for_port(stack.gcs_port, timeout_s=60) or ""
+    stack.save()
+    print(f"Ray head started (pid {proc.pid}); dashboard {stack.dashboard}")
 
 
-def serve_status_or_none() -> dict:
+def serve_status_or_none(dashboard: str) -> dict:
     try:
-        return serve_status(DASHBOARD).get("applications") or {}
+        return serve_status(dashboard).get("applications") or {}
     except subprocess.SubprocessError:
         return {}
 
@@ -72,63 +118,69 @@ def serve_status_or_none() -> dict:
 def up(args: argparse.Namespace) -> int:
     from textserve import run_config
 
-    run_config_path = RUN_DIR / "serve_config.yaml"
+    stack = Stack(
+        run_dir=str(args.run_dir),
+        http_port=args.http_port,
+        dashboard_port=args.dashboard_port,
+        gcs_port=args.gcs_port,
+        free_node_ports=args.free_node_ports,
+    )
+    run_config_path = Path(stack.run_dir) / "serve_config.yaml"
     run_config.main(
         [
-            "--config",
-            str(args.config),
-            "--out",
-            str(run_config_path),
-            "--demo",
-            args.demo,
-            "--http-host",
-            "127.0.0.1",
+            *("--config", str(args.config), "--out", str(run_config_path), "--demo", args.demo),
+            *("--http-host", "127.0.0.1", "--http-port", str(stack.http_port)),
         ]
     )
-    start_head()
-    if serve_status_or_none():
+    start_head(stack)
+    dashboard = stack.dashboard
+    if serve_status_or_none(dashboard):
         # Serve compares configs, not code: redeploying an unchanged config would keep old code.
         print("shutting down the running apps so the current code and config are deployed")
-        subprocess.run([SERVE, "shutdown", "-y", "-a", DASHBOARD], check=True, env=cluster_env())
-    subprocess.run([SERVE, "deploy", str(run_config_path), "-a", DASHBOARD], check=True, env=cluster_env())
+        subprocess.run([SERVE, "shutdown", "-y", "-a", dashboard], check=True, env=cluster_env())
+    subprocess.run([SERVE, "deploy", str(run_config_path), "-a", dashboard], check=True, env=cluster_env())
     print("waiting for the three apps to be RUNNING ...")
-    wait_until_running(DASHBOARD, APPS, timeout_s=600)
-    subprocess.run([SERVE, "status", "-a", DASHBOARD], check=False)
-    print(examples())
+    wait_until_running(dashboard, APPS, timeout_s=600)
+    subprocess.run([SERVE, "status", "-a", dashboard], check=False)
+    print(examples(f"http://127.0.0.1:{stack.http_port}"))
     return 0
 
 
 def down(args: argparse.Namespace) -> int:
-    pid = _our_head_pid()
-    if pid is None:
+    stack = Stack.load(Path(args.run_dir))
+    if stack is None or not _running(stack.pid):
         print("no Ray head started by `make run` is running")
-        PID_FILE.unlink(missing_ok=True)
+        if stack is not None:
+            ray_address_file.remove_if_it_names(stack.gcs_address)
+            stack.record.unlink(missing_ok=True)
         return 0
-    subprocess.run([SERVE, "shutdown", "-y", "-a", DASHBOARD], check=False, env=cluster_env())
+    subprocess.run([SERVE, "shutdown", "-y", "-a", stack.dashboard], check=False, env=cluster_env())
     # SIGTERM to that `ray start --block`: it stops its cluster's processes (and only those)
-    ray_cluster.stop_node_process(pid, timeout_s=60, kill_after_timeout=False)
-    PID_FILE.unlink(missing_ok=True)
-    print(f"stopped the Ray head (pid {pid})")
+    ray_cluster.stop_node_process(stack.pid, timeout_s=60, kill_after_timeout=False)
+    if ray_address_file.remove_if_it_names(stack.gcs_address):
+        print(f"removed {ray_address_file.address_file()} (it named the stopped head)")
+    stack.record.unlink(missing_ok=True)
+    print(f"stopped the Ray head (pid {stack.pid})")
     return 0
 
 
-def examples() -> str:
+def examples(base: str = "http://127.0.0.1:8000") -> str:
     text = next(iter(SUMMARIES))
     document = json.dumps({"text": text})
     chained = json.dumps({"text": text, "task": "summarize_then_translate", "target_lang": "de"})
     return f"""
-All three apps are RUNNING on http://127.0.0.1:8000. Try:
+All three apps are RUNNING on {base}. Try:
 
-  curl -s -X POST http://127.0.0.1:8000/translate -H 'Content-Type: application/json' \\
+  curl -s -X POST {base}/translate -H 'Content-Type: application/json' \\
        -d '{{"text": "Hello world!", "target_lang": "fr"}}'
-  curl -s -X POST http://127.0.0.1:8000/summarize -H 'Content-Type: application/json' \\
+  curl -s -X POST {base}/summarize -H 'Content-Type: application/json' \\
        -d '{document}'
-  curl -s -X POST http://127.0.0.1:8000/ -H 'Content-Type: application/json' \\
+  curl -s -X POST {base}/ -H 'Content-Type: application/json' \\
        -d '{{"text": "Hello world!"}}'
-  curl -s -X POST http://127.0.0.1:8000/ -H 'Content-Type: application/json' \\
+  curl -s -X POST {base}/ -H 'Content-Type: application/json' \\
        -d '{chained}'
 
-API docs: http://127.0.0.1:8000/translate/docs  /summarize/docs  /docs
+API docs: {base}/translate/docs  /summarize/docs  /docs
 Status:   .venv/bin/serve status        Stop: make stop
 """
 
@@ -139,7 +191,18 @@ def main(argv: list[str] | None = None) -> int:
     p_up = sub.add_parser("up", help="start Ray (if needed), deploy, wait until RUNNING")
     p_up.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     p_up.add_argument("--demo", choices=["auto", "always", "never"], default="auto")
-    sub.add_parser("down", help="shut Serve down and stop the Ray head `up` started")
+    defaults = Stack()
+    p_up.add_argument("--http-port", type=int, default=defaults.http_port)
+    p_up.add_argument("--dashboard-port", type=int, default=defaults.dashboard_port)
+    p_up.add_argument("--gcs-port", type=int, default=defaults.gcs_port)
+    p_up.add_argument(
+        "--free-node-ports",
+        action="store_true",
+        help="free ports for the head's raylet, agents and metrics (beside another cluster)",
+    )
+    p_down = sub.add_parser("down", help="shut Serve down and stop the Ray head `up` started")
+    for p in (p_up, p_down):
+        p.add_argument("--run-dir", type=Path, default=RUN_DIR, help="where `up` keeps its state")
     args = parser.parse_args(argv)
     return up(args) if args.command == "up" else down(args)
 

@@ -59,6 +59,11 @@ class RayNode:
         return _alive(self.pid)
 
 
+def free_node_port_flags() -> list[str]:
+    """`ray start` flags giving a node free ports for everything but its GCS, dashboard and HTTP."""
+    return _node_ports()[0]
+
+
 def _node_ports() -> tuple[list[str], int]:
     """Flags giving a node its own free ports (several nodes share this machine), and its
     metrics port."""

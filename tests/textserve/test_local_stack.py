@@ -1,40 +1,122 @@
-"""`make run` (textserve.local_stack up) serves on 127.0.0.1 only: the config it deploys binds Serve's
-HTTP proxy to 127.0.0.1:8000, and the Ray head it starts puts its node and dashboard (port 8265,
-which can run jobs: remote code execution) on 127.0.0.1 too. serve_config.yaml itself keeps
-0.0.0.0 for production, as the seed's does.
+"""`make run` / `make stop` (textserve.local_stack up / down), for real: a Ray head of its own on
+free ports, the three apps deployed with the `serve` CLI, the seed guide's request answered on
+127.0.0.1; after `down`, Ray's address file no longer names the stopped head, so `ray.init()`
+starts a cluster of its own instead of waiting on a dead GCS. Ray's temp dir (RAY_TMPDIR) is the
+test's own, so the address file it reads and writes is too."""
 
-Nothing is started: the Ray launcher, the `serve` CLI and the wait are replaced by recorders, and
-the derived config is written to a temporary directory instead of .run/."""
-
-import argparse
+import json
+import os
+import shutil
+import socket
 import subprocess
-from types import SimpleNamespace
+import sys
+import tempfile
+from pathlib import Path
 
+import pytest
+import requests
 import yaml
 
-from textserve import local_stack
+from textserve.inprocess import free_port
 from textserve.run_config import DEFAULT_CONFIG
 
+INIT_AND_LEAVE = (
+    "import ray; ray.init(num_cpus=1, include_dashboard=False); "
+    "print('resources', ray.cluster_resources().get('CPU')); ray.shutdown()"
+)
 
-def test_make_run_binds_http_and_the_dashboard_to_localhost(tmp_path, monkeypatch, demo_models):
-    launched, commands = [], []
-    monkeypatch.setattr(local_stack, "RUN_DIR", tmp_path)
-    monkeypatch.setattr(local_stack, "PID_FILE", tmp_path / "ray.pid")
-    monkeypatch.setattr(
-        local_stack.ray_cluster, "launch", lambda args, **kw: launched.append(args) or SimpleNamespace(pid=0)
+
+@pytest.fixture
+def ray_tmpdir():
+    # short: Ray's socket paths under it must stay within the 107-character limit of Unix sockets
+    path = Path(tempfile.mkdtemp(prefix="ts-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def stack_command(*args: str, env: dict, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "textserve.local_stack", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
-    monkeypatch.setattr(local_stack.ray_cluster, "wait_for_dashboard", lambda *a, **kw: None)
-    monkeypatch.setattr(local_stack, "serve_status_or_none", dict)
-    monkeypatch.setattr(local_stack, "wait_until_running", lambda *a, **kw: None)
-    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: commands.append(cmd))
 
-    assert local_stack.up(argparse.Namespace(config=DEFAULT_CONFIG, demo="always")) == 0
 
-    deployed = tmp_path / "serve_config.yaml"
-    assert [local_stack.SERVE, "deploy", str(deployed), "-a", local_stack.DASHBOARD] in commands
-    assert yaml.safe_load(deployed.read_text())["http_options"]["host"] == "127.0.0.1"
-    assert yaml.safe_load(DEFAULT_CONFIG.read_text())["http_options"]["host"] == "0.0.0.0"
+def test_make_run_serves_on_localhost_and_make_stop_leaves_no_trap(tmp_path, ray_tmpdir, demo_models):
+    env = {**os.environ, "RAY_TMPDIR": str(ray_tmpdir), "RAY_AUTH_MODE": "disabled"}
+    http_port, dashboard_port, gcs_port = free_port(), free_port(), free_port()
+    run_dir = tmp_path / "run"
+    up = [
+        *("up", "--demo", "always", "--run-dir", str(run_dir), "--http-port", str(http_port)),
+        *("--dashboard-port", str(dashboard_port), "--gcs-port", str(gcs_port), "--free-node-ports"),
+    ]
+    address_file = ray_tmpdir / "ray" / "ray_current_cluster"
+    try:
+        started = stack_command(*up, env=env)
+        assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
+        assert f"All three apps are RUNNING on http://127.0.0.1:{http_port}" in started.stdout
+        written = address_file.read_text().strip()  # the machine's IP, not 127.0.0.1
+        assert written.endswith(f":{gcs_port}")
 
-    [head] = launched
-    assert "--node-ip-address=127.0.0.1" in head and "--dashboard-host=127.0.0.1" in head, head
-    assert local_stack.DASHBOARD == "http://127.0.0.1:8265"
+        answer = requests.post(f"http://127.0.0.1:{http_port}/", json={"text": "Hello world!"}, timeout=60)
+        assert answer.json()["translation"] == "Bonjour le monde !"
+        deployed = yaml.safe_load((run_dir / "serve_config.yaml").read_text())
+        assert deployed["http_options"]["host"] == "127.0.0.1"  # serve_config.yaml keeps 0.0.0.0
+        assert yaml.safe_load(DEFAULT_CONFIG.read_text())["http_options"]["host"] == "0.0.0.0"
+        head = json.loads((run_dir / "stack.json").read_text())
+        assert head["gcs_address"] == written
+        listening_on = {conn_host(dashboard_port), conn_host(http_port)}
+        assert listening_on == {"127.0.0.1"}, listening_on  # the dashboard can run jobs
+    finally:
+        stopped = stack_command("down", "--run-dir", str(run_dir), env=env, timeout=300)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert "removed " in stopped.stdout and "it named the stopped head" in stopped.stdout
+    assert not address_file.exists() and not (run_dir / "stack.json").exists()
+
+    fresh = subprocess.run(
+        [sys.executable, "-c", INIT_AND_LEAVE], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert fresh.returncode == 0 and "resources 1.0" in fresh.stdout, fresh.stderr[-3000:]
+
+
+def conn_host(port: int) -> str:
+    """The address a listening TCP port of this machine is bound to (from /proc/net/tcp)."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        host_hex, port_hex = local.split(":")
+        if state == "0A" and int(port_hex, 16) == port:  # LISTEN
+            return socket.inet_ntoa(bytes.fromhex(host_hex)[::-1])
+    return "not listening"
+
+
+def test_a_stale_address_file_is_removed_and_another_clusters_is_kept(tmp_path, ray_tmpdir):
+    env = {**os.environ, "RAY_TMPDIR": str(ray_tmpdir)}
+    address_file = ray_tmpdir / "ray" / "ray_current_cluster"
+    address_file.parent.mkdir(parents=True)
+    check = (
+        "from textserve import ray_address_file as f; "
+        "print('removed', f.remove_if_stale()); print('file', f.read_address())"
+    )
+
+    dead = f"127.0.0.1:{free_port()}"  # nothing listens there
+    address_file.write_text(dead)
+    done = subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True)
+    assert done.stdout.split("\n")[:2] == [f"removed {dead}", "file None"], done.stderr
+
+    with socket.socket() as live:  # another cluster's GCS, alive
+        live.bind(("127.0.0.1", 0))
+        live.listen()
+        other = f"127.0.0.1:{live.getsockname()[1]}"
+        address_file.write_text(other)
+        done = subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True)
+        assert done.stdout.split("\n")[:2] == ["removed None", f"file {other}"], done.stderr
+
+        # `make stop` with nothing of its own running leaves another cluster's file alone
+        run_dir = tmp_path / "run"
+        run_dir.mkdir()
+        (run_dir / "stack.json").write_text(json.dumps({"pid": None, "gcs_address": dead}))
+        stopped = stack_command("down", "--run-dir", str(run_dir), env=env, timeout=60)
+        assert stopped.returncode == 0 and "no Ray head started by `make run`" in stopped.stdout
+        assert address_file.read_text() == other
