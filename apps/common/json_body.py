@@ -56,9 +56,7 @@ def parse_json_body(raw: bytes) -> Any:
         message = f"not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}): encode the body as UTF-8"
         raise json.JSONDecodeError(message, doc, 0) from None
     try:
-        value = json.loads(
-            text, object_pairs_hook=_refuse_duplicate_keys, parse_constant=_refuse_constant
-        )
+        value = json.loads(text, object_pairs_hook=_refuse_duplicate_keys, parse_constant=_refuse_constant)
     except json.JSONDecodeError:
         raise
     except RecursionError:  # the C parser's own guard, far below the C stack's limit

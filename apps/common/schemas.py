@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 
 def _usable_text(text: str) -> str:
@@ -20,31 +20,73 @@ def _usable_text(text: str) -> str:
     return text
 
 
+# A character that is not whitespace as Python's str.strip() sees it (a class of its own: JSON
+# Schema's `\S` counts U+0085 as text and U+FEFF as space, Python the other way round).
+NOT_WHITESPACE = "[^" + "".join(f"\\u{c:04x}" for c in range(0x10000) if chr(c).isspace()) + "]"
+
 # The `text` field every app takes: a JSON string of Unicode characters with something in it
-# besides whitespace.
+# besides whitespace (the schema's pattern says so; the validator says it in words).
 InputText = Annotated[
-    str, AfterValidator(_usable_text), Field(description="English text", examples=["Hello world!"])
+    str,
+    AfterValidator(_usable_text),
+    Field(
+        description="English text", examples=["Hello world!"], json_schema_extra={"pattern": NOT_WHITESPACE}
+    ),
 ]
+
+
+def _whole_float_as_int(value: Any) -> Any:
+    # JSON Schema's "integer" is any number without a fraction: 60.0 is one, as much as 60
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def whole_number(**constraints: Any) -> Any:
+    """An integer field type: a JSON number with no fractional part (strict otherwise: no "5", no
+    true), with Field constraints (ge=...) that the schema shows."""
+    return Annotated[int, Field(**constraints), BeforeValidator(_whole_float_as_int)]
+
+
+def _add_schema_rules(schema: dict[str, Any], model: type[TextOrTexts]) -> None:
+    model.add_schema_rules(schema)
 
 
 class TextOrTexts(BaseModel):
     """A body carrying one text (`text`) or many (`texts`, run together as one batch).
 
     Strict: a value must have its field's JSON type (no `false` for an integer, no `"5"` for a
-    number), as the OpenAPI schema says; unknown fields are errors."""
+    number), as the OpenAPI schema says; unknown fields are errors. Rules across fields are in
+    the schema too (`add_schema_rules`), so a body valid by the schema is never refused for its
+    shape."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_add_schema_rules)
 
+    # Absent, not null: the schema lists them as non-nullable and a null is refused.
     text: InputText | None = None
-    texts: list[InputText] | None = Field(
+    texts: Annotated[list[InputText], Field(min_length=1)] | None = Field(
         None,
-        min_length=1,
         description="many English texts at once; the answer lists their results in the same order",
         examples=[["Hello world!", "How are you?"]],
     )
 
+    @classmethod
+    def add_schema_rules(cls, schema: dict[str, Any]) -> None:
+        """Cross-field rules in JSON Schema terms; subclasses add theirs."""
+        schema["oneOf"] = [{"required": ["text"]}, {"required": ["texts"]}]
+        for name in ("text", "texts"):  # absent, never null: the non-null branch, no default
+            field = schema["properties"][name]
+            field.pop("default", None)
+            branches = [b for b in field.pop("anyOf", []) if b.get("type") != "null"]
+            field.update(*branches)
+
     @model_validator(mode="after")
     def _exactly_one(self) -> TextOrTexts:
+        for name in ("text", "texts"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(
+                    f"`{name}` is null: send it as a string{'s' * (name == 'texts')} or leave it out"
+                )
         if self.text is None and self.texts is None:
             raise ValueError("send `text` (a string) or `texts` (a list of strings)")
         if self.text is not None and self.texts is not None:

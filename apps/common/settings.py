@@ -53,7 +53,6 @@ class ModelAppSettings(HttpSettings):
         "replica never waits",
     )
 
-
     @model_validator(mode="after")
     def _one_text_fits_a_request(self) -> ModelAppSettings:
         if self.max_request_chars < self.max_input_chars:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from apps.common.schemas import TextOrTexts
+from apps.common.schemas import TextOrTexts, whole_number
 
 Task = Literal["translate", "summarize", "summarize_then_translate"]
 STREAMED_TASKS = ("translate", "summarize")  # the tasks one leaf app answers, so can stream
@@ -15,13 +15,23 @@ STREAMED_TASKS = ("translate", "summarize")  # the tasks one leaf app answers, s
 class RouteRequest(TextOrTexts):
     task: Task = Field("translate", description="what to do with the text")
     target_lang: str | None = Field(None, description="for translate tasks: fr, de or ro (default fr)")
-    max_length: int | None = Field(None, ge=1, description="for summarize tasks: longest summary, in tokens")
-    min_length: int | None = Field(None, ge=0, description="for summarize tasks: shortest summary, in tokens")
+    max_length: whole_number(ge=1) | None = Field(
+        None, description="for summarize tasks: longest summary, in tokens"
+    )
+    min_length: whole_number(ge=0) | None = Field(
+        None, description="for summarize tasks: shortest summary, in tokens"
+    )
     stream: bool = Field(
         False,
-        description='tasks translate and summarize: the leaf app\'s events as newline-delimited JSON '
+        description="tasks translate and summarize: the leaf app's events as newline-delimited JSON "
         '(see POST /translate and POST /summarize with "stream": true)',
     )
+
+    @classmethod
+    def add_schema_rules(cls, schema: dict) -> None:
+        super().add_schema_rules(schema)
+        schema["if"] = {"properties": {"stream": {"const": True}}, "required": ["stream"]}
+        schema["then"] = {"properties": {"task": {"enum": list(STREAMED_TASKS)}}}
 
     @model_validator(mode="after")
     def _stream_one_app(self) -> RouteRequest:

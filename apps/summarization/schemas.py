@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, model_validator
 
-from apps.common.schemas import TextOrTexts
+from apps.common.schemas import TextOrTexts, whole_number
 
 
 class SummarizeRequest(TextOrTexts):
-    max_length: int | None = Field(
-        None, ge=1, description="longest summary, in tokens (bounded by the server's max_length_limit)"
+    max_length: whole_number(ge=1) | None = Field(
+        None, description="longest summary, in tokens (bounded by the server's max_length_limit)"
     )
-    min_length: int | None = Field(None, ge=0, description="shortest summary, in tokens")
+    min_length: whole_number(ge=0) | None = Field(None, description="shortest summary, in tokens")
     stream: bool = Field(
         False,
         description="answer with newline-delimited JSON events: for a text longer than the model's "

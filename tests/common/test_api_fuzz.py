@@ -3,12 +3,17 @@ session cluster: for every operation of /translate, /summarize and the router, s
 schema-breaking requests (schemathesis' examples, coverage and fuzzing phases) never get a 5xx,
 every answer's status is one the schema documents, and its body matches the documented schema.
 
+Every check is on, positive-data acceptance among them: a body valid by the schema is answered 2xx,
+413 (a size limit of this deployment: characters, tokens) or 422 only for a value this deployment's
+configuration refuses (`refused_only_for_a_configured_value`), never for its shape.
+
 Bounded and repeatable: a fixed seed and derandomized generation (same cases on every run), no
 example database, FUZZ_EXAMPLES generated cases per operation (plus the examples and coverage
 phases' fixed cases), a 30 s timeout per request and a wall-clock budget per operation after which
 remaining cases are not sent (reported, not failed)."""
 
 import importlib
+import re
 import time
 
 import pytest
@@ -25,12 +30,31 @@ CONFIG = {
     "generation": {"mode": "all", "max-examples": FUZZ_EXAMPLES, "deterministic": True, "database": "none"},
     "request-timeout": 30,
     "checks": {
-        # Valid by the schema yet refused by rules that are configuration, not schema: the
-        # languages a deployment serves, max_input_chars, the model's token window,
-        # max_texts_per_request, max_length_limit. Each is a 413/422 that names the limit.
-        "positive_data_acceptance": {"expected-statuses": ["2xx", "413", "422"]},
+        "enabled": True,
+        # 422 only as refused_only_for_a_configured_value allows it
+        "positive_data_acceptance": {"enabled": True, "expected-statuses": ["2xx", "413", "422"]},
     },
 }
+
+# Values a schema-valid body may carry that this deployment refuses (422), each by a rule that
+# is configuration or beyond JSON Schema: the languages served, max_length_limit, min_length
+# above the (default) max_length, and a lone surrogate (JSON allows "\ud800"; no text holds it).
+CONFIGURED_VALUE_REFUSALS = re.compile(
+    r"target_lang '.*' is not supported|max_length \d+ is above this service's limit"
+    r"|min_length \(?\d+\)? is above max_length|lone surrogate"
+)
+
+
+@schemathesis.check
+def refused_only_for_a_configured_value(ctx, response, case):
+    """A schema-valid body answered 422 must be refused for a configured value, not its shape."""
+    if case.meta is None or not case.meta.generation.mode.is_positive or response.status_code != 422:
+        return None
+    answer = response.json()
+    said = " ".join([str(answer.get("error", "")), *map(str, answer.get("details", []))])
+    if not CONFIGURED_VALUE_REFUSALS.search(said):
+        raise AssertionError(f"a body valid by the schema was refused for its shape: {said}")
+    return None
 
 
 def load_schema(app: str):
