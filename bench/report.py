@@ -9,6 +9,8 @@ import os
 import platform
 from pathlib import Path
 
+from textserve.machine import cpu_line, describe_cpu
+
 SUMMARY_CLIENTS = 32  # the targets compare throughput at 32 concurrent clients
 
 
@@ -22,8 +24,18 @@ def machine() -> dict:
         int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
         if line.startswith("MemTotal:")
     )
-    return {"cpu": model, "cores": os.cpu_count(), "memory_gib": round(mem_kib / 2**20, 1),
+    cpu = describe_cpu()
+    return {"cpu": model, "cpu_vendor": cpu["vendor"], "cpu_family": cpu["family"],
+            "cpu_model_number": cpu["model_number"], "cpu_flags": cpu["flags"],
+            "cores": os.cpu_count(), "memory_gib": round(mem_kib / 2**20, 1),
             "python": platform.python_version()}
+
+
+def machine_line(results: dict) -> str:
+    m = results.get("machine", {})
+    cpu = {"model": m.get("cpu"), "vendor": m.get("cpu_vendor"), "family": m.get("cpu_family"),
+           "model_number": m.get("cpu_model_number"), "flags": m.get("cpu_flags")}
+    return f"machine: {cpu_line(cpu)}, {m.get('cores')} cores, {m.get('memory_gib')} GiB"
 
 
 def cell(results: dict, system: str, workload: str, clients: int) -> dict | None:
@@ -63,7 +75,7 @@ def _fmt(value, spec: str = ".2f", none: str = "-") -> str:
 
 
 def table(results: dict) -> str:
-    lines = []
+    lines = [machine_line(results)]
     header = (f"{'system':<19}{'clients':>8}{'req/s':>9}{'p50 s':>8}{'p95 s':>8}{'p99 s':>8}"
               f"{'batch':>7}{'err':>5}{'x ref':>8}{'eff.':>7}")
     for workload in results["plan"]["workloads"]:

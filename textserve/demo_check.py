@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from textserve.machine import cpu_line, describe_cpu
+
 # Smallest margin a step may have, per backend, for a model to count as exact on every machine.
 # What moves a margin between machines, measured on demo models (docs/decisions.md): across the
 # seven int8 kernels below a pair's smallest margin moved by up to 0.26 (7-bit weights: the same
@@ -83,30 +85,6 @@ class BackendResult:
     @property
     def passed(self) -> bool:
         return not self.mismatches() and not self.thin()
-
-
-def cpu_description() -> dict:
-    """The CPU's model and the instruction sets that choose int8 and fp32 kernels."""
-    info = {"machine": platform.machine(), "model": platform.processor() or "", "family": None, "flags": []}
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return info
-    fields = {}
-    for line in text.splitlines():
-        if not line.strip():
-            break  # the first processor is enough
-        key, _, value = line.partition(":")
-        fields[key.strip()] = value.strip()
-    wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8")
-    present = set(fields.get("flags", "").split())
-    info.update(
-        model=fields.get("model name", info["model"]),
-        vendor=fields.get("vendor_id", ""),
-        family=int(fields["cpu family"]) if fields.get("cpu family", "").isdigit() else None,
-        flags=[flag for flag in wanted if flag in present],
-    )
-    return info
 
 
 def kernels() -> dict[str, tuple[dict[str, str], str]]:
@@ -281,8 +259,7 @@ def pairs_for(model_dir: Path) -> list[tuple[str, str]]:
 
 def run_check(model_dirs: list[Path], weight_bits: int | None = None) -> int:
     """Print each backend's verdict for each directory; 0 when all pass, else 1."""
-    cpu = cpu_description()
-    print(f"CPU: {cpu.get('model')} (family {cpu.get('family')}; {' '.join(cpu['flags']) or 'no AVX2'})")
+    print(f"CPU: {cpu_line(describe_cpu())}")
     failed = False
     for model_dir in model_dirs:
         print(f"{model_dir}:")

@@ -85,7 +85,8 @@ class TextOrTexts(BaseModel):
         for name in ("text", "texts"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(
-                    f"`{name}` is null: send it as a string{'s' * (name == 'texts')} or leave it out"
+                    f"`{name}` is null: send `text` as a string or `texts` as a list of strings, "
+                    "and leave the other out"
                 )
         if self.text is None and self.texts is None:
             raise ValueError("send `text` (a string) or `texts` (a list of strings)")

@@ -70,7 +70,7 @@ CORPUS = [
     Hostile("text is an array", b'{"text": ["Hello"]}', 422, "text: Input should be a valid string"),
     Hostile("text is an empty array", b'{"text": []}', 422, "text: Input should be a valid string"),
     Hostile("text is a number", b'{"text": 1.5}', 422, "text: Input should be a valid string"),
-    Hostile("text is null", b'{"text": null}', 422, "send `text` (a string) or `texts`"),
+    Hostile("text is null", b'{"text": null}', 422, "`text` is null: send `text` as a string"),
     Hostile("text is an object", b'{"text": {"en": "Hello"}}', 422, "text: Input should be a valid string"),
     Hostile("text is true", b'{"text": true}', 422, "text: Input should be a valid string"),
     Hostile("text is NaN", b'{"text": NaN}', 422, "NaN is not a JSON number"),

@@ -51,7 +51,8 @@ def test_http_translate_answers_directly(http, path):
         ({"text": ""}, "text is empty"),
         ({"text": " \n\t "}, "text is empty"),
         ({"text": 42}, "text: Input should be a valid string"),
-        ({"text": None}, "send `text` (a string) or `texts`"),
+        ({"text": None}, "`text` is null: send `text` as a string or `texts` as a list"),
+        ({"text": "Hello", "texts": None}, "`texts` is null: send `text` as a string or `texts`"),
         ({"text": ["Hello"]}, "text: Input should be a valid string"),
         ({"text": "Hello world!", "target_lang": "es"}, "use one of ['de', 'fr', 'ro']"),
         (
