@@ -59,6 +59,10 @@ class Stack:
         try:
             return cls(**json.loads((Path(run_dir) / "stack.json").read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError):
+            pass
+        try:  # what `up` recorded before stack.json: the PID alone, Ray's default ports
+            return cls(run_dir=str(run_dir), pid=int((Path(run_dir) / "ray.pid").read_text()))
+        except (OSError, ValueError):
             return None
 
 
@@ -153,13 +157,17 @@ def down(args: argparse.Namespace) -> int:
         if stack is not None:
             ray_address_file.remove_if_it_names(stack.gcs_address)
             stack.record.unlink(missing_ok=True)
+            (Path(args.run_dir) / "ray.pid").unlink(missing_ok=True)
         return 0
     subprocess.run([SERVE, "shutdown", "-y", "-a", stack.dashboard], check=False, env=cluster_env())
     # SIGTERM to that `ray start --block`: it stops its cluster's processes (and only those)
     ray_cluster.stop_node_process(stack.pid, timeout_s=60, kill_after_timeout=False)
     if ray_address_file.remove_if_it_names(stack.gcs_address):
         print(f"removed {ray_address_file.address_file()} (it named the stopped head)")
+    elif not stack.gcs_address and ray_address_file.remove_if_stale():  # a head from before stack.json
+        print(f"removed {ray_address_file.address_file()} (it named a head that is gone)")
     stack.record.unlink(missing_ok=True)
+    (Path(args.run_dir) / "ray.pid").unlink(missing_ok=True)
     print(f"stopped the Ray head (pid {stack.pid})")
     return 0
 
