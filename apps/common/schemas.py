@@ -20,9 +20,21 @@ def _usable_text(text: str) -> str:
     return text
 
 
-# A character that is not whitespace as Python's str.strip() sees it (a class of its own: JSON
-# Schema's `\S` counts U+0085 as text and U+FEFF as space, Python the other way round).
-NOT_WHITESPACE = "[^" + "".join(f"\\u{c:04x}" for c in range(0x10000) if chr(c).isspace()) + "]"
+def _not_whitespace_class() -> str:
+    """A regex class of the characters that are not whitespace as Python's str.strip() sees it:
+    JSON Schema's `\\S` counts U+0085 as text and U+FEFF as space, Python the other way round."""
+    spaces = [c for c in range(0x10000) if chr(c).isspace()]
+    runs: list[list[int]] = []
+    for c in spaces:
+        if runs and c == runs[-1][1] + 1:
+            runs[-1][1] = c
+        else:
+            runs.append([c, c])
+    parts = [f"\\u{a:04x}" + (f"-\\u{b:04x}" if b > a else "") for a, b in runs]
+    return "[^" + "".join(parts) + "]"
+
+
+NOT_WHITESPACE = _not_whitespace_class()
 
 # The `text` field every app takes: a JSON string of Unicode characters with something in it
 # besides whitespace (the schema's pattern says so; the validator says it in words).
