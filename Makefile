@@ -33,6 +33,7 @@ demo-models: install
 
 test: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
 
 # Reference (the seed guide's design) vs our apps, both backends, on one local Ray cluster;
@@ -48,6 +49,7 @@ bench-long: $(VENV)/.bench-installed
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 clean: stop
 	rm -rf .run .models $(VENV)

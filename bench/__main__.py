@@ -36,10 +36,18 @@ from textserve.prometheus import metric_total, settled
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 # measuring window and warm-up per cell, seconds; summarization requests take seconds each
-FULL = {"clients": [1, 8, 32, 64], "window": {"translate": 10, "summarize": 16},
-        "warmup": {"translate": 3, "summarize": 4}, "raw_seconds": {"translate": 6, "summarize": 10}}
-QUICK = {"clients": [1, 32], "window": {"translate": 5, "summarize": 8},
-         "warmup": {"translate": 1, "summarize": 2}, "raw_seconds": {"translate": 3, "summarize": 4}}
+FULL = {
+    "clients": [1, 8, 32, 64],
+    "window": {"translate": 10, "summarize": 16},
+    "warmup": {"translate": 3, "summarize": 4},
+    "raw_seconds": {"translate": 6, "summarize": 10},
+}
+QUICK = {
+    "clients": [1, 32],
+    "window": {"translate": 5, "summarize": 8},
+    "warmup": {"translate": 1, "summarize": 2},
+    "raw_seconds": {"translate": 3, "summarize": 4},
+}
 RAW_PROCESSES = 2  # one per replica
 
 
@@ -87,8 +95,9 @@ def settled_totals(metrics_url: str, app: str, timeout_s: float = 8) -> tuple[fl
     return settled(lambda: batch_totals(metrics_url, app), timeout_s)
 
 
-def measure_workload(system: System, name: str, load: Workload, plan: dict, port: int, metrics_url: str,
-                     progress) -> tuple[list[dict], dict]:
+def measure_workload(
+    system: System, name: str, load: Workload, plan: dict, port: int, metrics_url: str, progress
+) -> tuple[list[dict], dict]:
     """Every client count against one deployed workload of `system`: its cells and its memory."""
     target = system.target(name)
     pids = replica_pids(target.app, target.deployment)
@@ -101,20 +110,38 @@ def measure_workload(system: System, name: str, load: Workload, plan: dict, port
     for clients in plan["clients"]:
         progress.set_postfix_str(f"{system.name} {name} {clients} clients")
         before = settled_totals(metrics_url, target.app)
-        result = closed_loop("127.0.0.1", port, target.path, bodies, clients=clients,
-                             duration_s=plan["window"][name], warmup_s=plan["warmup"][name])
+        result = closed_loop(
+            "127.0.0.1",
+            port,
+            target.path,
+            bodies,
+            clients=clients,
+            duration_s=plan["window"][name],
+            warmup_s=plan["warmup"][name],
+        )
         settle_s = wait_until_idle(pids)  # what the cut-off requests left running
         after = settled_totals(metrics_url, target.app)
         calls, texts = after[0] - before[0], after[1] - before[1]
         if system.name == "reference":  # one generate per request, one text each
             calls, texts = 1, 1
-        cells.append({"system": system.name, "backend": system.backend, "workload": name,
-                      **asdict(result), "avg_batch": texts / calls if calls else None,
-                      "settle_s": round(settle_s, 1)})
+        cells.append(
+            {
+                "system": system.name,
+                "backend": system.backend,
+                "workload": name,
+                **asdict(result),
+                "avg_batch": texts / calls if calls else None,
+                "settle_s": round(settle_s, 1),
+            }
+        )
         progress.update()
     memory.stop()
-    return cells, {"system": system.name, "workload": name, "replicas": len(pids),
-                   "rss_mib": memory.per_replica_mib}
+    return cells, {
+        "system": system.name,
+        "workload": name,
+        "replicas": len(pids),
+        "rss_mib": memory.per_replica_mib,
+    }
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -122,7 +149,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="1 and 32 clients, short windows: a smoke run (ratios not comparable)"
+        help="1 and 32 clients, short windows: a smoke run (ratios not comparable)",
     )
     parser.add_argument("--backends", default="transformers,ctranslate2")
     parser.add_argument("--workloads", default="translate,summarize")
@@ -149,19 +176,37 @@ def main(argv: list[str] | None = None) -> int:
         converted_model_dir(model_dir)
 
     cells_total = len(systems) * len(loads) * len(plan["clients"])
-    progress = tqdm(total=len(backends) * len(loads) + cells_total, desc="bench", unit="step",
-                    file=sys.stderr, dynamic_ncols=True)
+    progress = tqdm(
+        total=len(backends) * len(loads) + cells_total,
+        desc="bench",
+        unit="step",
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
     results: dict = {
         "date": datetime.date.today().isoformat(),
         "machine": report.machine(),
         "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
         "configured_backend": configured_backend(),
         "client": "closed loop, one thread and one kept-alive http.client connection per client",
-        "plan": {**plan, "systems": [s.name for s in systems], "backends": backends, "workloads": names,
-                 "raw_processes": RAW_PROCESSES},
-        "workloads": {name: {"input_tokens": load.input_tokens, "output_tokens": load.output_tokens,
-                             "texts": len(load.texts)} for name, load in loads.items()},
-        "raw": [], "cells": [], "memory": [],
+        "plan": {
+            **plan,
+            "systems": [s.name for s in systems],
+            "backends": backends,
+            "workloads": names,
+            "raw_processes": RAW_PROCESSES,
+        },
+        "workloads": {
+            name: {
+                "input_tokens": load.input_tokens,
+                "output_tokens": load.output_tokens,
+                "texts": len(load.texts),
+            }
+            for name, load in loads.items()
+        },
+        "raw": [],
+        "cells": [],
+        "memory": [],
     }
 
     for backend in backends:

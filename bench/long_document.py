@@ -55,14 +55,19 @@ QUICK = {"documents": 1, "concurrent": 0}
 WRITABLE_VERSION = 1
 # the replicas' line after a map-reduce (apps/summarization/map_reduce.py), in its two wordings
 REDUCED = (
-    re.compile(r"reduced a (?P<tokens>\d+)-token document to (?P<reduced_tokens>\d+) tokens: "
-               r"(?P<chunks>\d+) chunks over (?P<levels>\d+) levels in (?P<map_s>[\d.]+) s"),
-    re.compile(r"map-reduce: a (?P<chars>\d+)-character text summarized in (?P<chunks>\d+) chunks "
-               r"over (?P<levels>\d+) levels in (?P<map_s>[\d.]+) s"),
+    re.compile(
+        r"reduced a (?P<tokens>\d+)-token document to (?P<reduced_tokens>\d+) tokens: "
+        r"(?P<chunks>\d+) chunks over (?P<levels>\d+) levels in (?P<map_s>[\d.]+) s"
+    ),
+    re.compile(
+        r"map-reduce: a (?P<chars>\d+)-character text summarized in (?P<chunks>\d+) chunks "
+        r"over (?P<levels>\d+) levels in (?P<map_s>[\d.]+) s"
+    ),
 )
 
 
 # ---------------------------------------------------------------- pure parts (tested without Ray)
+
 
 def build_document(words: int = WORDS_PER_DOCUMENT, seed: int = 20) -> str:
     """At least `words` words: paragraphs of 4-8 sentences of 10-28 words each, drawn from the ~180
@@ -129,8 +134,12 @@ def reduce_lines(lines: list[str]) -> list[dict]:
         for pattern in REDUCED:
             match = pattern.search(line)
             if match:
-                found.append({key: float(value) if key == "map_s" else int(value)
-                              for key, value in match.groupdict().items()})
+                found.append(
+                    {
+                        key: float(value) if key == "map_s" else int(value)
+                        for key, value in match.groupdict().items()
+                    }
+                )
                 break
     return found
 
@@ -233,6 +242,7 @@ def table(results: dict) -> str:
 
 # ------------------------------------------------------------------------- model and measurement
 
+
 def writable_model_dir() -> Path:
     from apps.common.engines.ctranslate2_conversion import cache_root
 
@@ -283,8 +293,13 @@ def describe_document(document: str, tokenizer) -> dict:
 
     window = tokenizer.model_max_length
     chunks = MapReduce(count, window, None).chunks(document)  # type: ignore[arg-type]
-    return {"words": len(document.split()), "chars": len(document), "tokens": count(document),
-            "window": window, "level1_chunks": len(chunks)}
+    return {
+        "words": len(document.split()),
+        "chars": len(document),
+        "tokens": count(document),
+        "window": window,
+        "level1_chunks": len(chunks),
+    }
 
 
 class CpuMeter:
@@ -314,10 +329,13 @@ class CpuMeter:
         self.machine_s = self.machine_busy_s() - self.machine0
 
     def as_dict(self) -> dict:
-        return {"wall_s": round(self.wall, 2), "replica_cpu_s": round(self.replica_s, 1),
-                "machine_busy_s": round(self.machine_s, 1),
-                "replica_cores": round(self.replica_s / self.wall, 2),
-                "machine_busy_cores": round(self.machine_s / self.wall, 2)}
+        return {
+            "wall_s": round(self.wall, 2),
+            "replica_cpu_s": round(self.replica_s, 1),
+            "machine_busy_s": round(self.machine_s, 1),
+            "replica_cores": round(self.replica_s / self.wall, 2),
+            "machine_busy_cores": round(self.machine_s / self.wall, 2),
+        }
 
 
 def cpu_share(meters: list[CpuMeter]) -> dict:
@@ -325,8 +343,10 @@ def cpu_share(meters: list[CpuMeter]) -> dict:
     wall = sum(m.wall for m in meters)
     if not wall:
         return {}
-    return {"replica_cores": round(sum(m.replica_s for m in meters) / wall, 2),
-            "machine_busy_cores": round(sum(m.machine_s for m in meters) / wall, 2)}
+    return {
+        "replica_cores": round(sum(m.replica_s for m in meters) / wall, 2),
+        "machine_busy_cores": round(sum(m.machine_s for m in meters) / wall, 2),
+    }
 
 
 def post(port: int, path: str, body: bytes, timeout_s: float = 900) -> tuple[float, dict]:
@@ -372,8 +392,10 @@ def post_at_once(port: int, path: str, body: bytes, count: int) -> tuple[float, 
 
 def replica_counters(metrics_url: str, app: str) -> dict[str, dict[str, float]]:
     text = scrape(metrics_url)
-    return {"calls": per_replica(text, "ray_textserve_model_calls_total", app),
-            "texts": per_replica(text, "ray_textserve_batched_texts_total", app)}
+    return {
+        "calls": per_replica(text, "ray_textserve_model_calls_total", app),
+        "texts": per_replica(text, "ray_textserve_batched_texts_total", app),
+    }
 
 
 def settled_counters(metrics_url: str, app: str, timeout_s: float = 10) -> dict[str, dict[str, float]]:
@@ -396,12 +418,23 @@ def replica_logs(ray_tmp: Path, app: str) -> dict[str, list[str]]:
     log_dir = serve_log_dir(ray_tmp)
     if log_dir is None:
         return {}
-    return {path.stem.rsplit("_", 1)[-1]: path.read_text(errors="replace").splitlines()
-            for path in sorted(log_dir.glob(f"replica_{app}_*.log"))}
+    return {
+        path.stem.rsplit("_", 1)[-1]: path.read_text(errors="replace").splitlines()
+        for path in sorted(log_dir.glob(f"replica_{app}_*.log"))
+    }
 
 
-def measure(plan: dict, body: bytes, tokenizer, model: Path, config: dict, port: int, metrics_url: str,
-            ray_tmp: Path, say) -> dict:
+def measure(
+    plan: dict,
+    body: bytes,
+    tokenizer,
+    model: Path,
+    config: dict,
+    port: int,
+    metrics_url: str,
+    ray_tmp: Path,
+    say,
+) -> dict:
     """Deploy both systems on the running cluster and time them; their results by name."""
     from bench.replicas import replica_pids
     from textserve.inprocess import deploy_app
@@ -436,8 +469,12 @@ def measure(plan: dict, body: bytes, tokenizer, model: Path, config: dict, port:
             with CpuMeter(s["pids"]) as meter:
                 wall, times = post_at_once(port, s["path"], body, plan["concurrent"])
             out[name]["concurrent"] = {
-                "documents": plan["concurrent"], "wall_s": round(wall, 2), "each_s": sorted(times),
-                "s_per_doc": wall / plan["concurrent"], "cpu": meter.as_dict()}
+                "documents": plan["concurrent"],
+                "wall_s": round(wall, 2),
+                "each_s": sorted(times),
+                "s_per_doc": wall / plan["concurrent"],
+                "cpu": meter.as_dict(),
+            }
             say(f"{name}: {plan['concurrent']} documents at once {wall:.1f} s")
     for name, s in systems.items():  # what the replicas report
         r = out[name]
@@ -454,8 +491,9 @@ def measure(plan: dict, body: bytes, tokenizer, model: Path, config: dict, port:
         logs = replica_logs(ray_tmp, s["app"])
         r["reduce_log"] = reduce_lines([line for lines in logs.values() for line in lines])
         # time on the model thread per chunk: what one chunk costs a replica
-        r["decode_per_replica"] = {replica: decode_totals(lines, timed_since)
-                                   for replica, lines in logs.items()}
+        r["decode_per_replica"] = {
+            replica: decode_totals(lines, timed_since) for replica, lines in logs.items()
+        }
         decoded = sum(d["texts"] for d in r["decode_per_replica"].values())
         seconds = sum(d["seconds"] for d in r["decode_per_replica"].values())
         r["decode_s_per_text"] = seconds / decoded if decoded else None
@@ -465,14 +503,22 @@ def measure(plan: dict, body: bytes, tokenizer, model: Path, config: dict, port:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.long_document",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help=f"{QUICK['documents']} timed document per system, none sent at once")
-    parser.add_argument("--documents", type=int, help=f"documents timed one after the other "
-                        f"(default {FULL['documents']})")
-    parser.add_argument("--concurrent", type=int, help=f"documents sent at once after those, 0: none "
-                        f"(default {FULL['concurrent']})")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.long_document", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"{QUICK['documents']} timed document per system, none sent at once",
+    )
+    parser.add_argument(
+        "--documents", type=int, help=f"documents timed one after the other (default {FULL['documents']})"
+    )
+    parser.add_argument(
+        "--concurrent",
+        type=int,
+        help=f"documents sent at once after those, 0: none (default {FULL['concurrent']})",
+    )
     parser.add_argument("--words", type=int, default=WORDS_PER_DOCUMENT)
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     parser.add_argument("--keep-logs", action="store_true", help="keep the Ray cluster's temp dir (logs)")
@@ -510,7 +556,7 @@ def main(argv: list[str] | None = None) -> int:
         "loadavg_at_start": os.getloadavg(),
         "command": "python -m bench.long_document " + " ".join(argv if argv is not None else sys.argv[1:]),
         "model": f"{MODEL_NAME}-writable (bench/models.py's t5-small shape, random weights; "
-                 "unwritable output rows scaled by 1e-3)",
+        "unwritable output rows scaled by 1e-3)",
         "backend": app_config(config, "summarization")["deployments"][0]["user_config"].get("backend"),
         "summary_tokens": SUMMARY_TOKENS,
         "plan": plan,
@@ -527,8 +573,9 @@ def main(argv: list[str] | None = None) -> int:
         port, metrics_url = start_cluster()
         say(f"Ray cluster up, Serve on 127.0.0.1:{port}")
         try:
-            results["systems"] = measure(plan, body, tokenizer, model, config, port, metrics_url,
-                                         ray_tmp, say)
+            results["systems"] = measure(
+                plan, body, tokenizer, model, config, port, metrics_url, ray_tmp, say
+            )
         finally:
             stop_cluster()
     finally:
@@ -553,8 +600,10 @@ def main(argv: list[str] | None = None) -> int:
     path = args.out / f"long-document-{results['date']}{'-quick' if args.quick else ''}.json"
     path.write_text(json.dumps(results, indent=1) + "\n")
     print(table(results))
-    print(f"\nmachine: {results['machine']}; load average at start {results['loadavg_at_start'][0]:.2f}, "
-          f"at end {results['loadavg_at_end'][0]:.2f}; whole run {results['elapsed_s']:.0f} s")
+    print(
+        f"\nmachine: {results['machine']}; load average at start {results['loadavg_at_start'][0]:.2f}, "
+        f"at end {results['loadavg_at_end'][0]:.2f}; whole run {results['elapsed_s']:.0f} s"
+    )
     print(f"wrote {path}")
     print(results["summary"])
     return 0

@@ -122,8 +122,10 @@ def workloads(path: Path, count: int = 64) -> dict[str, Workload]:
     kept beside the model, so every process reads the same texts without loading a tokenizer."""
     saved = Path(path) / "bench_workloads.json"
     if saved.is_file():
-        return {name: Workload(name, tuple(w["texts"]), w["input_tokens"], w["output_tokens"])
-                for name, w in json.loads(saved.read_text()).items()}
+        return {
+            name: Workload(name, tuple(w["texts"]), w["input_tokens"], w["output_tokens"])
+            for name, w in json.loads(saved.read_text()).items()
+        }
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(path))

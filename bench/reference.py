@@ -35,9 +35,7 @@ class SeedTranslator:
     @translate_api.post("/")
     def translate(self, body: Body) -> str:
         inputs = self.tokenizer("translate English to French: " + body.text, return_tensors="pt")
-        output = self.model.generate(
-            **inputs, max_new_tokens=self.new_tokens, min_new_tokens=self.new_tokens
-        )
+        output = self.model.generate(**inputs, max_new_tokens=self.new_tokens, min_new_tokens=self.new_tokens)
         return self.tokenizer.decode(output[0], skip_special_tokens=True)
 
 
@@ -56,7 +54,5 @@ class SeedSummarizer:
     @summarize_api.post("/")
     def summarize(self, body: Body) -> str:
         inputs = self.tokenizer("summarize: " + body.text, return_tensors="pt")
-        output = self.model.generate(
-            **inputs, max_new_tokens=body.max_length, min_new_tokens=body.min_length
-        )
+        output = self.model.generate(**inputs, max_new_tokens=body.max_length, min_new_tokens=body.min_length)
         return self.tokenizer.decode(output[0], skip_special_tokens=True)

@@ -16,40 +16,56 @@ SUMMARY_CLIENTS = 32  # the targets compare throughput at 32 concurrent clients
 
 def machine() -> dict:
     model = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")),
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
         platform.processor(),
     )
     mem_kib = next(
-        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
         if line.startswith("MemTotal:")
     )
     cpu = describe_cpu()
-    return {"cpu": model, "cpu_vendor": cpu["vendor"], "cpu_family": cpu["family"],
-            "cpu_model_number": cpu["model_number"], "cpu_flags": cpu["flags"],
-            "cores": os.cpu_count(), "memory_gib": round(mem_kib / 2**20, 1),
-            "python": platform.python_version()}
+    return {
+        "cpu": model,
+        "cpu_vendor": cpu["vendor"],
+        "cpu_family": cpu["family"],
+        "cpu_model_number": cpu["model_number"],
+        "cpu_flags": cpu["flags"],
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem_kib / 2**20, 1),
+        "python": platform.python_version(),
+    }
 
 
 def machine_line(results: dict) -> str:
     m = results.get("machine", {})
-    cpu = {"model": m.get("cpu"), "vendor": m.get("cpu_vendor"), "family": m.get("cpu_family"),
-           "model_number": m.get("cpu_model_number"), "flags": m.get("cpu_flags")}
+    cpu = {
+        "model": m.get("cpu"),
+        "vendor": m.get("cpu_vendor"),
+        "family": m.get("cpu_family"),
+        "model_number": m.get("cpu_model_number"),
+        "flags": m.get("cpu_flags"),
+    }
     return f"machine: {cpu_line(cpu)}, {m.get('cores')} cores, {m.get('memory_gib')} GiB"
 
 
 def cell(results: dict, system: str, workload: str, clients: int) -> dict | None:
     return next(
-        (c for c in results["cells"]
-         if (c["system"], c["workload"], c["clients"]) == (system, workload, clients)),
+        (
+            c
+            for c in results["cells"]
+            if (c["system"], c["workload"], c["clients"]) == (system, workload, clients)
+        ),
         None,
     )
 
 
 def raw_ceiling(results: dict, backend: str, workload: str) -> dict | None:
-    return next(
-        (r for r in results["raw"] if (r["backend"], r["workload"]) == (backend, workload)), None
-    )
+    return next((r for r in results["raw"] if (r["backend"], r["workload"]) == (backend, workload)), None)
 
 
 def derive(results: dict) -> None:
@@ -63,8 +79,14 @@ def derive(results: dict) -> None:
         full = c["clients"] >= SUMMARY_CLIENTS
         c["efficiency"] = c["throughput"] / raw["texts_per_s"] if raw and full else None
     for memory in results["memory"]:
-        ref = next((m for m in results["memory"]
-                    if m["system"] == "reference" and m["workload"] == memory["workload"]), None)
+        ref = next(
+            (
+                m
+                for m in results["memory"]
+                if m["system"] == "reference" and m["workload"] == memory["workload"]
+            ),
+            None,
+        )
         memory["vs_reference"] = memory["rss_mib"] / ref["rss_mib"] if ref and ref["rss_mib"] else None
 
 
@@ -76,12 +98,16 @@ def _fmt(value, spec: str = ".2f", none: str = "-") -> str:
 
 def table(results: dict) -> str:
     lines = [machine_line(results)]
-    header = (f"{'system':<19}{'clients':>8}{'req/s':>9}{'p50 s':>8}{'p95 s':>8}{'p99 s':>8}"
-              f"{'batch':>7}{'err':>5}{'x ref':>8}{'eff.':>7}")
+    header = (
+        f"{'system':<19}{'clients':>8}{'req/s':>9}{'p50 s':>8}{'p95 s':>8}{'p99 s':>8}"
+        f"{'batch':>7}{'err':>5}{'x ref':>8}{'eff.':>7}"
+    )
     for workload in results["plan"]["workloads"]:
         spec = results["workloads"][workload]
-        lines.append(f"\n{workload}: ~{spec['input_tokens']} tokens in -> {spec['output_tokens']} out, "
-                     "closed-loop keep-alive HTTP clients")
+        lines.append(
+            f"\n{workload}: ~{spec['input_tokens']} tokens in -> {spec['output_tokens']} out, "
+            "closed-loop keep-alive HTTP clients"
+        )
         lines.append(header)
         for clients in results["plan"]["clients"]:
             for system in results["plan"]["systems"]:
@@ -95,17 +121,25 @@ def table(results: dict) -> str:
                     f"{c['errors']:>5}"
                     f"{_fmt(c['x_reference'], '.1f'):>8}{_fmt(c['efficiency']):>7}"
                 )
-    lines.append("\n'>': requests still in flight when the window closed reach that percentile; it is a "
-                 "lower bound.\nbatch: texts per model call, from the replicas' textserve_* metrics.")
+    lines.append(
+        "\n'>': requests still in flight when the window closed reach that percentile; it is a "
+        "lower bound.\nbatch: texts per model call, from the replicas' textserve_* metrics."
+    )
     lines.append("\nresident memory per replica (peak over the run, MiB):")
     for m in results["memory"]:
-        lines.append(f"  {m['system']:<19}{m['workload']:<11}{m['rss_mib']:>8.0f}"
-                     f"   {_fmt(m['vs_reference'], '.2f')} x reference")
-    lines.append(f"\nraw engine ceiling (no Ray; {results['plan']['raw_processes']} processes x 1 thread, "
-                 "at the max_batch_size serve_config.yaml gives the app):")
+        lines.append(
+            f"  {m['system']:<19}{m['workload']:<11}{m['rss_mib']:>8.0f}"
+            f"   {_fmt(m['vs_reference'], '.2f')} x reference"
+        )
+    lines.append(
+        f"\nraw engine ceiling (no Ray; {results['plan']['raw_processes']} processes x 1 thread, "
+        "at the max_batch_size serve_config.yaml gives the app):"
+    )
     for r in results["raw"]:
-        lines.append(f"  {r['backend']:<13}{r['workload']:<11}batch {r['batch']:<4}{r['texts_per_s']:>8.2f} "
-                     f"texts/s   peak RSS {r['max_rss_mib']:.0f} MiB")
+        lines.append(
+            f"  {r['backend']:<13}{r['workload']:<11}batch {r['batch']:<4}{r['texts_per_s']:>8.2f} "
+            f"texts/s   peak RSS {r['max_rss_mib']:.0f} MiB"
+        )
     return "\n".join(lines)
 
 
@@ -162,8 +196,14 @@ def plot(results: dict, path: Path) -> Path | None:
             axes[0][col].plot(clients, [c["throughput"] for c in cells], marker="o", label=system)
             line = axes[1][col].plot(clients, [c["p95"] for c in cells], marker="o", label=system)[0]
             bounds = [c for c in cells if c["latency_is_lower_bound"]]  # true p95 is higher
-            axes[1][col].scatter([c["clients"] for c in bounds], [c["p95"] for c in bounds], s=120,
-                                 marker="^", facecolors="none", edgecolors=line.get_color())
+            axes[1][col].scatter(
+                [c["clients"] for c in bounds],
+                [c["p95"] for c in bounds],
+                s=120,
+                marker="^",
+                facecolors="none",
+                edgecolors=line.get_color(),
+            )
         axes[0][col].set_title(f"{workload}: throughput")
         axes[0][col].set_ylabel("requests / s")
         axes[1][col].set_title(f"{workload}: p95 latency (^: lower bound, cut off at the window)")

@@ -90,8 +90,13 @@ def test_counters_are_read_per_replica_of_one_application():
 
 
 def test_map_reduce_log_lines_are_parsed_in_both_wordings():
-    json_line = json.dumps({"levelname": "INFO", "message": "map-reduce: a 131007-character text "
-                            "summarized in 52 chunks over 2 levels in 7.25 s", "replica": "a1"})
+    json_line = json.dumps(
+        {
+            "levelname": "INFO",
+            "message": "map-reduce: a 131007-character text summarized in 52 chunks over 2 levels in 7.25 s",
+            "replica": "a1",
+        }
+    )
     plain = "INFO reduced a 22012-token document to 371 tokens: 52 chunks over 2 levels in 8.10 s"
     found = ld.reduce_lines([json_line, '{"message": "POST /x 200 7.2ms"}', plain])
     assert found == [
@@ -102,11 +107,20 @@ def test_map_reduce_log_lines_are_parsed_in_both_wordings():
 
 def test_decode_time_is_summed_from_the_batch_lines_since_a_moment():
     def line(clock: str, texts: int, seconds: float) -> str:
-        return json.dumps({"asctime": f"2026-11-25 {clock}", "levelname": "INFO",
-                           "message": f"batch of {texts} texts from {texts} requests decoded in {seconds} s"})
+        return json.dumps(
+            {
+                "asctime": f"2026-11-25 {clock}",
+                "levelname": "INFO",
+                "message": f"batch of {texts} texts from {texts} requests decoded in {seconds} s",
+            }
+        )
 
-    lines = [line("17:10:26,961", 1, 0.866), line("17:10:29,551", 6, 2.577), '{"message": "POST / 200"}',
-             line("17:10:31,456", 5, 1.804)]
+    lines = [
+        line("17:10:26,961", 1, 0.866),
+        line("17:10:29,551", 6, 2.577),
+        '{"message": "POST / 200"}',
+        line("17:10:31,456", 5, 1.804),
+    ]
     assert ld.decode_totals(lines) == {"calls": 3, "texts": 12, "seconds": 5.247}
     since = datetime.datetime(2026, 11, 25, 17, 10, 28).timestamp()  # local time, as the log writes it
     assert ld.decode_totals(lines, since) == {"calls": 2, "texts": 11, "seconds": 4.381}
@@ -114,25 +128,42 @@ def test_decode_time_is_summed_from_the_batch_lines_since_a_moment():
 
 def _results(concurrent: bool = True) -> dict:
     def system(replicas, times, calls, per_doc):
-        s = {"replicas": replicas, "sequential_s": times, "sequential_mean_s": ld.mean(times),
-             "sequential_cpu": {"replica_cores": 1.9, "machine_busy_cores": 2.0}, "chunks": 52, "levels": 2,
-             "calls_per_replica": calls, "avg_batch": 6.5, "replicas_used": len(calls), "summary_tokens": 61,
-             "reduce_log": [{"chars": 1, "chunks": 52, "levels": 2, "map_s": 7.0}], "decode_s_per_text": 0.4}
+        s = {
+            "replicas": replicas,
+            "sequential_s": times,
+            "sequential_mean_s": ld.mean(times),
+            "sequential_cpu": {"replica_cores": 1.9, "machine_busy_cores": 2.0},
+            "chunks": 52,
+            "levels": 2,
+            "calls_per_replica": calls,
+            "avg_batch": 6.5,
+            "replicas_used": len(calls),
+            "summary_tokens": 61,
+            "reduce_log": [{"chars": 1, "chunks": 52, "levels": 2, "map_s": 7.0}],
+            "decode_s_per_text": 0.4,
+        }
         if concurrent:
-            s["concurrent"] = {"documents": 2, "wall_s": 2 * per_doc, "s_per_doc": per_doc,
-                               "cpu": {"replica_cores": 1.95, "machine_busy_cores": 2.0}}
+            s["concurrent"] = {
+                "documents": 2,
+                "wall_s": 2 * per_doc,
+                "s_per_doc": per_doc,
+                "cpu": {"replica_cores": 1.95, "machine_busy_cores": 2.0},
+            }
         return s
 
     results = {
         "document": {"words": 20011, "chars": 130000, "tokens": 22012, "window": 512, "level1_chunks": 46},
         "summary_tokens": 60,
-        "systems": {"fanout": system(2, [8.0, 8.2, 7.8], {"a": 30.0, "b": 28.0}, 7.5),
-                    "single": system(1, [15.0, 15.5, 14.5], {"c": 52.0}, 15.0)},
+        "systems": {
+            "fanout": system(2, [8.0, 8.2, 7.8], {"a": 30.0, "b": 28.0}, 7.5),
+            "single": system(1, [15.0, 15.5, 14.5], {"c": 52.0}, 15.0),
+        },
     }
     fan, single = results["systems"]["fanout"], results["systems"]["single"]
     results["speedup"] = ld.speedup(fan["sequential_mean_s"], single["sequential_mean_s"])
-    results["concurrent_speedup"] = ld.speedup(fan.get("concurrent", {}).get("s_per_doc"),
-                                               single.get("concurrent", {}).get("s_per_doc"))
+    results["concurrent_speedup"] = ld.speedup(
+        fan.get("concurrent", {}).get("s_per_doc"), single.get("concurrent", {}).get("s_per_doc")
+    )
     return results
 
 
@@ -148,7 +179,10 @@ def test_the_table_has_a_row_per_system_and_run():
     text = ld.table(_results())
     rows = [line.split() for line in text.splitlines() if line.startswith(("fanout ", "single "))]
     assert [(r[0], r[1], r[2]) for r in rows] == [
-        ("fanout", "2", "one"), ("fanout", "2", "2"), ("single", "1", "one"), ("single", "1", "2")
+        ("fanout", "2", "one"),
+        ("fanout", "2", "2"),
+        ("single", "1", "one"),
+        ("single", "1", "2"),
     ]
     assert rows[0][-4:] == ["8.00", "7.50", "1.90", "2.00"]  # s/doc, docs/min, cores
     assert "speed-up of fanout over single: 1.88x one by one, 2.00x" in text

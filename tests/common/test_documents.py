@@ -9,7 +9,7 @@ from textserve.demo_phrases import TRANSLATIONS
 
 def test_abbreviations_numbers_and_quotes_do_not_end_sentences():
     text = (
-        'Dr. Smith moved to Washington D.C. in Jan. last year. He paid $3.50, e.g. for coffee. '
+        "Dr. Smith moved to Washington D.C. in Jan. last year. He paid $3.50, e.g. for coffee. "
         'She said "Stop." Then she left... The U.S. team won at 9 p.m. on Friday.'
     )
     assert split_sentences(text).sentences == [
@@ -30,7 +30,13 @@ def test_line_breaks_end_sentences_and_rejoin_keeps_the_layout():
     text = "Title\n\nFirst one. Second one!\n- an item\n- another item\n\n\nLast one?  Yes."
     document = split_sentences(text)
     assert document.sentences == [
-        "Title", "First one.", "Second one!", "- an item", "- another item", "Last one?", "Yes."
+        "Title",
+        "First one.",
+        "Second one!",
+        "- an item",
+        "- another item",
+        "Last one?",
+        "Yes.",
     ]
     assert document.rejoin(document.sentences) == text
     assert document.rejoin([s.upper() for s in document.sentences]) == text.upper()

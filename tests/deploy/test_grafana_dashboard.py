@@ -34,7 +34,14 @@ def test_every_panel_queries_prometheus_for_exported_metrics():
 
 def test_the_dashboard_covers_requests_latency_tokens_batches_rejections_and_retries():
     exprs = " ".join(t["expr"] for p in DASHBOARD["panels"] for t in p["targets"])
-    for metric in ("requests_total", "request_seconds_bucket", "input_tokens_total",
-                   "output_tokens_total", "batched_texts_total", "model_calls_total",
-                   "rejected_requests_total", "leaf_retries_total"):
+    for metric in (
+        "requests_total",
+        "request_seconds_bucket",
+        "input_tokens_total",
+        "output_tokens_total",
+        "batched_texts_total",
+        "model_calls_total",
+        "rejected_requests_total",
+        "leaf_retries_total",
+    ):
         assert f"ray_textserve_{metric}" in exprs

@@ -78,8 +78,18 @@ def env_of(container: dict) -> dict[str, dict]:
 
 # --- Kubernetes quantities -------------------------------------------------------------------
 
-_SUFFIX = {"m": 1e-3, "": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
-           "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+_SUFFIX = {
+    "m": 1e-3,
+    "": 1,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+}
 
 
 def quantity(value: str | int | float) -> float:
@@ -217,8 +227,14 @@ def test_rayservice_passes_the_kuberay_crd_schema(rayservice):
         lambda rs: rs["spec"]["rayClusterConfig"]["authOptions"].update(mode="tokens"),
         lambda rs: head_container(rs).update(resources={"limits": {"memory": "3 GiB"}}),
     ],
-    ids=["unknown-field", "unknown-nested-field", "wrong-type", "missing-required", "bad-enum",
-         "bad-quantity"],
+    ids=[
+        "unknown-field",
+        "unknown-nested-field",
+        "wrong-type",
+        "missing-required",
+        "bad-enum",
+        "bad-quantity",
+    ],
 )
 def test_the_schema_check_catches_mistakes(rayservice, mutate):
     """The check above can fail: each of these edits of the manifest is rejected."""

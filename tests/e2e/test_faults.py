@@ -199,8 +199,9 @@ class ReplicaLogs:
     def first_to_log(self, message_start: str, request_id: str, timeout_s: float = 30) -> str:
         """The first replica to log a record starting with message_start for request_id."""
         return self._first(
-            lambda line: line.get("message", "").startswith(message_start)
-            and line.get("request_id") == request_id,
+            lambda line: (
+                line.get("message", "").startswith(message_start) and line.get("request_id") == request_id
+            ),
             self.paths,
             timeout_s,
             f"logged {message_start!r} for {request_id}",
@@ -210,8 +211,10 @@ class ReplicaLogs:
         """The first replica (`among` these, else any) to log a model call (`batch of ...`)
         serving one of request_ids."""
         return self._first(
-            lambda line: line.get("message", "").startswith("batch of")
-            and bool(request_ids & set(line.get("request_ids", []))),
+            lambda line: (
+                line.get("message", "").startswith("batch of")
+                and bool(request_ids & set(line.get("request_ids", [])))
+            ),
             among or self.paths,
             timeout_s,
             f"decoded any of {request_ids}",

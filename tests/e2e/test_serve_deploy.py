@@ -79,8 +79,9 @@ def test_requests_latency_and_tokens_reach_prometheus(deployed):
     _wait_for(lambda: _metric_total(url, "ray_textserve_requests_total", app, status="200", **route) >= 1)
     _wait_for(lambda: _metric_total(url, "ray_textserve_request_seconds_count", app, **route) >= 2)
     _wait_for(
-        lambda: _metric_total(url, "ray_textserve_requests_total", "router", route="/healthz", status="200")
-        >= 1
+        lambda: (
+            _metric_total(url, "ray_textserve_requests_total", "router", route="/healthz", status="200") >= 1
+        )
     )
     _wait_for(lambda: _metric_total(url, "ray_textserve_output_tokens_total", app) > 0)
     tokens_in = _metric_total(url, "ray_textserve_input_tokens_total", app)

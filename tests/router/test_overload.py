@@ -52,9 +52,7 @@ def _burst(url: str, body: dict, clients: int) -> list[httpx.Response]:
         return list(pool.map(one, range(clients)))
 
 
-def test_burst_past_a_full_leaf_queue_gets_fast_503s_counted_and_service_recovers(
-    tight_router, metrics_url
-):
+def test_burst_past_a_full_leaf_queue_gets_fast_503s_counted_and_service_recovers(tight_router, metrics_url):
     english = "How are you?"
     responses = _burst(tight_router, {"text": english, "target_lang": "de"}, CLIENTS)
     ok = [r for r in responses if r.status_code == 200]

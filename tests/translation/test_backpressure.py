@@ -86,9 +86,11 @@ def test_a_burst_far_above_capacity_gets_fast_503s_and_the_service_stays_up(smal
     ahead = configured["max_ongoing_requests"] + configured["max_queued_requests"]
     p99_bound = 3 * ahead / rate + 2  # margin: the rate varies over the burst on 2 busy cores
     accepted_p99 = _p99([r[1] for r in accepted])
-    print(f"\n{len(results)} requests in {elapsed:.1f} s: {len(accepted)} answered ({rate:.1f}/s), "
-          f"{len(rejected)} rejected; accepted p99 {accepted_p99:.2f} s (bound {p99_bound:.1f} s), "
-          f"rejected max {max((r[1] for r in rejected), default=0):.2f} s")
+    print(
+        f"\n{len(results)} requests in {elapsed:.1f} s: {len(accepted)} answered ({rate:.1f}/s), "
+        f"{len(rejected)} rejected; accepted p99 {accepted_p99:.2f} s (bound {p99_bound:.1f} s), "
+        f"rejected max {max((r[1] for r in rejected), default=0):.2f} s"
+    )
     assert statuses <= {200, 503}, statuses
     assert len(results) == CLIENTS * REQUESTS_EACH
     assert accepted and rejected, f"{len(accepted)} answered, {len(rejected)} rejected"

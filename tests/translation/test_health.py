@@ -20,8 +20,17 @@ def broken_model(demo_models, tmp_path_factory):
     shutil.copytree(demo_models["demo-translation"], target)
     for weights in target.glob("*.safetensors"):
         weights.unlink()
-    config = T5Config(vocab_size=8, d_model=16, d_kv=8, d_ff=32, num_layers=1, num_heads=2,
-                      decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
+    config = T5Config(
+        vocab_size=8,
+        d_model=16,
+        d_kv=8,
+        d_ff=32,
+        num_layers=1,
+        num_heads=2,
+        decoder_start_token_id=0,
+        pad_token_id=0,
+        eos_token_id=1,
+    )
     T5ForConditionalGeneration(config).save_pretrained(str(target))  # 8 tokens; the tokenizer has ~400
     return target
 

@@ -147,8 +147,12 @@ def test_http_texts_list_is_translated_in_order(http):
         ({"texts": ["Hello world!", 7]}, 422, "texts.1: Input should be a valid string"),
         ({"texts": ["Hello world!"] * 65}, 413, "65 texts in one request; this service accepts at most 64"),
         ({"texts": ["Hello world!", "x" * 10001]}, 413, "text 2 of 2 is 10001 characters"),
-        ({"texts": ["Hello world! " * 700] * 3}, 413, "the texts total 27300 characters; this service "
-         "accepts at most 20000 per request: send fewer or shorter texts"),
+        (
+            {"texts": ["Hello world! " * 700] * 3},
+            413,
+            "the texts total 27300 characters; this service "
+            "accepts at most 20000 per request: send fewer or shorter texts",
+        ),
     ],
 )
 def test_http_bad_texts_lists_say_what_to_change(http, body, status, says):
