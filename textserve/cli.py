@@ -1,4 +1,4 @@
-"""`textserve`: translate and summarize from the command line (README "Client and CLI").
+"""`textserve`: translate and summarize from the command line (docs/api.md, "Client and CLI").
 
     textserve translate "Hello world!" --to de       # Hallo Welt!
     textserve translate --file letter.txt --to ro    # or TEXT `-` for stdin

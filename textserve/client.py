@@ -1,4 +1,4 @@
-"""A small Python client for the textserve HTTP API (README "API", "Client and CLI").
+"""A small Python client for the textserve HTTP API (docs/api.md).
 
     from textserve.client import TextServeClient
 

@@ -33,7 +33,7 @@ KEYS_FILE_ENV = "TEXTSERVE_API_KEYS_FILE"
 PUBLIC_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 
 
-class KeysUnavailable(RuntimeError):
+class KeysUnavailableError(RuntimeError):
     """Keys are configured but none could be read: refuse, do not fall open."""
 
 
@@ -89,11 +89,11 @@ class ApiKeys:
             self._file_digests, self._file_stamp = (), None
             problem = f"cannot read {KEYS_FILE_ENV}={self.path}: {exc}"
             if not digests:
-                raise KeysUnavailable(problem) from None
+                raise KeysUnavailableError(problem) from None
             logger.warning("API keys: %s; only the keys of %s are accepted", problem, KEYS_ENV)
         digests += self._file_digests
         if not digests:
-            raise KeysUnavailable(f"{KEYS_FILE_ENV}={self.path} holds no key")
+            raise KeysUnavailableError(f"{KEYS_FILE_ENV}={self.path} holds no key")
         return digests
 
     def accepts(self, presented: str) -> bool:

@@ -1,23 +1,10 @@
 """Adaptive dynamic batching: many requests' texts in one model call, without taxing a lone request.
 
-Why not `@serve.batch`: it closes a batch `batch_wait_timeout_s` after the batch's first request,
-even while the model is still busy with the previous batch, and queues the closed batch behind it.
-Under a steady closed-loop load that splits the clients into cohorts that never merge: measured
-here, 16 requests per replica ran as batches of ~7.5. This batcher closes a batch only when the
-model is free to run it, so everything that queued during the previous call joins:
-
-- the model is free and nothing just finished: run what is queued now (a lone request never waits);
-- a batch just finished: its callers usually send their next request soon, so wait up to
-  `max_wait_s` (and at most a quarter of the call just run) for the queue to regain that many
-  texts (or reach `max_batch_size`), then run. The wait ends as soon as they are back. Measured
-  here under 32 closed-loop HTTP clients on 2 saturated cores, callers came back 60-100 ms after
-  their answers: a 10 ms wait left batches at ~8 of 16, 100 ms at ~11-12;
-- more texts queued than fit: the oldest request goes first, joined by the requests whose inputs are
-  closest to it in length, so the batch pads little.
-
-A request may carry many texts (a list through a handle, `"texts"` over HTTP); they run together,
-split into chunks of at most `max_batch_size`. Requests are grouped by generation parameters: one
-call never mixes, say, two summary lengths.
+A batch closes only when the model is free to run it: then everything queued runs (a lone request
+never waits); right after a call, it waits up to `max_wait_s` (at most a quarter of that call) for
+the callers it answered to come back. Past `max_batch_size`, the oldest request goes first with the
+requests closest to it in length. A request's many texts run together; one call never mixes
+generation parameters. Why not `@serve.batch`, with figures: docs/decisions.md.
 """
 
 from __future__ import annotations

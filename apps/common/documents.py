@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from sentencex import segment
 
-from apps.common.errors import InputTooLarge
+from apps.common.errors import InputTooLargeError
 
 SOURCE_LANGUAGE = "en"  # the apps read English
 _LINE_BREAKS = re.compile(r"(\s*\n\s*)")
@@ -62,7 +62,7 @@ def split_sentences(text: str) -> Document:
 
 def fit_window(document: Document, count: Count, limit: int) -> Document:
     """`document` with each sentence that does not fit the window cut at spaces into pieces that do
-    (the largest that fit, in order). InputTooLarge names a single word that cannot fit."""
+    (the largest that fit, in order). InputTooLargeError names a single word that cannot fit."""
 
     def fits(text: str) -> bool:
         return count(text) <= limit
@@ -83,7 +83,7 @@ def _cut_at_spaces(sentence: str, fits: Callable[[str], bool], limit: int) -> li
         if not fits(words[start]):
             word = words[start]
             shown = word if len(word) <= 40 else word[:37] + "..."
-            raise InputTooLarge(
+            raise InputTooLargeError(
                 f"the word '{shown}' ({len(word)} characters) is longer than the model reads at "
                 "once: break it up or send a shorter text"
             )

@@ -1,6 +1,6 @@
-"""Errors a caller can cause. They carry the HTTP status to answer with and a message that says
-what to change; they travel unchanged through DeploymentHandles, so the router can pass a leaf
-app's 4xx on instead of mistaking it for an outage. error_response is the JSON every error
+"""Answers other than success: ServingError carries the HTTP status and a message that says what
+to change or when to retry; it travels unchanged through DeploymentHandles, so the router can
+pass a leaf app's answer on instead of mistaking it for an outage. error_response is the JSON every error
 answer has; new_incident names a fault of ours, first_line shortens one for a log line."""
 
 from __future__ import annotations
@@ -10,11 +10,12 @@ import uuid
 from fastapi.responses import JSONResponse
 
 
-class UserInputError(ValueError):
-    """The request cannot be served as sent; `message` tells the caller what to change (or, with
-    `retry_after_s`, when to come back: answered with a Retry-After header)."""
+class ServingError(Exception):
+    """An answer other than success that the service gives on purpose: `status_code` and a
+    `message` for the caller (with `retry_after_s`, a Retry-After header). Subclasses say whose it
+    is: UserInputError (4xx, the caller can fix it) or ServiceBusyError (503, retry later)."""
 
-    status_code = 422
+    status_code = 500
     retry_after_s: float | None = None
 
     def __init__(self, message: str, status_code: int | None = None, retry_after_s: float | None = None):
@@ -29,15 +30,27 @@ class UserInputError(ValueError):
         return (type(self), (self.message, self.status_code, self.retry_after_s))
 
 
-class InputTooLarge(UserInputError):
+class UserInputError(ServingError, ValueError):
+    """The request cannot be served as sent; `message` tells the caller what to change."""
+
+    status_code = 422
+
+
+class InputTooLargeError(UserInputError):
     status_code = 413
 
 
-class ServiceBusy(UserInputError):
-    """Not the caller's mistake, but theirs to retry later: no room for this work right now (503)."""
+class ServiceBusyError(ServingError):
+    """Not the caller's mistake: no room for this work right now (503, retry later)."""
 
     status_code = 503
     retry_after_s = 2
+
+
+def serving_error(message: str, status_code: int, retry_after_s: float | None = None) -> ServingError:
+    """The ServingError subclass for `status_code`: a leaf app's answer, rebuilt by the router."""
+    cls = UserInputError if status_code < 500 else ServiceBusyError
+    return cls(message, status_code, retry_after_s)
 
 
 def new_incident() -> tuple[str, str]:

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from apps.common.batching import AdaptiveBatcher
 from apps.common.engines import Backend, GenerationParams, Seq2SeqEngine, load_engine
-from apps.common.errors import InputTooLarge
+from apps.common.errors import InputTooLargeError
 from apps.common.metrics import TokenMetrics, batch_metrics_or_none, metrics_or_none
 from apps.common.request_ids import current_request_id
 from apps.common.settings import ModelAppSettings
@@ -21,24 +21,24 @@ PROBE_PARAMS = GenerationParams(max_new_tokens=1)
 
 
 def check_input_limits(texts: list[str], limits: ModelAppSettings) -> None:
-    """InputTooLarge (413) for more texts than `max_texts_per_request`, a text longer than
+    """InputTooLargeError (413) for more texts than `max_texts_per_request`, a text longer than
     `max_input_chars`, or more than `max_request_chars` in all: the request-level bounds, checked
     before a text is split or chunked."""
     if len(texts) > limits.max_texts_per_request:
-        raise InputTooLarge(
+        raise InputTooLargeError(
             f"{len(texts)} texts in one request; this service accepts at most "
             f"{limits.max_texts_per_request}: split the list"
         )
     for number, text in enumerate(texts):
         if len(text) > limits.max_input_chars:
             where = f"text {number + 1} of {len(texts)}" if len(texts) > 1 else "text"
-            raise InputTooLarge(
+            raise InputTooLargeError(
                 f"{where} is {len(text)} characters; this service accepts at most "
                 f"{limits.max_input_chars} per text: send a shorter text"
             )
     total = sum(len(text) for text in texts)
     if total > limits.max_request_chars:
-        raise InputTooLarge(
+        raise InputTooLargeError(
             f"the texts total {total} characters; this service accepts at most "
             f"{limits.max_request_chars} per request: send fewer or shorter texts"
         )
@@ -74,14 +74,14 @@ class Seq2SeqGenerator:
         return self.engine.count_tokens(prompt)
 
     def _lengths(self, prompts: list[str]) -> list[int]:
-        """Token length of each prompt; InputTooLarge (413) for one over the model's window (the
+        """Token length of each prompt; InputTooLargeError (413) for one over the model's window (the
         apps cut texts to fit first, so this is a last guard: nothing is silently truncated)."""
         lengths = [self.engine.count_tokens(prompt) for prompt in prompts]
         limit = self.engine.max_input_tokens
         for number, tokens in enumerate(lengths):
             if tokens > limit:
                 where = f"input {number + 1} of {len(prompts)}" if len(prompts) > 1 else "input"
-                raise InputTooLarge(
+                raise InputTooLargeError(
                     f"{where} is {tokens} tokens; the model reads at most {limit}: send a shorter text"
                 )
         return lengths

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from apps.common.auth import PUBLIC_PATHS
-from apps.common.errors import UserInputError, error_response, new_incident
+from apps.common.errors import ServingError, UserInputError, error_response, new_incident
 from apps.common.json_body import StrictJSONRoute
 from apps.common.metrics import RequestMetrics, metrics_or_none
 from apps.common.request_guard import DEFAULT_MAX_BODY_BYTES, RequestGuard, api_keys
@@ -136,8 +136,8 @@ def create_app(title: str, description: str, example: dict | None = None) -> Fas
         details = describe_validation_errors(exc.errors())
         return error_response(422, "invalid request: " + "; ".join(details) + "." + hint, details)
 
-    @app.exception_handler(UserInputError)
-    async def _user_error(request: Request, exc: UserInputError) -> JSONResponse:
+    @app.exception_handler(ServingError)
+    async def _serving_error(request: Request, exc: ServingError) -> JSONResponse:
         retry_after = exc.retry_after_s
         headers = {"Retry-After": str(max(1, math.ceil(retry_after)))} if retry_after else None
         return error_response(exc.status_code, exc.message, headers=headers)

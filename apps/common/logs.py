@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import logging
 
-from apps.common.errors import UserInputError
+from apps.common.errors import ServingError
 
 SERVE_LOGGER = "ray.serve"
 
 
-class UserErrorsAreNotFailures(logging.Filter):
+class ServingErrorFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        if isinstance(error, UserInputError):  # also RayTaskError(UserInputError)
+        if isinstance(error, ServingError):  # also RayTaskError(UserInputError) and the like
             record.levelno, record.levelname = logging.INFO, "INFO"
             record.msg, record.args = "request rejected: %d %s", (error.status_code, error.message)
             record.exc_info, record.exc_text = None, None
@@ -30,5 +30,5 @@ def quiet_user_errors() -> None:
     """Install the filter on Serve's logger in this process (once; Serve's handlers come and go,
     a logger's filters stay)."""
     logger = logging.getLogger(SERVE_LOGGER)
-    if not any(isinstance(f, UserErrorsAreNotFailures) for f in logger.filters):
-        logger.addFilter(UserErrorsAreNotFailures())
+    if not any(isinstance(f, ServingErrorFilter) for f in logger.filters):
+        logger.addFilter(ServingErrorFilter())

@@ -8,7 +8,7 @@ second try to another replica (it stops choosing a replica once a call to it has
 
 Only that is retried, once: never a full queue or the callee's own error (a RayTaskError, even one
 whose cause is an actor dying: Ray makes it an instance of its cause's class too), and a timeout
-only where the caller says (the summarizer's chunk calls; see once_more_if_the_replica_died).
+only where the caller says (the summarizer's chunk calls; see retry_if_replica_died).
 Each retry is logged (WARNING, with the request's id) and counted in
 `textserve_leaf_retries{target, error}`.
 """
@@ -45,7 +45,7 @@ def retry_metrics() -> RetryMetrics | None:
 def report_retry(target: str, call: str, exc: BaseException) -> None:
     """Log and count the retry of `call` (e.g. "translation.translate"); `target` is the metric's
     label."""
-    timed_out = isinstance(exc, NoAnswerInTime)
+    timed_out = isinstance(exc, CallTimeoutError)
     reason = "no answer in time" if timed_out else "the replica serving it died"
     logger.warning("retrying %s once: %s (%s: %s)", call, reason, type(exc).__name__, first_line(exc))
     metrics = retry_metrics()
@@ -53,7 +53,7 @@ def report_retry(target: str, call: str, exc: BaseException) -> None:
         metrics.record(target, type(exc).__name__)
 
 
-async def once_more_if_the_replica_died(
+async def retry_if_replica_died(
     call: Callable[[], Awaitable[T]], name: str, timeout_s: float | None = None
 ) -> T:
     """`call()`'s answer; if the replica serving it died, `call()` once more (reported as `name`,
@@ -66,20 +66,20 @@ async def once_more_if_the_replica_died(
     is sent again, so the retry replaces it, but it starts again at the back of the queue."""
     try:
         return await _within(call(), timeout_s)
-    except (RayActorError, NoAnswerInTime) as exc:
+    except (RayActorError, CallTimeoutError) as exc:
         if isinstance(exc, RayActorError) and not replica_died(exc):
             raise
         report_retry(name, name, exc)
     return await _within(call(), timeout_s)
 
 
-class NoAnswerInTime(asyncio.TimeoutError):
+class CallTimeoutError(asyncio.TimeoutError):
     """A handle call's deadline passed (and the call was cancelled)."""
 
 
 async def _within(response: Awaitable[T], timeout_s: float | None) -> T:
     """The answer of a handle call; with a deadline, a late one is cancelled (Serve drops it from
-    the replica's queue, or cancels it there) and raises NoAnswerInTime."""
+    the replica's queue, or cancels it there) and raises CallTimeoutError."""
     if timeout_s is None:
         return await response
     try:
@@ -88,7 +88,7 @@ async def _within(response: Awaitable[T], timeout_s: float | None) -> T:
         cancel = getattr(response, "cancel", None)
         if cancel is not None:
             cancel()
-        raise NoAnswerInTime(f"no answer within {timeout_s:g} s") from None
+        raise CallTimeoutError(f"no answer within {timeout_s:g} s") from None
 
 
 async def _await(response: Awaitable[T]) -> T:

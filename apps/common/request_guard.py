@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from apps.common.auth import PUBLIC_PATHS, ApiKeys, KeysUnavailable, bearer_token
+from apps.common.auth import PUBLIC_PATHS, ApiKeys, KeysUnavailableError, bearer_token
 from apps.common.errors import error_response
 from apps.common.settings import HttpSettings
 
@@ -116,7 +116,7 @@ def _auth_refusal(keys: ApiKeys, authorization: str | None) -> JSONResponse | No
     try:
         if token is not None and keys.accepts(token):
             return None
-    except KeysUnavailable as exc:
+    except KeysUnavailableError as exc:
         logger.error("API keys are configured but unusable: %s", exc)
         message = "this service cannot check API keys now (its key store is unreadable); see its log"
         return error_response(503, message)

@@ -1,5 +1,9 @@
 """Settings shared by the model apps. Each app's `user_config` in serve_config.yaml is validated by
-a pydantic model built from these pieces and applied in the deployment's `reconfigure`."""
+a pydantic model built from these pieces and applied in the deployment's `reconfigure`.
+
+One rule for defaults: a field's default is its production value, and serve_config.yaml lists
+every key with that same value, so operators see every knob (tests/test_defaults.py ties the two,
+and the decorators, the KubeRay manifest and the autoscaling config to serve_config.yaml)."""
 
 from __future__ import annotations
 
@@ -31,10 +35,10 @@ class HttpSettings(StrictSettings):
 class ModelAppSettings(HttpSettings):
     model: str = Field("t5-small", description="hub id or local directory of the model")
     backend: Literal["transformers", "ctranslate2"] = Field(
-        "transformers",
+        "ctranslate2",
         description="transformers (fp32, torch) or ctranslate2 (int8, converted at load time)",
     )
-    max_input_chars: int = Field(4000, ge=1, description="longer texts are answered 413")
+    max_input_chars: int = Field(10_000, ge=1, description="longer texts are answered 413")
     num_beams: int = Field(1, ge=1, le=8, description="1 = greedy decoding")
     max_texts_per_request: int = Field(64, ge=1, le=1024, description="longest `texts` list accepted")
     max_request_chars: int = Field(

@@ -15,15 +15,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from apps.common.errors import UserInputError, new_incident
+from apps.common.errors import ServingError, new_incident
 
 logger = logging.getLogger("ray.serve")
 NDJSON = "application/x-ndjson"
 
 
 def error_event(exc: BaseException, what: str) -> dict:
-    """The last line of a stream that failed: a caller's error says what to change; ours is logged."""
-    if isinstance(exc, UserInputError):
+    """The last line of a stream that failed: an answer on purpose says what to change (or when to
+    retry); a fault of ours is logged."""
+    if isinstance(exc, ServingError):
         return {"event": "error", "status": exc.status_code, "error": exc.message}
     incident, message = new_incident()
     logger.error("%s failed mid-stream (incident %s): %s: %s", what, incident, type(exc).__name__, exc)

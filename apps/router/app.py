@@ -7,6 +7,10 @@ It holds no model: it reaches the leaf apps through DeploymentHandles (apps/rout
 so each leaf app can be redeployed on its own.
 """
 
+# No `from __future__ import annotations` here: FastAPI must resolve the routes' body types
+# (with it, a body model was read as a query parameter). Functions a route calls are defined
+# above the @serve.ingress class, which pickles the routes where it stands.
+
 import asyncio
 import math
 from collections.abc import AsyncIterator
@@ -20,10 +24,8 @@ from apps.common.request_guard import apply_http_settings
 from apps.common.settings import parse_user_config
 from apps.common.streaming import STREAM_RESPONSE, ndjson_response
 from apps.router.config import RouterSettings
-from apps.router.leaf_client import LeafClient, LeafUnavailable
+from apps.router.leaf_client import LeafClient, LeafUnavailableError
 from apps.router.schemas import RouteRequest, RouteResponse
-
-HEALTH_TIMEOUT_S = 10  # a leaf that cannot decode one token in this long counts as down
 
 http_app = create_app(
     "textserve router",
@@ -32,8 +34,8 @@ http_app = create_app(
 )
 
 
-@http_app.exception_handler(LeafUnavailable)
-async def _leaf_unavailable(request: Request, exc: LeafUnavailable) -> JSONResponse:
+@http_app.exception_handler(LeafUnavailableError)
+async def _leaf_unavailable(request: Request, exc: LeafUnavailableError) -> JSONResponse:
     return JSONResponse(
         status_code=exc.status_code,
         content={"error": str(exc), "details": [exc.app]},
@@ -60,15 +62,17 @@ async def _prepend(first: dict, rest: AsyncIterator[dict]) -> AsyncIterator[dict
 class Router:
     def __init__(self):
         self.settings = RouterSettings()
-        self.translation = LeafClient(self.settings.translation)
-        self.summarization = LeafClient(self.settings.summarization)
+        self.translation = LeafClient(self.settings.translation, self.settings.unavailable_retry_after_s)
+        self.summarization = LeafClient(self.settings.summarization, self.settings.unavailable_retry_after_s)
 
     def reconfigure(self, user_config: dict) -> None:
         settings = parse_user_config(RouterSettings, user_config, "router")
         if settings.translation != self.settings.translation:
-            self.translation = LeafClient(settings.translation)
+            self.translation = LeafClient(settings.translation, settings.unavailable_retry_after_s)
         if settings.summarization != self.settings.summarization:
-            self.summarization = LeafClient(settings.summarization)
+            self.summarization = LeafClient(settings.summarization, settings.unavailable_retry_after_s)
+        for client in (self.translation, self.summarization):
+            client.retry_after_s = settings.unavailable_retry_after_s
         apply_http_settings(self.app, settings)
         self.settings = settings
 
@@ -79,20 +83,20 @@ class Router:
     async def healthz(self) -> JSONResponse:
         """200 when every leaf app can generate (each runs a one-token decode; both are asked at
         once), else 503 naming the apps that cannot: what a load balancer or Kubernetes probe
-        should ask. A leaf busy with a long batch answers after it, within HEALTH_TIMEOUT_S; a leaf
+        should ask. A leaf busy with a long batch answers after it, within health_timeout_s; a leaf
         whose queue is full is reported "overloaded" without failing the check."""
-        timeout_s = min(HEALTH_TIMEOUT_S, self.settings.leaf_timeout_s)
+        timeout_s = min(self.settings.health_timeout_s, self.settings.leaf_timeout_s)
         clients = (self.translation, self.summarization)
         answers = await asyncio.gather(
             *(client.probe(timeout_s=timeout_s) for client in clients), return_exceptions=True
         )
         apps, down = {}, []
         for client, answer in zip(clients, answers, strict=True):
-            if isinstance(answer, LeafUnavailable) and answer.reason == "overloaded":
+            if isinstance(answer, LeafUnavailableError) and answer.reason == "overloaded":
                 # Busy is not down: failing a readiness probe under load would take the router
                 # out of service and push its load onto the rest.
                 apps[client.ref.app] = {"status": "overloaded", "error": str(answer)}
-            elif isinstance(answer, LeafUnavailable):
+            elif isinstance(answer, LeafUnavailableError):
                 apps[client.ref.app] = {"status": "down", "error": str(answer)}
                 down.append(client.ref.app)
             elif isinstance(answer, BaseException):

@@ -15,4 +15,15 @@ class LeafAppRef(StrictSettings):
 class RouterSettings(HttpSettings):
     translation: LeafAppRef = LeafAppRef(app="translation", deployment="Translator")
     summarization: LeafAppRef = LeafAppRef(app="summarization", deployment="Summarizer")
-    leaf_timeout_s: float = Field(60.0, gt=0, description="longest wait for one leaf app call")
+    leaf_timeout_s: float = Field(
+        25.0,
+        gt=0,
+        description="longest wait for one leaf app call; below http_options.request_timeout_s, so a "
+        "slow leaf gets the router's 503 naming it",
+    )
+    health_timeout_s: float = Field(
+        10.0, gt=0, description="a leaf that cannot decode one token in this long counts as down"
+    )
+    unavailable_retry_after_s: float = Field(
+        5.0, ge=1, description="the Retry-After of a 503 for a leaf app that is down or slow"
+    )

@@ -1,20 +1,11 @@
-"""Calls from the router to a leaf app, through a DeploymentHandle only.
+"""Calls from the router to a leaf app, through a DeploymentHandle only (fetched on first use).
 
-The handle is fetched on first use (the leaf app may be deployed after the router) and cached.
-A leaf's user errors (4xx) pass through unchanged; anything else becomes LeafUnavailable, which the
-router answers 503 naming the app: the app missing, a replica dead or a leaf fault ("unavailable"),
-no answer in time ("timeout"), or its queue full ("overloaded": Serve's backpressure, when the leaf
-deployment sets `max_queued_requests`; answered with the leaf's own status and Retry-After).
-Each rejection is counted in `textserve_rejected_requests{target, reason}`.
-
-A streaming leaf method (a generator called with `options(stream=True)`) is opened the same way:
-its first item is awaited like a call, with the same mapping, retry and timeout, so a request the
-leaf refuses is an ordinary answer before anything is streamed; each later item must come within
-the timeout of the one before, and closing the stream cancels the leaf's work.
-
-A call whose replica died under it is sent once more, within what is left of the call's timeout
-(apps/common/replica_deaths.py says what counts as that, and logs and counts the retry; its metric
-label is the app).
+A leaf's answers on purpose (4xx, a busy 503) pass through unchanged; anything else is a
+LeafUnavailableError, answered 503 naming the app: "unavailable" (missing, dead, faulty),
+"timeout" or "overloaded" (its queue full), each counted in `textserve_rejected_requests`. A call
+whose replica died under it is sent once more within what is left of its timeout
+(apps/common/replica_deaths.py). A stream's first item is awaited like a call; each later item
+must come within the timeout of the one before; closing the stream cancels the leaf's work.
 """
 
 from __future__ import annotations
@@ -29,17 +20,16 @@ from ray import serve
 from ray.exceptions import RayActorError
 from ray.serve.exceptions import BackPressureError
 
-from apps.common.errors import UserInputError, first_line
+from apps.common.errors import ServingError, first_line, serving_error
 from apps.common.metrics import RejectionMetrics, metrics_or_none
 from apps.common.replica_deaths import replica_died, report_retry
 from apps.router.config import LeafAppRef
 
 logger = logging.getLogger("ray.serve")
-RETRY_AFTER_S = 5  # what we tell clients when a leaf app is down or slow
 Attempt = Callable[[str, tuple, dict, float], Awaitable[Any]]
 
 
-class LeafUnavailable(Exception):
+class LeafUnavailableError(Exception):
     """A leaf app could not answer; `reason` is the metric's label, `status_code` the HTTP answer."""
 
     def __init__(
@@ -48,21 +38,19 @@ class LeafUnavailable(Exception):
         detail: str,
         reason: str = "unavailable",
         status_code: int = 503,
-        retry_after_s: float = RETRY_AFTER_S,
+        *,
+        retry_after_s: float,
     ):
         state = "overloaded" if reason == "overloaded" else "unavailable"
         super().__init__(f"the '{app}' app is {state} ({detail}); retry later")
         self.app, self.reason, self.status_code, self.retry_after_s = app, reason, status_code, retry_after_s
 
 
-def _user_error_message(exc: UserInputError) -> str:
-    # Through a handle the exception arrives as RayTaskError(UserInputError): keep only its message.
-    return getattr(exc, "message", None) or (exc.args[0] if exc.args else "invalid request")
-
-
-def _as_user_error(exc: UserInputError) -> UserInputError:
-    """A leaf's user error, as the router answers it: its status, message and Retry-After."""
-    return UserInputError(_user_error_message(exc), exc.status_code, getattr(exc, "retry_after_s", None))
+def _leaf_answer(exc: ServingError) -> ServingError:
+    """A leaf's answer on purpose (a 4xx, a busy 503), as the router gives it: its status, message
+    and Retry-After. Through a handle it arrives as RayTaskError(UserInputError) and the like."""
+    message = getattr(exc, "message", None) or (exc.args[0] if exc.args else "invalid request")
+    return serving_error(message, exc.status_code, getattr(exc, "retry_after_s", None))
 
 
 @functools.cache
@@ -72,8 +60,9 @@ def rejection_metrics() -> RejectionMetrics | None:
 
 
 class LeafClient:
-    def __init__(self, ref: LeafAppRef):
+    def __init__(self, ref: LeafAppRef, retry_after_s: float):
         self.ref = ref
+        self.retry_after_s = retry_after_s  # RouterSettings.unavailable_retry_after_s
         self._handle = None
 
     def _get_handle(self):
@@ -95,14 +84,14 @@ class LeafClient:
         return first, self._rest(stream, timeout_s)
 
     async def probe(self, timeout_s: float) -> dict:
-        """The leaf's health answer (a one-token decode); LeafUnavailable if it cannot give one.
+        """The leaf's health answer (a one-token decode); LeafUnavailableError if it cannot give one.
         Not counted as a rejection: no user request was turned away."""
         return await self._call(self._attempt, "health", (), {}, timeout_s)
 
     async def _counted(self, call: Awaitable[Any]) -> Any:
         try:
             return await call
-        except LeafUnavailable as exc:
+        except LeafUnavailableError as exc:
             metrics = rejection_metrics()
             if metrics is not None:
                 metrics.record(exc.app, exc.reason)
@@ -120,11 +109,11 @@ class LeafClient:
                     raise
                 report_retry(self.ref.app, f"{self.ref.app}.{method}", exc)
                 return await attempt(method, args, kwargs, remaining)
-        except UserInputError as exc:
-            raise _as_user_error(exc) from None
+        except ServingError as exc:
+            raise _leaf_answer(exc) from None
         except BackPressureError as exc:
             queued, limit = exc.args[:2]  # BackPressureError keeps its arguments in args
-            raise LeafUnavailable(
+            raise LeafUnavailableError(
                 self.ref.app,
                 f"its queue is full: {queued} of at most {limit} requests waiting",
                 reason="overloaded",
@@ -142,7 +131,9 @@ class LeafClient:
                 first_line(exc),
             )
             self._handle = None  # fetch a fresh handle next time (the app may have been redeployed)
-            raise LeafUnavailable(self.ref.app, type(exc).__name__) from None
+            raise LeafUnavailableError(
+                self.ref.app, type(exc).__name__, retry_after_s=self.retry_after_s
+            ) from None
 
     async def _attempt(self, method: str, args: tuple, kwargs: dict, timeout_s: float) -> Any:
         response = getattr(self._get_handle(), method).remote(*args, **kwargs)
@@ -165,16 +156,18 @@ class LeafClient:
                     item = await asyncio.wait_for(stream.__anext__(), timeout=timeout_s)
                 except StopAsyncIteration:
                     return
-                except UserInputError as exc:
-                    raise _as_user_error(exc) from None
+                except ServingError as exc:
+                    raise _leaf_answer(exc) from None
                 except asyncio.TimeoutError:
                     raise self._timed_out(timeout_s) from None
                 yield item
         finally:
             stream.cancel()  # the client went away (or the leaf failed): stop the leaf's work too
 
-    def _timed_out(self, timeout_s: float) -> LeafUnavailable:
-        return LeafUnavailable(self.ref.app, f"no answer within {timeout_s:g} s", "timeout")
+    def _timed_out(self, timeout_s: float) -> LeafUnavailableError:
+        return LeafUnavailableError(
+            self.ref.app, f"no answer within {timeout_s:g} s", "timeout", retry_after_s=self.retry_after_s
+        )
 
 
 async def _await(response):

@@ -10,22 +10,27 @@ Handle: `serve.get_deployment_handle("Summarizer", app_name="summarization").sum
 `text` may be a list of strings, summarized together as one batch.
 """
 
+# No `from __future__ import annotations` here: FastAPI must resolve the routes' body types
+# (with it, a body model was read as a query parameter). Functions a route calls are defined
+# above the @serve.ingress class, which pickles the routes where it stands.
+
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 
 from ray import serve
 
-from apps.common.errors import ServiceBusy, UserInputError
+from apps.common.errors import ServiceBusyError, UserInputError
 from apps.common.generation import GenerationParams, Seq2SeqGenerator, check_input_limits, generator_for
 from apps.common.health import ModelHealth
 from apps.common.http import ERROR_RESPONSES, create_app, validate
 from apps.common.logs import quiet_user_errors
-from apps.common.replica_deaths import NoAnswerInTime, once_more_if_the_replica_died
+from apps.common.replica_deaths import CallTimeoutError, retry_if_replica_died
 from apps.common.request_guard import apply_http_settings
 from apps.common.schemas import text_fields
 from apps.common.settings import parse_user_config
 from apps.common.streaming import STREAM_RESPONSE, ndjson_response, progress_events
+from apps.summarization.admission import MapReduceAdmission
 from apps.summarization.config import SummarizationSettings
 from apps.summarization.map_reduce import MapReduce, Progress
 from apps.summarization.schemas import SummarizeRequest, SummarizeResponse
@@ -34,7 +39,6 @@ logger = logging.getLogger("ray.serve")
 
 # Chunk calls one replica has in flight through its handle, over all its requests: enough to keep
 # every replica's batches full, and far below the handle's max_queued_requests.
-CHUNK_CALLS_IN_FLIGHT = 16
 
 http_app = create_app(
     "textserve summarization",
@@ -66,15 +70,18 @@ class Summarizer(ModelHealth):
         self.settings: SummarizationSettings | None = None
         self.generator: Seq2SeqGenerator | None = None
         self._peers = None  # a handle to this deployment, for map-reduce (made on first use)
-        self._chunk_call = "summarize_chunk"
-        self._chunk_calls = asyncio.Semaphore(CHUNK_CALLS_IN_FLIGHT)
-        self._map_reduce_requests = 0
+        self._chunk_call = "_summarize_chunk"
+        self._chunk_calls: asyncio.Semaphore | None = None  # chunk_calls_in_flight, from reconfigure
+        self._admission = MapReduceAdmission()
 
     def reconfigure(self, user_config: dict) -> None:
         settings = parse_user_config(SummarizationSettings, user_config, "summarization")
         self.generator = generator_for(settings.model, settings.backend, self.generator)
         self.generator.configure_batching(settings.max_batch_size, settings.batch_wait_timeout_s)
         apply_http_settings(self.app, settings)
+        self._admission.limit = settings.max_map_reduce_requests
+        if self.settings is None or settings.chunk_calls_in_flight != self.settings.chunk_calls_in_flight:
+            self._chunk_calls = asyncio.Semaphore(settings.chunk_calls_in_flight)
         self.settings = settings
 
     def probe_prefix(self) -> str:
@@ -112,9 +119,9 @@ class Summarizer(ModelHealth):
             return ndjson_response(self._events(request, params), "summarization")
         return await self._run(request, params)
 
-    async def summarize_chunk(self, chunk: str, params: GenerationParams) -> str:
-        """Handle entry point for map-reduce (this deployment's own replicas call it): the summary
-        of one chunk that fits the model's window."""
+    async def _summarize_chunk(self, chunk: str, params: GenerationParams) -> str:
+        """Internal handle entry point, for map-reduce on this deployment's own replicas: the
+        summary of one chunk that fits the model's window."""
         [summary] = await self.generator.generate([self.probe_prefix() + chunk], params)
         return summary
 
@@ -130,10 +137,10 @@ class Summarizer(ModelHealth):
         if request.min_length is not None and request.min_length > max_length:
             raise UserInputError(f"min_length {request.min_length} is above max_length {max_length}")
         check_input_limits(request.inputs, settings)
-        if self._map_reduce_requests >= settings.max_map_reduce_requests:
+        if not self._admission.has_room():
             map_reduce = self._map_reduce()
             if not all(map_reduce.fits(text) for text in request.inputs):
-                self._refuse_map_reduce()
+                self._admission.refuse()
         min_length = request.min_length if request.min_length is not None else settings.default_min_length
         return GenerationParams(
             max_new_tokens=max_length,
@@ -151,8 +158,7 @@ class Summarizer(ModelHealth):
         # texts that fit go to the model as they are; each longer one is reduced until it fits
         long_texts = [number for number, text in enumerate(texts) if not map_reduce.fits(text)]
         if long_texts:
-            self._take_map_reduce_slot()
-            try:
+            with self._admission.slot():
                 reduced = await asyncio.gather(
                     *(
                         map_reduce.reduce_to_window(
@@ -161,8 +167,6 @@ class Summarizer(ModelHealth):
                         for number in long_texts
                     )
                 )
-            finally:
-                self._map_reduce_requests -= 1
             for number, text in zip(long_texts, reduced, strict=True):
                 texts[number] = text
         outputs = await generator.generate([self.probe_prefix() + text for text in texts], params)
@@ -183,20 +187,6 @@ class Summarizer(ModelHealth):
             self._chunk_anywhere,
         )
 
-    def _take_map_reduce_slot(self) -> None:
-        """Bound the requests this replica map-reduces at once. Each holds a slot of
-        max_ongoing_requests while its chunks need slots on the replicas: unbounded, a flood of
-        long documents could fill every slot with requests waiting for chunks that never start."""
-        if self._map_reduce_requests >= self.settings.max_map_reduce_requests:
-            self._refuse_map_reduce()
-        self._map_reduce_requests += 1
-
-    def _refuse_map_reduce(self) -> None:
-        raise ServiceBusy(
-            f"this replica is already summarizing {self.settings.max_map_reduce_requests} texts longer "
-            "than the model's window; retry in a few seconds"
-        )
-
     async def _chunk_anywhere(self, chunk: str, params: GenerationParams) -> str:
         """One chunk's summary from whichever replica of this deployment Serve picks; sent once
         more if that replica dies under it or no answer comes within chunk_timeout_s
@@ -204,17 +194,17 @@ class Summarizer(ModelHealth):
         if self._peers is None:
             context = serve.get_replica_context()
             self._peers = serve.get_deployment_handle(context.deployment, app_name=context.app_name)
-            self._chunk_call = f"{context.app_name}.summarize_chunk"  # its name in retry logs and metrics
+            self._chunk_call = f"{context.app_name}._summarize_chunk"  # its name in retry logs and metrics
         async with self._chunk_calls:
             # one replica dying must not fail the whole document
             timeout_s = self.settings.chunk_timeout_s
             try:
-                return await once_more_if_the_replica_died(
-                    lambda: self._peers.summarize_chunk.remote(chunk, params), self._chunk_call, timeout_s
+                return await retry_if_replica_died(
+                    lambda: self._peers._summarize_chunk.remote(chunk, params), self._chunk_call, timeout_s
                 )
-            except NoAnswerInTime:
+            except CallTimeoutError:
                 logger.warning("a chunk got no answer within %g s, twice: the request fails", timeout_s)
-                raise ServiceBusy(
+                raise ServiceBusyError(
                     f"a part of the text got no answer within {timeout_s:g} s, twice; retry later"
                 ) from None
 

@@ -31,6 +31,19 @@ class SummarizationSettings(ModelAppSettings):
         "more (a call to a replica that died under it can stay unanswered); keep it above a chunk's "
         "longest wait in a busy replica's queue and below the HTTP request_timeout_s",
     )
+    chunk_calls_in_flight: int = Field(
+        16,
+        ge=1,
+        le=256,
+        description="map-reduce chunk calls one replica has in flight at once (to every replica)",
+    )
+    max_batch_size: int = Field(
+        8,
+        ge=1,
+        le=256,
+        description="most texts decoded in one model call (~500-token inputs are compute bound: "
+        "batches of 8 decode as many documents/s as 16, with less memory)",
+    )
     default_max_length: int = Field(60, ge=1, description="summary length cap, in tokens, if unasked")
     default_min_length: int = Field(0, ge=0, description="summary length floor, in tokens, if unasked")
     max_length_limit: int = Field(200, ge=1, le=1024, description="largest max_length a caller may ask")

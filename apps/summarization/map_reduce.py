@@ -29,7 +29,7 @@ SummarizeChunk = Callable[[str, GenerationParams], Awaitable[str]]
 Progress = Callable[[int, int, int], None]  # (level, chunks done, chunks in the level)
 
 
-class DocumentDidNotShrink(RuntimeError):
+class DocumentNotShrinkingError(RuntimeError):
     """A level's summaries were no shorter than its input: summarizing again would not converge."""
 
 
@@ -59,7 +59,7 @@ class MapReduce:
         started, levels, total_chunks, first_chars = time.monotonic(), 0, 0, len(text)
         while not self.fits(text):
             if levels == MAX_LEVELS:
-                raise DocumentDidNotShrink(f"still longer than the window after {levels} levels")
+                raise DocumentNotShrinkingError(f"still longer than the window after {levels} levels")
             levels += 1
             # sentence splitting and token counting of up to ~150k characters: off the event loop
             chunks = await asyncio.to_thread(self.chunks, text)
@@ -68,7 +68,7 @@ class MapReduce:
             summaries = await self._map(chunks, params, levels, progress)
             joined = " ".join(summary.strip() for summary in summaries if summary.strip())
             if len(joined) >= len(text):
-                raise DocumentDidNotShrink(
+                raise DocumentNotShrinkingError(
                     f"level {levels}: {len(chunks)} chunks of a {len(text)}-character text summarized "
                     f"to {len(joined)} characters"
                 )

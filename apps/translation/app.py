@@ -6,6 +6,10 @@ Handle: `serve.get_deployment_handle("Translator", app_name="translation").trans
 `text` may be a list of strings, translated together as one batch.
 """
 
+# No `from __future__ import annotations` here: FastAPI must resolve the routes' body types
+# (with it, a body model was read as a query parameter). Functions a route calls are defined
+# above the @serve.ingress class, which pickles the routes where it stands.
+
 from collections.abc import AsyncIterator
 
 from ray import serve

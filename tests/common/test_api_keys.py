@@ -18,7 +18,7 @@ import pytest
 from ray import serve
 
 from apps.common import auth
-from apps.common.auth import ApiKeys, KeysUnavailable, bearer_token
+from apps.common.auth import ApiKeys, KeysUnavailableError, bearer_token
 from tests.common.raw_http import raw_post_headers_only
 from textserve.inprocess import app_config, deploy_app
 
@@ -59,11 +59,11 @@ def test_key_file_is_read_and_reread_when_it_changes(tmp_path):
 def test_a_key_file_that_cannot_be_read_refuses_everything(tmp_path):
     missing = ApiKeys.from_env({"TEXTSERVE_API_KEYS_FILE": str(tmp_path / "absent")})
     assert missing.enabled
-    with pytest.raises(KeysUnavailable, match="cannot read TEXTSERVE_API_KEYS_FILE"):
+    with pytest.raises(KeysUnavailableError, match="cannot read TEXTSERVE_API_KEYS_FILE"):
         missing.accepts("anything")
     (tmp_path / "empty").write_text("# no keys yet\n")
     empty = ApiKeys.from_env({"TEXTSERVE_API_KEYS_FILE": str(tmp_path / "empty")})
-    with pytest.raises(KeysUnavailable, match="holds no key"):
+    with pytest.raises(KeysUnavailableError, match="holds no key"):
         empty.accepts("anything")
     # inline keys still work when the file is gone; the file's keys do not
     both = ApiKeys.from_env({"TEXTSERVE_API_KEYS": "inline", "TEXTSERVE_API_KEYS_FILE": "/nonexistent"})

@@ -3,7 +3,7 @@
 import pytest
 
 from apps.common.documents import fit_window, pack_windows, split_sentences
-from apps.common.errors import InputTooLarge
+from apps.common.errors import InputTooLargeError
 from textserve.demo_phrases import TRANSLATIONS
 
 
@@ -64,7 +64,7 @@ def test_a_sentence_over_the_window_is_cut_at_spaces_into_the_longest_pieces_tha
 
 
 def test_a_word_over_the_window_is_413_naming_it():
-    with pytest.raises(InputTooLarge, match="the word 'abcdefghij'"):
+    with pytest.raises(InputTooLargeError, match="the word 'abcdefghij'"):
         fit_window(split_sentences("ok abcdefghij ok"), chars, 8)
 
 

@@ -147,8 +147,8 @@ def test_a_chunked_body_is_cut_off_at_the_limit(http, route):
     ],
 )
 def test_huge_headers_do_not_hurt(http, name, headers):
-    """Serve's proxy sets no header limit of its own (a gateway in front should: README
-    "Security"); our apps answer normally."""
+    """Serve's proxy sets no header limit of its own (a gateway in front should:
+    SECURITY.md); our apps answer normally."""
     for route in ROUTES:
         response = http.post(route, json={"text": "Hello world!"}, headers=headers)
         assert response.status_code in (200, 431), response.text[:300]

@@ -9,7 +9,7 @@ import pytest
 from ray.exceptions import ActorDiedError, ActorUnavailableError, RayTaskError
 
 from apps.common import replica_deaths
-from apps.common.replica_deaths import once_more_if_the_replica_died
+from apps.common.replica_deaths import retry_if_replica_died
 from tests.recorded_metrics import RecordedMetric
 
 
@@ -44,7 +44,7 @@ NEVER = object()
 
 
 def run(*outcomes, timeout_s=None, responses=None):
-    """Call through once_more_if_the_replica_died; each call takes the next outcome (an exception
+    """Call through retry_if_replica_died; each call takes the next outcome (an exception
     to raise, NEVER, else the answer). (answer or exception, calls made)."""
     outcomes, made = list(outcomes), [] if responses is None else responses
 
@@ -54,7 +54,7 @@ def run(*outcomes, timeout_s=None, responses=None):
 
     async def main():
         try:
-            return await once_more_if_the_replica_died(call, "summarization.summarize_chunk", timeout_s)
+            return await retry_if_replica_died(call, "summarization._summarize_chunk", timeout_s)
         except Exception as exc:
             return exc
 
@@ -67,8 +67,8 @@ def run(*outcomes, timeout_s=None, responses=None):
 def test_a_call_whose_replica_died_is_sent_once_more_logged_and_counted(death, retries, caplog):
     with caplog.at_level(logging.WARNING, logger="ray.serve"):
         assert run(death, "a summary") == ("a summary", 2)
-    assert retries == [("summarization.summarize_chunk", type(death).__name__)]
-    assert "retrying summarization.summarize_chunk once: the replica serving it died" in caplog.text
+    assert retries == [("summarization._summarize_chunk", type(death).__name__)]
+    assert "retrying summarization._summarize_chunk once: the replica serving it died" in caplog.text
 
 
 def test_only_once(retries):
@@ -97,8 +97,8 @@ def test_with_a_deadline_an_unanswered_call_is_cancelled_and_sent_once_more(retr
         result = run(NEVER, "a summary", timeout_s=0.05, responses=responses)
     assert result == ("a summary", 2)
     assert [r.cancelled for r in responses] == [True, False]
-    assert retries == [("summarization.summarize_chunk", "NoAnswerInTime")]
-    logged = "retrying summarization.summarize_chunk once: no answer in time (NoAnswerInTime: no answer"
+    assert retries == [("summarization._summarize_chunk", "CallTimeoutError")]
+    logged = "retrying summarization._summarize_chunk once: no answer in time (CallTimeoutError: no answer"
     assert logged + " within 0.05 s)" in caplog.text
 
 

@@ -21,7 +21,7 @@ REDIS = REPO_ROOT / "deploy/kuberay/redis.yaml"
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 CRD = Path(__file__).resolve().parent / "kuberay_crd/ray.io_rayservices.yaml"
 
-# Peak resident memory per replica, MiB, measured with backend ctranslate2 (README, "Performance";
+# Peak resident memory per replica, MiB, measured with backend ctranslate2 (bench/README.md;
 # Router: a Serve replica without a model, ../shared/NOTES.md) and Ray's idle processes per node.
 MEASURED_REPLICA_MIB = {"Translator": 290, "Summarizer": 475, "Router": 320}
 RAY_IDLE_MIB = 640

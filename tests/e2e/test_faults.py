@@ -1,4 +1,4 @@
-"""Faults under a steady load (issue 6, items 2 and 3), on one Ray head whose GCS keeps its tables in
+"""Faults under a steady load, on one Ray head whose GCS keeps its tables in
 Redis (tests/e2e/gcs_ft.py), with the project's config deployed by `serve deploy`:
 
 - a Translator replica's process is SIGKILLed (its pid from Serve's REST API): only requests in
@@ -14,7 +14,7 @@ Redis (tests/e2e/gcs_ft.py), with the project's config deployed by `serve deploy
 
 (A leaf app's whole deployment going away under the router -- 503 naming it, recovery when it
 returns -- is tests/router/test_router.py::test_missing_leaf_app_is_503_naming_it_then_recovers.)
-The figures are printed (`pytest -s`); README "Reliability" quotes a run.
+The figures are printed (`pytest -s`); docs/reliability.md quotes a run.
 """
 
 import contextlib
@@ -63,7 +63,7 @@ STEADY = (("/translate", HELLO), ("/translate", HELLO), ("/", HELLO), ("/", HELL
 LONG_TEXT = " ".join(f"zq{i}" for i in range(100))
 BURST_TEXTS = 40
 BURST = {"/": 2, "/translate": 2}
-# Bounds, generous for a shared 2-core machine (measured on one: README "Reliability")
+# Bounds, generous for a shared 2-core machine (measured on one: docs/reliability.md)
 REPLICA_RECOVERY_S = 60
 GCS_OUTAGE_S = 10  # how long the GCS stays dead (the raylet waits 60 s for it before giving up)
 GCS_RECOVERY_S = 60  # from the restart until Serve's REST API shows the state as before
@@ -358,7 +358,7 @@ def test_a_killed_summarizer_replica_does_not_fail_the_document_it_held_chunks_o
 
     retries = [
         line
-        for line in replica_log_lines(node, "summarization", "retrying summarization.summarize_chunk once")
+        for line in replica_log_lines(node, "summarization", "retrying summarization._summarize_chunk once")
         if line.get("request_id") == request_id
     ]
     print(
@@ -378,7 +378,7 @@ def test_a_killed_summarizer_replica_does_not_fail_the_document_it_held_chunks_o
     wait_for(
         lambda: (
             metric_total(
-                node.metrics_url, "ray_textserve_leaf_retries_total", target="summarization.summarize_chunk"
+                node.metrics_url, "ray_textserve_leaf_retries_total", target="summarization._summarize_chunk"
             )
             >= len(retries)
         ),

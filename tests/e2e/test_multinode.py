@@ -1,4 +1,4 @@
-"""Multi-node on one machine (issue 5, item 6): a Ray head and worker nodes started with
+"""Multi-node on one machine: a Ray head and worker nodes started with
 `ray start --block` (each in its own session, on its own ports and --temp-dir), the project's
 config deployed with `serve deploy`, replicas on both nodes; then a worker node goes away while
 clients keep sending requests to the head's proxy, and Serve brings every deployment back to 2

@@ -14,10 +14,10 @@ from ray.exceptions import ActorDiedError, ActorUnavailableError, RayTaskError
 from ray.serve.exceptions import BackPressureError
 
 from apps.common import replica_deaths
-from apps.common.errors import UserInputError
+from apps.common.errors import ServiceBusyError, UserInputError
 from apps.router import leaf_client
 from apps.router.config import LeafAppRef
-from apps.router.leaf_client import LeafClient, LeafUnavailable
+from apps.router.leaf_client import LeafClient, LeafUnavailableError
 from tests.recorded_metrics import RecordedMetric
 
 ANSWER = {"translation": "Bonjour le monde !", "target_lang": "fr", "model": "m"}
@@ -57,7 +57,7 @@ def counted(monkeypatch):
 def call(*outcomes, timeout_s: float = 5.0):
     """Translate through a LeafClient whose handle gives `outcomes`; (result or exception, calls)."""
     method = StandInMethod(*outcomes)
-    client = LeafClient(LeafAppRef(app="translation", deployment="Translator"))
+    client = LeafClient(LeafAppRef(app="translation", deployment="Translator"), retry_after_s=5)
     client._handle = SimpleNamespace(translate=method)
 
     async def run():
@@ -91,7 +91,7 @@ def test_a_call_whose_replica_died_is_retried_once_and_logged(death, counted, ca
 def test_only_one_retry(counted):
     result, calls = call(ActorDiedError(), ActorDiedError(), ANSWER)
     assert calls == 2
-    assert isinstance(result, LeafUnavailable) and result.status_code == 503
+    assert isinstance(result, LeafUnavailableError) and result.status_code == 503
     assert "the 'translation' app is unavailable (ActorDiedError)" in str(result)
     assert counted.retries == [("translation", "ActorDiedError")]
     assert counted.rejections == [("translation", "unavailable")]
@@ -102,9 +102,9 @@ def test_only_one_retry(counted):
     [
         (UserInputError("text is empty", 422), UserInputError),
         (leaf_fault(UserInputError("text is empty", 422)), UserInputError),
-        (leaf_fault(ActorDiedError()), LeafUnavailable),  # the leaf's own code failed
-        (leaf_fault(RuntimeError("boom")), LeafUnavailable),
-        (BackPressureError(num_queued_requests=32, max_queued_requests=32), LeafUnavailable),
+        (leaf_fault(ActorDiedError()), LeafUnavailableError),  # the leaf's own code failed
+        (leaf_fault(RuntimeError("boom")), LeafUnavailableError),
+        (BackPressureError(num_queued_requests=32, max_queued_requests=32), LeafUnavailableError),
     ],
     ids=["user-error", "user-error-via-handle", "leaf-fault-actor-died", "leaf-fault", "queue-full"],
 )
@@ -115,10 +115,20 @@ def test_other_failures_are_not_retried(failure, expected, counted):
     assert counted.retries == []
 
 
+def test_a_busy_leaf_is_answered_as_busy_with_its_retry_after(counted):
+    """A leaf's 503 on purpose (no room for map-reduce work) reaches the caller as it was: a
+    ServiceBusyError, not a UserInputError, with the leaf's status, message and Retry-After."""
+    busy = ServiceBusyError("this replica is already summarizing 4 texts; retry in a few seconds")
+    result, calls = call(leaf_fault(busy), ANSWER)
+    assert calls == 1 and counted.retries == []
+    assert isinstance(result, ServiceBusyError) and not isinstance(result, UserInputError)
+    assert (result.status_code, result.retry_after_s, result.message) == (503, 2, busy.message)
+
+
 def test_a_timeout_is_not_retried(counted):
     result, calls = call(1.0, ANSWER, timeout_s=0.2)
     assert calls == 1
-    assert isinstance(result, LeafUnavailable) and result.reason == "timeout"
+    assert isinstance(result, LeafUnavailableError) and result.reason == "timeout"
     assert counted.retries == []
 
 
@@ -136,12 +146,12 @@ def test_the_retry_stays_within_the_calls_timeout(counted):
             return super().remote(*args, **kwargs)
 
     method = DiesLate(1.0)  # the retry would answer after 1 s
-    client = LeafClient(LeafAppRef(app="translation", deployment="Translator"))
+    client = LeafClient(LeafAppRef(app="translation", deployment="Translator"), retry_after_s=5)
     client._handle = SimpleNamespace(translate=method)
     start = time.monotonic()
 
     async def run():
-        with pytest.raises(LeafUnavailable) as raised:
+        with pytest.raises(LeafUnavailableError) as raised:
             await client.call("translate", "Hello world!", "fr", timeout_s=0.5)
         return raised.value
 

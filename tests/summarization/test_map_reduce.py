@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from apps.common.engines import GenerationParams
-from apps.summarization.map_reduce import DocumentDidNotShrink, MapReduce
+from apps.summarization.map_reduce import DocumentNotShrinkingError, MapReduce
 
 PARAMS = GenerationParams(max_new_tokens=5)
 
@@ -48,7 +48,7 @@ def test_summaries_that_do_not_shrink_fail_instead_of_looping():
     async def echo(chunk: str, params: GenerationParams) -> str:
         return chunk
 
-    with pytest.raises(DocumentDidNotShrink, match="level 1: 4 chunks"):
+    with pytest.raises(DocumentNotShrinkingError, match="level 1: 4 chunks"):
         run(MapReduce(words, 8, echo), " ".join(["one two three four."] * 8))
 
 
