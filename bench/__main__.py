@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
 import sys
 import time
 from dataclasses import asdict
@@ -26,12 +25,12 @@ from pathlib import Path
 from tqdm import tqdm
 
 from bench import report
+from bench.cluster import start_cluster, stop_cluster
 from bench.load import closed_loop
 from bench.models import Workload, ensure_model, workloads
 from bench.raw import ceiling
 from bench.replicas import MemorySampler, replica_pids, wait_until_idle
 from bench.systems import System, configured_backend, configured_batch_size, request_bodies
-from textserve.inprocess import free_port
 from textserve.prometheus import metric_total, settled
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -49,37 +48,6 @@ QUICK = {
     "raw_seconds": {"translate": 3, "summarize": 4},
 }
 RAW_PROCESSES = 2  # one per replica
-
-
-def start_cluster() -> tuple[int, str]:
-    """A local Ray cluster of 2 CPUs with Serve on a free port; returns (HTTP port, metrics URL)."""
-    import ray
-    from ray import serve
-
-    os.environ.update(RAY_AUTH_MODE="disabled", HF_HUB_OFFLINE="1")
-    # batch metrics land within ~1 s (Ray reads this name as written: lower case)
-    os.environ["RAY_metrics_report_interval_ms"] = "1000"  # noqa: SIM112
-    metrics_port = free_port()
-    ray.init(
-        address="local",
-        num_cpus=2,
-        include_dashboard=False,
-        _metrics_export_port=metrics_port,
-        runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1", "RAY_AUTH_MODE": "disabled"}},
-        logging_level="WARNING",
-        log_to_driver=False,
-    )
-    port = free_port()
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
-    return port, f"http://127.0.0.1:{metrics_port}/metrics"
-
-
-def stop_cluster() -> None:
-    import ray
-    from ray import serve
-
-    serve.shutdown()
-    ray.shutdown()
 
 
 def batch_totals(metrics_url: str, app: str) -> tuple[float, float]:

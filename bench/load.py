@@ -158,3 +158,44 @@ def closed_loop(
         latency_is_lower_bound=bool(censored) and max(censored) >= p99,
         statuses=statuses,
     )
+
+
+def post(port: int, path: str, body: bytes, timeout_s: float = 900) -> tuple[float, dict]:
+    """One document over its own connection: (seconds, JSON answer); anything but 200 raises."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
+    try:
+        started = time.perf_counter()
+        conn.request("POST", path, body, {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        data = response.read()
+        took = time.perf_counter() - started
+    finally:
+        conn.close()
+    if response.status != 200:
+        raise RuntimeError(f"POST {path}: HTTP {response.status}: {data[:500]!r}")
+    return took, json.loads(data)
+
+
+def post_at_once(port: int, path: str, body: bytes, count: int) -> tuple[float, list[float]]:
+    """`count` documents sent together; (wall seconds until the last answer, each one's seconds)."""
+    barrier = threading.Barrier(count)
+    times: list[float] = []
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        barrier.wait()
+        try:
+            times.append(post(port, path, body)[0])
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, daemon=True) for _ in range(count)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    return wall, times

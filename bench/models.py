@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -138,3 +139,53 @@ def workloads(path: Path, count: int = 64) -> dict[str, Workload]:
     }
     saved.write_text(json.dumps({name: asdict(w) for name, w in made.items()}))
     return made
+
+
+# ------------------------------------------------ a variant whose greedy output is text (bench-long)
+
+WRITABLE_VERSION = 1
+
+
+def unwritable_ids(vocab_size: int, tokenizer_size: int, special_ids: list[int]) -> list[int]:
+    """Output ids whose text is empty: past the tokenizer's pieces (t5-small's 32128-id output
+    layer against a few hundred pieces) or special (pad, </s>, <unk>, sentinels)."""
+    special = set(special_ids)
+    return [i for i in range(vocab_size) if i >= tokenizer_size or i in special]
+
+
+def writable_model_dir() -> Path:
+    from apps.common.engines.ctranslate2_conversion import cache_root
+
+    return cache_root() / "bench" / f"{MODEL_NAME}-writable"
+
+
+def ensure_writable_model() -> Path:
+    """bench/models.py's model with the output embedding rows of `unwritable_ids` scaled by 1e-3.
+
+    Same architecture, size and work per token. With the stock random weights greedy decoding
+    picks ids the small bench tokenizer has no piece for, so every chunk's 60-token summary decodes
+    to "" and map-reduce ends after one level on an empty text; t5-small's summaries are text,
+    whose joined summaries are summarized again. With these rows near zero the argmax falls on a
+    piece the tokenizer writes (and never on </s>): each chunk becomes ~60 tokens of text, as it
+    would with real weights. T5 ties its input and output embeddings, so the special tokens' input
+    embeddings (</s> ends every input, <pad> starts decoding) shrink too: other values, same work."""
+    source = ensure_model()
+    target = writable_model_dir()
+    stamp = target / "bench_model.json"
+    wanted = {"writable_version": WRITABLE_VERSION, "source_build_version": BUILD_VERSION}
+    if stamp.is_file() and json.loads(stamp.read_text()) == wanted:
+        return target
+    import torch
+    from transformers import AutoTokenizer, T5ForConditionalGeneration
+
+    tokenizer = AutoTokenizer.from_pretrained(str(source))
+    model = T5ForConditionalGeneration.from_pretrained(str(source))
+    rows = unwritable_ids(model.config.vocab_size, len(tokenizer), list(tokenizer.all_special_ids))
+    with torch.no_grad():
+        model.get_output_embeddings().weight[rows] *= 1e-3
+    target.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(target))
+    tokenizer.save_pretrained(str(target))
+    stamp.write_text(json.dumps(wanted) + "\n")
+    print(f"built {target}: {len(rows)} of {model.config.vocab_size} output rows scaled", file=sys.stderr)
+    return target

@@ -90,3 +90,46 @@ class MemorySampler(threading.Thread):
     def per_replica_mib(self) -> float:
         """The largest replica's peak: what each replica must be given."""
         return max(self.peaks.values(), default=0.0)
+
+
+class CpuMeter:
+    """CPU seconds of some processes and of the whole machine over a `with` block."""
+
+    def __init__(self, pids: list[int]):
+        self.pids = pids
+
+    @staticmethod
+    def machine_busy_s() -> float:
+        fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+        return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+    def __enter__(self) -> CpuMeter:
+        self.started = time.perf_counter()
+        self.replicas0, self.machine0 = cpu_seconds(self.pids), self.machine_busy_s()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall = time.perf_counter() - self.started
+        self.replica_s = cpu_seconds(self.pids) - self.replicas0
+        self.machine_s = self.machine_busy_s() - self.machine0
+
+    def as_dict(self) -> dict:
+        return {
+            "wall_s": round(self.wall, 2),
+            "replica_cpu_s": round(self.replica_s, 1),
+            "machine_busy_s": round(self.machine_s, 1),
+            "replica_cores": round(self.replica_s / self.wall, 2),
+            "machine_busy_cores": round(self.machine_s / self.wall, 2),
+        }
+
+
+def cpu_share(meters: list[CpuMeter]) -> dict:
+    """Cores used on average over several measured runs."""
+    wall = sum(m.wall for m in meters)
+    if not wall:
+        return {}
+    return {
+        "replica_cores": round(sum(m.replica_s for m in meters) / wall, 2),
+        "machine_busy_cores": round(sum(m.machine_s for m in meters) / wall, 2),
+    }

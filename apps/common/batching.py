@@ -165,7 +165,12 @@ class AdaptiveBatcher(Generic[ParamsT]):
             len(prompts),
             len(batch),
             seconds,
-            extra={"request_ids": [item.request_id for item in batch]},
+            extra={
+                "request_ids": [item.request_id for item in batch],
+                "batch_texts": len(prompts),
+                "batch_requests": len(batch),
+                "decode_s": round(seconds, 4),
+            },
         )
         if self._on_batch is not None:
             try:

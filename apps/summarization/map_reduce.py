@@ -74,12 +74,19 @@ class MapReduce:
                 )
             text = joined
         if levels:
+            took = time.monotonic() - started
             logger.info(
                 "map-reduce: a %d-character text summarized in %d chunks over %d levels in %.2f s",
                 first_chars,
                 total_chunks,
                 levels,
-                time.monotonic() - started,
+                took,
+                extra={
+                    "map_reduce_chars": first_chars,
+                    "map_reduce_chunks": total_chunks,
+                    "map_reduce_levels": levels,
+                    "map_reduce_s": round(took, 3),
+                },
             )
         return text
 

@@ -2,25 +2,25 @@
 two systems, the readings it takes from metrics and logs, and its result line."""
 
 import copy
-import datetime
-import json
 from pathlib import Path
 
 import pytest
 import yaml
 
 from bench import long_document as ld
-from bench.models import WORDS
+from bench import long_report, metrics
+from bench.documents import build_document
+from bench.models import WORDS, unwritable_ids
 from textserve.inprocess import app_config
 
 CONFIG = yaml.safe_load((Path(__file__).resolve().parents[2] / "serve_config.yaml").read_text())
 
 
 def test_the_document_is_twenty_thousand_words_of_sentences_in_paragraphs():
-    document = ld.build_document()
+    document = build_document()
     words = document.split()
     assert 20_000 <= len(words) < 20_000 + 28
-    assert document == ld.build_document()  # every run sends the same text
+    assert document == build_document()  # every run sends the same text
     assert {w.strip(".").lower() for w in words} <= set(WORDS)  # what the bench tokenizer knows
     paragraphs = document.split("\n\n")
     assert len(paragraphs) > 100
@@ -33,8 +33,8 @@ def test_the_document_is_twenty_thousand_words_of_sentences_in_paragraphs():
 
 
 def test_the_document_length_is_a_parameter():
-    assert 1000 <= len(ld.build_document(1000).split()) < 1028
-    assert ld.build_document(1000, seed=1) != ld.build_document(1000, seed=2)
+    assert 1000 <= len(build_document(1000).split()) < 1028
+    assert build_document(1000, seed=1) != build_document(1000, seed=2)
 
 
 def test_fanout_is_the_configured_deployment_and_single_differs_only_in_replicas():
@@ -65,8 +65,8 @@ def test_every_request_forces_its_summary_length():
 
 
 def test_unwritable_ids_are_the_special_ones_and_those_past_the_tokenizer():
-    assert ld.unwritable_ids(10, 6, [0, 1, 2, 5]) == [0, 1, 2, 5, 6, 7, 8, 9]
-    assert ld.unwritable_ids(4, 4, []) == []
+    assert unwritable_ids(10, 6, [0, 1, 2, 5]) == [0, 1, 2, 5, 6, 7, 8, 9]
+    assert unwritable_ids(4, 4, []) == []
 
 
 METRICS = """\
@@ -81,49 +81,13 @@ ray_textserve_batched_texts_total{application="bench-long-fanout",deployment="Su
 
 
 def test_counters_are_read_per_replica_of_one_application():
-    calls = ld.per_replica(METRICS, "ray_textserve_model_calls_total", "bench-long-fanout")
+    calls = metrics.per_replica(METRICS, "ray_textserve_model_calls_total", "bench-long-fanout")
     assert calls == {"a1": 30.0, "b2": 28.0}
-    assert ld.per_replica(METRICS, "ray_textserve_model_calls_total", "bench-long-single") == {"c3": 50.0}
-    assert ld.per_replica(METRICS, "ray_textserve_batched_texts_total", "bench-long-fanout") == {"a1": 160.0}
-    assert ld.per_replica(METRICS, "ray_textserve_model_calls_total", "summarization") == {}
-    assert ld.delta({"a1": 30.0, "b2": 28.0}, {"a1": 10.0}) == {"a1": 20.0, "b2": 28.0}
-
-
-def test_map_reduce_log_lines_are_parsed_in_both_wordings():
-    json_line = json.dumps(
-        {
-            "levelname": "INFO",
-            "message": "map-reduce: a 131007-character text summarized in 52 chunks over 2 levels in 7.25 s",
-            "replica": "a1",
-        }
-    )
-    plain = "INFO reduced a 22012-token document to 371 tokens: 52 chunks over 2 levels in 8.10 s"
-    found = ld.reduce_lines([json_line, '{"message": "POST /x 200 7.2ms"}', plain])
-    assert found == [
-        {"chars": 131007, "chunks": 52, "levels": 2, "map_s": 7.25},
-        {"tokens": 22012, "reduced_tokens": 371, "chunks": 52, "levels": 2, "map_s": 8.1},
-    ]
-
-
-def test_decode_time_is_summed_from_the_batch_lines_since_a_moment():
-    def line(clock: str, texts: int, seconds: float) -> str:
-        return json.dumps(
-            {
-                "asctime": f"2026-11-25 {clock}",
-                "levelname": "INFO",
-                "message": f"batch of {texts} texts from {texts} requests decoded in {seconds} s",
-            }
-        )
-
-    lines = [
-        line("17:10:26,961", 1, 0.866),
-        line("17:10:29,551", 6, 2.577),
-        '{"message": "POST / 200"}',
-        line("17:10:31,456", 5, 1.804),
-    ]
-    assert ld.decode_totals(lines) == {"calls": 3, "texts": 12, "seconds": 5.247}
-    since = datetime.datetime(2026, 11, 25, 17, 10, 28).timestamp()  # local time, as the log writes it
-    assert ld.decode_totals(lines, since) == {"calls": 2, "texts": 11, "seconds": 4.381}
+    per_replica = metrics.per_replica
+    assert per_replica(METRICS, "ray_textserve_model_calls_total", "bench-long-single") == {"c3": 50.0}
+    assert per_replica(METRICS, "ray_textserve_batched_texts_total", "bench-long-fanout") == {"a1": 160.0}
+    assert per_replica(METRICS, "ray_textserve_model_calls_total", "summarization") == {}
+    assert metrics.delta({"a1": 30.0, "b2": 28.0}, {"a1": 10.0}) == {"a1": 20.0, "b2": 28.0}
 
 
 def _results(concurrent: bool = True) -> dict:
@@ -131,7 +95,7 @@ def _results(concurrent: bool = True) -> dict:
         s = {
             "replicas": replicas,
             "sequential_s": times,
-            "sequential_mean_s": ld.mean(times),
+            "sequential_mean_s": long_report.mean(times),
             "sequential_cpu": {"replica_cores": 1.9, "machine_busy_cores": 2.0},
             "chunks": 52,
             "levels": 2,
@@ -160,23 +124,24 @@ def _results(concurrent: bool = True) -> dict:
         },
     }
     fan, single = results["systems"]["fanout"], results["systems"]["single"]
-    results["speedup"] = ld.speedup(fan["sequential_mean_s"], single["sequential_mean_s"])
-    results["concurrent_speedup"] = ld.speedup(
+    results["speedup"] = long_report.speedup(fan["sequential_mean_s"], single["sequential_mean_s"])
+    results["concurrent_speedup"] = long_report.speedup(
         fan.get("concurrent", {}).get("s_per_doc"), single.get("concurrent", {}).get("s_per_doc")
     )
     return results
 
 
 def test_the_result_line():
-    assert ld.result_line(_results()) == (
+    assert long_report.result_line(_results()) == (
         "long_document: words=20011 tokens=22012 chunks=52 levels=2 fanout_s=8.00 single_s=15.00 "
         "speedup=1.88x concurrent_speedup=2.00x fanout_replicas_used=2/2"
     )
-    assert ld.result_line(_results(concurrent=False)).endswith("speedup=1.88x fanout_replicas_used=2/2")
+    line = long_report.result_line(_results(concurrent=False))
+    assert line.endswith("speedup=1.88x fanout_replicas_used=2/2")
 
 
 def test_the_table_has_a_row_per_system_and_run():
-    text = ld.table(_results())
+    text = long_report.table(_results())
     rows = [line.split() for line in text.splitlines() if line.startswith(("fanout ", "single "))]
     assert [(r[0], r[1], r[2]) for r in rows] == [
         ("fanout", "2", "one"),
@@ -187,9 +152,9 @@ def test_the_table_has_a_row_per_system_and_run():
     assert rows[0][-4:] == ["8.00", "7.50", "1.90", "2.00"]  # s/doc, docs/min, cores
     assert "speed-up of fanout over single: 1.88x one by one, 2.00x" in text
     assert "timed runs: model calls per replica 30 + 28, 6.5 chunks per call, 0.40 s" in text
-    assert ld.table(_results(concurrent=False))  # no "at once" rows: still a table
+    assert long_report.table(_results(concurrent=False))  # no "at once" rows: still a table
 
 
 @pytest.mark.parametrize(("fan", "single", "want"), [(5.0, 10.0, 2.0), (None, 10.0, None), (5.0, None, None)])
 def test_speedup(fan, single, want):
-    assert ld.speedup(fan, single) == want
+    assert long_report.speedup(fan, single) == want
