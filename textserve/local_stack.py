@@ -21,7 +21,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from textserve import ray_address_file, ray_cluster
+from textserve import processes, ray_address_file, ray_cluster
 from textserve.demo_phrases import SUMMARIES
 from textserve.run_config import DEFAULT_CONFIG, REPO_ROOT
 from textserve.serve_status import SERVE, dashboard_up, serve_status, wait_until_running
@@ -161,7 +161,7 @@ def down(args: argparse.Namespace) -> int:
         return 0
     subprocess.run([SERVE, "shutdown", "-y", "-a", stack.dashboard], check=False, env=cluster_env())
     # SIGTERM to that `ray start --block`: it stops its cluster's processes (and only those)
-    ray_cluster.stop_node_process(stack.pid, timeout_s=60, kill_after_timeout=False)
+    processes.stop_session(stack.pid, timeout_s=60, kill_after_timeout=False)
     if ray_address_file.remove_if_it_names(stack.gcs_address):
         print(f"removed {ray_address_file.address_file()} (it named the stopped head)")
     elif not stack.gcs_address and ray_address_file.remove_if_stale():  # a head from before stack.json

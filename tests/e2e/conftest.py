@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 from textserve.inprocess import free_port
-from textserve.ray_cluster import RayNode, start_head, stop_node
+from textserve.ray_cluster import RayNode, start_node, stop_node
 from textserve.serve_status import wait_until_running
 
 BIN = Path(sys.executable).parent
@@ -37,7 +37,7 @@ def cluster_env() -> dict:
 def cluster(demo_models) -> RayNode:
     """A Ray head (2 CPUs, dashboard and metrics on free ports of 127.0.0.1) for this module. Its
     logs: `<cluster.temp_dir>/session_latest/logs/` (Serve's under `serve/`)."""
-    head = start_head(Path(tempfile.mkdtemp(prefix="ts-e2e-", dir="/tmp")), env=cluster_env())
+    head = start_node(Path(tempfile.mkdtemp(prefix="ts-e2e-", dir="/tmp")), env=cluster_env())
     try:
         yield head
     finally:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import time
@@ -31,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from textserve.inprocess import free_port
-from textserve.ray_cluster import RayNode, alive_nodes, launch_head, session_pids
-from textserve.serve_status import dashboard_up
+from textserve.processes import session_pids
+from textserve.ray_cluster import RayNode, start_node
 
 
 @dataclass
@@ -115,47 +114,15 @@ def start_redis(directory: Path) -> RedisServer:
 def start_ft_head(temp_dir: Path, redis: RedisServer, env: dict, timeout_s: float = 120) -> RayNode:
     """A Ray head (2 CPUs, free ports, dashboard on 127.0.0.1) whose GCS stores its tables in
     `redis` under a namespace of its own; `ray start --head` without --block (see the module
-    docstring). Returns once the dashboard answers and the head node is ALIVE. The RayNode's `pid`
-    is the exited `ray start`, whose session holds the node's processes (kill with kill_node_session)."""
+    docstring). Returns once the head node is ALIVE. Its `ray start` has exited; its session holds
+    the node's processes (stop_node kills them)."""
     env = {
         **env,
         "RAY_REDIS_ADDRESS": redis.address,
         "RAY_external_storage_namespace": f"textserve-e2e-{secrets.token_hex(4)}",
     }
-    node = launch_head(temp_dir, env=env, block=False, extra=[f"--redis-password={redis.password}"])
-    proc = node.proc
-    try:
-        code = proc.wait(timeout=timeout_s)  # without --block, `ray start` returns once the node is up
-        if code != 0:
-            raise RuntimeError(f"`ray start` failed ({code}):\n{node.log_tail()}")
-        deadline = time.monotonic() + timeout_s
-        while True:
-            with contextlib.suppress(OSError, ValueError, KeyError):
-                if dashboard_up(node.dashboard_url):
-                    head = next((n for n in alive_nodes(node.dashboard_url) if n["is_head_node"]), None)
-                    if head is not None:
-                        node.node_id = head["node_id"]
-                        return node
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"Ray head not up in {timeout_s:g} s:\n{node.log_tail()}")
-            time.sleep(1)
-    except BaseException:
-        kill_node_session(node)
-        raise
-
-
-def kill_node_session(node: RayNode, timeout_s: float = 20) -> bool:
-    """SIGKILL every process of the node's session (its `ray start` has exited, so not by process
-    group); True once none is left."""
-    deadline = time.monotonic() + timeout_s
-    while pids := session_pids(node.pid):
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
+    extra = [f"--redis-password={redis.password}"]
+    return start_node(temp_dir, env=env, block=False, extra=extra, timeout_s=timeout_s)
 
 
 @dataclass

@@ -40,7 +40,6 @@ from tests.e2e.conftest import (
 )
 from tests.e2e.gcs_ft import (
     find_gcs,
-    kill_node_session,
     port_open,
     restart_gcs,
     start_ft_head,
@@ -48,8 +47,9 @@ from tests.e2e.gcs_ft import (
 )
 from tests.e2e.load import HELLO, Load, wait_for
 from textserve.demo_phrases import SUMMARIES
+from textserve.processes import session_pids
 from textserve.prometheus import metric_total
-from textserve.ray_cluster import alive_nodes, session_pids
+from textserve.ray_cluster import alive_nodes, stop_node
 
 pytestmark = pytest.mark.e2e
 
@@ -87,7 +87,7 @@ def ft_cluster(demo_models, tmp_path_factory):
         if node is not None and port_open(int(node.address.rsplit(":", 1)[1])):
             serve_shutdown(node, timeout_s=60)
         if node is not None:
-            kill_node_session(node)
+            stop_node(node, kill=True)
         for gcs in state["restarted"]:
             gcs.kill()
             gcs.wait(timeout=10)

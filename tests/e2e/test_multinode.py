@@ -14,8 +14,6 @@ Each worker's Serve proxy (proxy_location: EveryNode) binds its own port
 Measured figures are printed (`pytest -s`).
 """
 
-import os
-import signal
 import tempfile
 import time
 from pathlib import Path
@@ -26,15 +24,8 @@ import pytest
 from tests.e2e.conftest import DEPLOYMENTS, deploy_demo_config, serve_details
 from tests.e2e.load import Load, wait_for
 from textserve.inprocess import free_port
-from textserve.ray_cluster import (
-    RayNode,
-    alive_nodes,
-    kill_node,
-    session_pids,
-    start_worker,
-    stop_node,
-    wait_until_gone,
-)
+from textserve.processes import session_pids, wait_for_exit
+from textserve.ray_cluster import RayNode, alive_nodes, start_node, stop_node
 
 pytestmark = pytest.mark.e2e
 
@@ -72,7 +63,7 @@ def workers(cluster):
     def start() -> RayNode:
         env = {**cluster.env, "RAY_SERVE_WORKER_PROXY_HTTP_PORT": str(free_port())}
         temp_dir = Path(tempfile.mkdtemp(prefix="ts-e2e-worker-", dir="/tmp"))
-        node = start_worker(cluster, temp_dir, env=env, num_cpus=2)
+        node = start_node(temp_dir, join=cluster, env=env, num_cpus=2)
         started.append(node)
         return node
 
@@ -123,12 +114,12 @@ def _fail_node_under_load(cluster, deployed, node: RayNode, *, abrupt: bool, bou
         time.sleep(2)  # load before the failure
         t_fail = time.monotonic()
         if abrupt:
-            kill_node(node)  # SIGKILL to all its processes at once (returns when they are gone)
+            stop_node(node, kill=True)  # SIGKILL to all its processes at once (returns when they are gone)
         else:
-            os.kill(node.pid, signal.SIGTERM)
+            stop_node(node, wait=False)  # SIGTERM to its `ray start`: a graceful stop, waited for below
         wait_for(lambda: recovered(cluster, survivors), bound_s, "Serve replacing the lost replicas")
         t_recovered = time.monotonic()
-        gone = wait_until_gone(node, timeout_s=60)
+        gone = wait_for_exit(node.pid, node.proc, timeout_s=60)
         t_gone = time.monotonic()
         time.sleep(max(0.0, t_recovered + 3 - t_gone))  # load after recovery
     in_window = load.between(t_fail, t_recovered)

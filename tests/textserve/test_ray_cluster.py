@@ -1,11 +1,12 @@
-"""textserve.ray_cluster without Ray: the `ray start` command lines, and stopping exactly the
-processes of one session (a node's `ray start` and everything it started)."""
+"""textserve.ray_cluster and textserve.processes without Ray: the `ray start` command lines, and
+stopping exactly the processes of one session (a node's `ray start` and everything it started)."""
 
 import subprocess
 import sys
 import time
 
-from textserve.ray_cluster import head_args, kill_session, session_pids, stop_node_process
+from textserve.processes import kill_session, session_pids, stop_session
+from textserve.ray_cluster import head_args
 
 # a stand-in for `ray start --block`: a session leader with two children, one of them in a process
 # group of its own (as Ray puts its workers); unlike `ray start`, SIGTERM ends only the leader
@@ -46,7 +47,7 @@ def test_stop_sigterms_the_leader_then_kills_what_is_left_of_its_session():
     proc = _start_leader()
     children = set(session_pids(proc.pid)) - {proc.pid}
     assert len(children) == 2
-    assert stop_node_process(proc.pid, proc=proc, timeout_s=1) is False  # the children stayed
+    assert stop_session(proc.pid, proc=proc, timeout_s=1) is False  # the children stayed
     assert proc.returncode is not None
     assert session_pids(proc.pid) == []
     proc.stdout.close()
