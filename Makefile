@@ -7,7 +7,7 @@ export RAY_AUTH_MODE := disabled
 # (announced). Set HF_HUB_OFFLINE=0 to let transformers download t5-small.
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: run stop test bench bench-long lint demo-models install clean
+.PHONY: run stop test bench bench-long figures lint demo-models install clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,13 @@ bench: $(VENV)/.bench-installed
 # Options: BENCH_ARGS=--quick (1 document each, none at once)
 bench-long: $(VENV)/.bench-installed
 	$(PY) -m bench.long_document $(BENCH_ARGS)
+
+# The figures docs/*.md quote from tests (faults, backpressure, autoscaling): run those tests,
+# record their figures in bench/results/reliability/ and render every figures region of the docs
+figures: install
+	TEXTSERVE_FIGURES_DIR=bench/results/reliability $(PY) -m pytest -q tests/e2e/test_faults.py \
+		tests/translation/test_backpressure.py tests/translation/test_autoscaling.py
+	$(PY) -m bench.doc_figures
 
 lint: install
 	$(VENV)/bin/ruff check .

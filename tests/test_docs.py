@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from bench import doc_figures
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = sorted(
     [REPO_ROOT / name for name in ("README.md", "CONTRIBUTING.md", "SECURITY.md")]
@@ -42,3 +44,41 @@ def test_every_relative_link_resolves(document):
         assert linked.exists(), f"{document.name}: {target} does not exist"
         if anchor and linked.suffix == ".md":
             assert anchor in anchors(linked), f"{document.name}: {target} names no heading"
+
+
+def test_every_figures_region_is_rendered_from_its_committed_file():
+    for document in doc_figures.documents():
+        text = document.read_text(encoding="utf-8")
+        assert doc_figures.render_document(text) == text, f"{document}: run python -m bench.doc_figures"
+
+
+def test_measured_figures_and_settings_in_the_docs_come_from_files():
+    regions = {
+        (str(d.relative_to(REPO_ROOT)), kind)
+        for d in doc_figures.documents()
+        for kind, _ in doc_figures.regions(d.read_text(encoding="utf-8"))
+    }
+    assert {
+        ("bench/README.md", "bench-table"),
+        ("bench/README.md", "bench-targets"),
+        ("bench/README.md", "long-document-table"),
+        ("docs/reliability.md", "translator-killed"),
+        ("docs/reliability.md", "summarizer-killed"),
+        ("docs/reliability.md", "gcs-killed"),
+        ("docs/reliability.md", "backpressure"),
+        ("docs/configuration.md", "autoscaling"),
+        ("docs/configuration.md", "settings"),
+    } <= regions
+
+
+def test_a_stale_region_is_rendered_again():
+    region = "<!-- figures: settings apps.router.config:RouterSettings -->\n| old |\n<!-- /figures -->\n"
+    stale = f"before\n{region}after\n"
+    rendered = doc_figures.render_document(stale)
+    assert (
+        rendered != stale
+        and rendered.startswith("before\n")
+        and rendered.endswith("<!-- /figures -->\nafter\n")
+    )
+    assert "| `leaf_timeout_s` | `25.0` |" in rendered
+    assert doc_figures.render_document(rendered) == rendered

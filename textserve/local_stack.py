@@ -150,24 +150,29 @@ def up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _forget(stack: Stack, run_dir: Path) -> None:
+    """Remove what `up` recorded of this head: stack.json, the legacy ray.pid, and Ray's address
+    file when it names this head (or, for a head from before stack.json, a head that is gone)."""
+    if ray_address_file.remove_if_it_names(stack.gcs_address):
+        print(f"removed {ray_address_file.address_file()} (it named the stopped head)")
+    elif not stack.gcs_address and ray_address_file.remove_if_stale():
+        print(f"removed {ray_address_file.address_file()} (it named a head that is gone)")
+    stack.record.unlink(missing_ok=True)
+    (run_dir / "ray.pid").unlink(missing_ok=True)
+
+
 def down(args: argparse.Namespace) -> int:
-    stack = Stack.load(Path(args.run_dir))
+    run_dir = Path(args.run_dir)
+    stack = Stack.load(run_dir)
     if stack is None or not _running(stack.pid):
         print("no Ray head started by `make run` is running")
         if stack is not None:
-            ray_address_file.remove_if_it_names(stack.gcs_address)
-            stack.record.unlink(missing_ok=True)
-            (Path(args.run_dir) / "ray.pid").unlink(missing_ok=True)
+            _forget(stack, run_dir)
         return 0
     subprocess.run([SERVE, "shutdown", "-y", "-a", stack.dashboard], check=False, env=cluster_env())
     # SIGTERM to that `ray start --block`: it stops its cluster's processes (and only those)
     processes.stop_session(stack.pid, timeout_s=60, kill_after_timeout=False)
-    if ray_address_file.remove_if_it_names(stack.gcs_address):
-        print(f"removed {ray_address_file.address_file()} (it named the stopped head)")
-    elif not stack.gcs_address and ray_address_file.remove_if_stale():  # a head from before stack.json
-        print(f"removed {ray_address_file.address_file()} (it named a head that is gone)")
-    stack.record.unlink(missing_ok=True)
-    (Path(args.run_dir) / "ray.pid").unlink(missing_ok=True)
+    _forget(stack, run_dir)
     print(f"stopped the Ray head (pid {stack.pid})")
     return 0
 

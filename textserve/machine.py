@@ -43,7 +43,9 @@ def describe_cpu() -> dict:
 
 def cpu_line(cpu: dict) -> str:
     """'Intel(R) Xeon(R) Processor (GenuineIntel family 6 model 207; avx2 avx512f ...)'"""
-    flags = " ".join(cpu.get("flags") or []) or "no AVX2"
+    if cpu.get("flags") is None:  # a result recorded before the flags were
+        return f"{cpu.get('model')} (family and flags not recorded)"
+    flags = " ".join(cpu["flags"]) or "no AVX2"
     return (
         f"{cpu.get('model')} ({cpu.get('vendor')} family {cpu.get('family')} model "
         f"{cpu.get('model_number')}; {flags})"

@@ -12,11 +12,13 @@ from fastapi.responses import JSONResponse
 
 class ServingError(Exception):
     """An answer other than success that the service gives on purpose: `status_code` and a
-    `message` for the caller (with `retry_after_s`, a Retry-After header). Subclasses say whose it
-    is: UserInputError (4xx, the caller can fix it) or ServiceBusyError (503, retry later)."""
+    `message` for the caller (with `retry_after_s`, a Retry-After header; `details`, the answer's
+    `details` list). Subclasses say whose it is: UserInputError (4xx, the caller can fix it) or
+    ServiceBusyError (503, retry later)."""
 
     status_code = 500
     retry_after_s: float | None = None
+    details: tuple[str, ...] = ()
 
     def __init__(self, message: str, status_code: int | None = None, retry_after_s: float | None = None):
         super().__init__(message)

@@ -140,7 +140,7 @@ def create_app(title: str, description: str, example: dict | None = None) -> Fas
     async def _serving_error(request: Request, exc: ServingError) -> JSONResponse:
         retry_after = exc.retry_after_s
         headers = {"Retry-After": str(max(1, math.ceil(retry_after)))} if retry_after else None
-        return error_response(exc.status_code, exc.message, headers=headers)
+        return error_response(exc.status_code, exc.message, list(exc.details), headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

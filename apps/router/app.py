@@ -12,10 +12,8 @@ so each leaf app can be redeployed on its own.
 # above the @serve.ingress class, which pickles the routes where it stands.
 
 import asyncio
-import math
 from collections.abc import AsyncIterator
 
-from fastapi import Request
 from fastapi.responses import JSONResponse
 from ray import serve
 
@@ -32,15 +30,6 @@ http_app = create_app(
     "Translate, summarize, or summarize then translate, by composing the leaf apps.",
     example={"text": "Hello world!", "task": "translate", "target_lang": "fr"},
 )
-
-
-@http_app.exception_handler(LeafUnavailableError)
-async def _leaf_unavailable(request: Request, exc: LeafUnavailableError) -> JSONResponse:
-    return JSONResponse(
-        status_code=exc.status_code,
-        content={"error": str(exc), "details": [exc.app]},
-        headers={"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))},  # whole seconds (RFC 9110)
-    )
 
 
 # (defined before the deployment: @serve.ingress pickles the routes where the class is defined)
@@ -71,7 +60,7 @@ class Router:
             self.translation = LeafClient(settings.translation, settings.unavailable_retry_after_s)
         if settings.summarization != self.settings.summarization:
             self.summarization = LeafClient(settings.summarization, settings.unavailable_retry_after_s)
-        for client in (self.translation, self.summarization):
+        for client in (self.translation, self.summarization):  # kept clients get the new value too
             client.retry_after_s = settings.unavailable_retry_after_s
         apply_http_settings(self.app, settings)
         self.settings = settings

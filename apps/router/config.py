@@ -13,8 +13,14 @@ class LeafAppRef(StrictSettings):
 
 
 class RouterSettings(HttpSettings):
-    translation: LeafAppRef = LeafAppRef(app="translation", deployment="Translator")
-    summarization: LeafAppRef = LeafAppRef(app="summarization", deployment="Summarizer")
+    translation: LeafAppRef = Field(
+        LeafAppRef(app="translation", deployment="Translator"),
+        description="the translation app's ingress, reached through its DeploymentHandle",
+    )
+    summarization: LeafAppRef = Field(
+        LeafAppRef(app="summarization", deployment="Summarizer"),
+        description="the summarization app's ingress, reached through its DeploymentHandle",
+    )
     leaf_timeout_s: float = Field(
         25.0,
         gt=0,

@@ -20,7 +20,7 @@ from ray import serve
 from ray.exceptions import RayActorError
 from ray.serve.exceptions import BackPressureError
 
-from apps.common.errors import ServingError, first_line, serving_error
+from apps.common.errors import ServiceBusyError, ServingError, first_line, serving_error
 from apps.common.metrics import RejectionMetrics, metrics_or_none
 from apps.common.replica_deaths import replica_died, report_retry
 from apps.router.config import LeafAppRef
@@ -29,8 +29,9 @@ logger = logging.getLogger("ray.serve")
 Attempt = Callable[[str, tuple, dict, float], Awaitable[Any]]
 
 
-class LeafUnavailableError(Exception):
-    """A leaf app could not answer; `reason` is the metric's label, `status_code` the HTTP answer."""
+class LeafUnavailableError(ServiceBusyError):
+    """A leaf app could not answer: a 503 (or the leaf's backpressure status) naming the app in
+    its message and `details`; `reason` is the rejection metric's label."""
 
     def __init__(
         self,
@@ -42,8 +43,12 @@ class LeafUnavailableError(Exception):
         retry_after_s: float,
     ):
         state = "overloaded" if reason == "overloaded" else "unavailable"
-        super().__init__(f"the '{app}' app is {state} ({detail}); retry later")
-        self.app, self.reason, self.status_code, self.retry_after_s = app, reason, status_code, retry_after_s
+        super().__init__(f"the '{app}' app is {state} ({detail}); retry later", status_code, retry_after_s)
+        self.app, self.detail, self.reason, self.details = app, detail, reason, (app,)
+
+    def __reduce__(self):
+        rebuild = functools.partial(type(self), retry_after_s=self.retry_after_s)
+        return (rebuild, (self.app, self.detail, self.reason, self.status_code))
 
 
 def _leaf_answer(exc: ServingError) -> ServingError:

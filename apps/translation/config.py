@@ -12,7 +12,7 @@ class TranslationSettings(ModelAppSettings):
         default_factory=lambda: {"fr": "French", "de": "German", "ro": "Romanian"},
         description="target language code -> language name used in the T5 task prefix",
     )
-    default_target_lang: str = "fr"
+    default_target_lang: str = Field("fr", description="the language of a request that names none")
     max_new_tokens: int = Field(128, ge=1, le=1024, description="longest translation, in tokens")
     min_new_tokens: int = Field(
         0, ge=0, le=1024, description="shortest translation, in tokens (= max_new_tokens fixes the length)"

@@ -46,6 +46,7 @@ from tests.e2e.gcs_ft import (
     start_redis,
 )
 from tests.e2e.load import HELLO, Load, wait_for
+from tests.figures import record_figures
 from textserve.demo_phrases import SUMMARIES
 from textserve.processes import session_pids
 from textserve.prometheus import metric_total
@@ -292,8 +293,12 @@ def test_a_killed_translator_replica_loses_only_its_in_flight_requests(ft_cluste
         "router_retries": len(retries),
         "longest_silence_s": round(load.longest_silence(t_kill, t_recovered), 1),
         "slowest_s": round(max(r.end - r.start for r in load.results), 1),
+        "steady_clients": len(STEADY),
+        "burst_requests": sum(BURST.values()),
+        "burst_texts": BURST_TEXTS,
     }
-    print(f"\nreplica killed: {figures}\nfailures: {failed}\nburst: {burst}")
+    record_figures("translator_killed", figures)
+    print(f"failures: {failed}\nburst: {burst}")
 
     # the router path loses nothing: its calls in flight on the dead replica were retried
     assert [b for b in burst if b["route"] == "/" and (b["status"], b["texts"]) != (200, BURST_TEXTS)] == []
@@ -361,11 +366,20 @@ def _kill_during_a_long_document(node, url: str) -> dict:
         for line in replica_log_lines(node, "summarization", "retrying summarization._summarize_chunk once")
         if line.get("request_id") == request_id
     ]
-    print(
-        f"\nsummarizer replica killed {t_kill - started:.2f} s into a long document: "
-        f"{response.status_code} after {answered - started:.2f} s, {len(retries)} chunk calls retried"
-    )
-    return {"response": response, "serving": serving, "victim": victim, "retries": retries}
+    figures = {
+        "killed_after_s": round(t_kill - started, 2),
+        "status": response.status_code,
+        "answered_s": round(answered - started, 2),
+        "chunk_calls_retried": len(retries),
+    }
+    print(f"\nsummarizer replica killed during a long document: {figures}")
+    return {
+        "response": response,
+        "serving": serving,
+        "victim": victim,
+        "retries": retries,
+        "figures": figures,
+    }
 
 
 def test_a_killed_summarizer_replica_does_not_fail_the_document_it_held_chunks_of(ft_cluster, deployed):
@@ -376,7 +390,7 @@ def test_a_killed_summarizer_replica_does_not_fail_the_document_it_held_chunks_o
     had just answered all it held) proves nothing about retries: the next document tries again."""
     node, url = ft_cluster["node"], deployed["url"]
     retried = 0
-    for _ in range(KILL_ATTEMPTS):
+    for attempts in range(1, KILL_ATTEMPTS + 1):  # noqa: B007 (recorded below)
         run = _kill_during_a_long_document(node, url)
         response, victim = run["response"], run["victim"]
         assert response.status_code == 200, response.text  # every document, whatever the kill hit
@@ -393,6 +407,10 @@ def test_a_killed_summarizer_replica_does_not_fail_the_document_it_held_chunks_o
         wait_for(lambda: all_running(serve_state(node)), 60, "every app RUNNING with 2 replicas again")
         if run["retries"]:
             break
+    record_figures(
+        "summarizer_killed",
+        {"document_chars": 145_000, "kills": attempts, **run["figures"]},
+    )
     assert retried, f"no chunk call was in flight on the killed replica in {KILL_ATTEMPTS} kills"
     wait_for(
         lambda: (
@@ -438,8 +456,10 @@ def test_http_is_served_while_the_gcs_is_down_and_serve_state_survives_its_resta
         "failed": len(load.failures()),
         "longest_silence_s": round(load.longest_silence(t_kill, t_restored), 1),
         "slowest_s": round(max(r.end - r.start for r in load.results), 1),
+        "steady_clients": len(STEADY),
     }
-    print(f"\nGCS killed and restarted: {figures}\nfailures: {load.failures()}")
+    record_figures("gcs_killed", figures)
+    print(f"failures: {load.failures()}")
 
     assert load.failures() == []
     assert len([r for r in during if r.start > t_kill + 1 and r.end < t_restart]) > 10, figures

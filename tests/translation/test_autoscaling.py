@@ -18,6 +18,7 @@ import pytest
 import yaml
 from ray import serve
 
+from tests.figures import record_figures
 from textserve.inprocess import app_config, deploy_app
 from textserve.run_config import derive_config
 
@@ -120,7 +121,22 @@ def test_load_raises_the_replica_count_and_idleness_lowers_it(serve_url, autosca
             poll("load", started, lambda running, alive: running == alive, UP_BOUND_S)
     served = dict(load.outcomes)
     down_s = poll("idle", time.monotonic(), lambda running, alive: alive == running == floor, DOWN_BOUND_S)
-    print(f"\n{CLIENTS} clients, knobs {knobs}\nserved: {served}\n(phase, s, running, alive): {timeline}")
+    loaded = [(s, running, alive) for phase, s, running, alive in timeline if phase == "load"]
+    record_figures(
+        "autoscaling",
+        {
+            "clients": CLIENTS,
+            "knobs": knobs,
+            "requests": sum(served.values()),
+            "statuses": {str(status): n for status, n in served.items()},
+            "decided_s": next((s for s, _, alive in loaded if alive > floor), None),
+            "wanted_replicas": max(alive for _, _, alive in loaded),
+            "first_extra_running_s": up_s and round(up_s, 1),
+            "all_running_s": next((s for s, running, alive in loaded if running == alive > floor), None),
+            "back_to_min_s": down_s and round(down_s, 1),
+            "timeline": timeline,
+        },
+    )
 
     assert up_s is not None, f"no scale-up above {floor} in {UP_BOUND_S} s under load: {timeline}"
     assert set(served) == {200}, served  # no request lost while replicas were added

@@ -17,6 +17,7 @@ import httpx
 import pytest
 import ray
 
+from tests.figures import record_figures
 from textserve.inprocess import app_config, deploy_app
 
 APP, ROUTE = "burst-translation", "/burst-translate"
@@ -86,10 +87,21 @@ def test_a_burst_far_above_capacity_gets_fast_503s_and_the_service_stays_up(smal
     ahead = configured["max_ongoing_requests"] + configured["max_queued_requests"]
     p99_bound = 3 * ahead / rate + 2  # margin: the rate varies over the burst on 2 busy cores
     accepted_p99 = _p99([r[1] for r in accepted])
-    print(
-        f"\n{len(results)} requests in {elapsed:.1f} s: {len(accepted)} answered ({rate:.1f}/s), "
-        f"{len(rejected)} rejected; accepted p99 {accepted_p99:.2f} s (bound {p99_bound:.1f} s), "
-        f"rejected max {max((r[1] for r in rejected), default=0):.2f} s"
+    record_figures(
+        "backpressure",
+        {
+            "clients": CLIENTS,
+            "requests": len(results),
+            "elapsed_s": round(elapsed, 1),
+            "answered": len(accepted),
+            "answered_per_s": round(rate, 1),
+            "rejected": len(rejected),
+            "accepted_p99_s": round(accepted_p99, 2),
+            "accepted_p99_bound_s": round(p99_bound, 1),
+            "slowest_rejection_s": round(max((r[1] for r in rejected), default=0), 2),
+            "max_ongoing_requests": configured["max_ongoing_requests"],
+            "max_queued_requests": configured["max_queued_requests"],
+        },
     )
     assert statuses <= {200, 503}, statuses
     assert len(results) == CLIENTS * REQUESTS_EACH
