@@ -20,25 +20,21 @@ from collections.abc import AsyncIterator, Callable
 
 from ray import serve
 
-from apps.common.errors import ServiceBusyError, UserInputError
+from apps.common.errors import UserInputError
+from apps.common.fan_out import FanOutAdmission, PeerCalls
 from apps.common.generation import GenerationParams, Seq2SeqGenerator, check_input_limits, generator_for
 from apps.common.health import ModelHealth
 from apps.common.http import ERROR_RESPONSES, create_app, validate
 from apps.common.logs import quiet_user_errors
-from apps.common.replica_deaths import CallTimeoutError, retry_if_replica_died
 from apps.common.request_guard import apply_http_settings
 from apps.common.schemas import text_fields
 from apps.common.settings import parse_user_config
 from apps.common.streaming import STREAM_RESPONSE, ndjson_response, progress_events
-from apps.summarization.admission import MapReduceAdmission
 from apps.summarization.config import SummarizationSettings
 from apps.summarization.map_reduce import MapReduce, Progress
 from apps.summarization.schemas import SummarizeRequest, SummarizeResponse
 
 logger = logging.getLogger("ray.serve")
-
-# Chunk calls one replica has in flight through its handle, over all its requests: enough to keep
-# every replica's batches full, and far below the handle's max_queued_requests.
 
 http_app = create_app(
     "textserve summarization",
@@ -69,10 +65,8 @@ class Summarizer(ModelHealth):
         quiet_user_errors()  # a caller's 4xx through a handle is not logged as our failure
         self.settings: SummarizationSettings | None = None
         self.generator: Seq2SeqGenerator | None = None
-        self._peers = None  # a handle to this deployment, for map-reduce (made on first use)
-        self._chunk_call = "_summarize_chunk"
-        self._chunk_calls: asyncio.Semaphore | None = None  # chunk_calls_in_flight, from reconfigure
-        self._admission = MapReduceAdmission()
+        self._chunks = PeerCalls("_summarize_chunk")  # map-reduce chunks, on every replica
+        self._admission = FanOutAdmission("summarizing", "texts longer than the model's window")
 
     def reconfigure(self, user_config: dict) -> None:
         settings = parse_user_config(SummarizationSettings, user_config, "summarization")
@@ -80,8 +74,7 @@ class Summarizer(ModelHealth):
         self.generator.configure_batching(settings.max_batch_size, settings.batch_wait_timeout_s)
         apply_http_settings(self.app, settings)
         self._admission.limit = settings.max_map_reduce_requests
-        if self.settings is None or settings.chunk_calls_in_flight != self.settings.chunk_calls_in_flight:
-            self._chunk_calls = asyncio.Semaphore(settings.chunk_calls_in_flight)
+        self._chunks.configure(settings.chunk_calls_in_flight, settings.chunk_timeout_s)
         self.settings = settings
 
     def probe_prefix(self) -> str:
@@ -188,25 +181,9 @@ class Summarizer(ModelHealth):
         )
 
     async def _chunk_anywhere(self, chunk: str, params: GenerationParams) -> str:
-        """One chunk's summary from whichever replica of this deployment Serve picks; sent once
-        more if that replica dies under it or no answer comes within chunk_timeout_s
-        (apps/common/replica_deaths.py)."""
-        if self._peers is None:
-            context = serve.get_replica_context()
-            self._peers = serve.get_deployment_handle(context.deployment, app_name=context.app_name)
-            self._chunk_call = f"{context.app_name}._summarize_chunk"  # its name in retry logs and metrics
-        async with self._chunk_calls:
-            # one replica dying must not fail the whole document
-            timeout_s = self.settings.chunk_timeout_s
-            try:
-                return await retry_if_replica_died(
-                    lambda: self._peers._summarize_chunk.remote(chunk, params), self._chunk_call, timeout_s
-                )
-            except CallTimeoutError:
-                logger.warning("a chunk got no answer within %g s, twice: the request fails", timeout_s)
-                raise ServiceBusyError(
-                    f"a part of the text got no answer within {timeout_s:g} s, twice; retry later"
-                ) from None
+        """One chunk's summary from whichever replica of this deployment Serve picks (sent once
+        more if that replica dies under it or does not answer within chunk_timeout_s)."""
+        return await self._chunks.call(chunk, params)
 
 
 app = Summarizer.bind()

@@ -4,18 +4,23 @@
 Deploy: `serve deploy serve_config.yaml` (app `translation`, import path `apps.translation.app:app`).
 Handle: `serve.get_deployment_handle("Translator", app_name="translation").translate.remote(text, "fr")`;
 `text` may be a list of strings, translated together as one batch.
+
+A request with more than `part_sentences` sentences sends them in parts to every replica of this
+deployment through its own handle (apps/common/fan_out.py) and puts the answers back in order.
 """
 
 # No `from __future__ import annotations` here: FastAPI must resolve the routes' body types
 # (with it, a body model was read as a query parameter). Functions a route calls are defined
 # above the @serve.ingress class, which pickles the routes where it stands.
 
+import asyncio
 from collections.abc import AsyncIterator
 
 from ray import serve
 
 from apps.common.documents import fit_window, split_sentences
 from apps.common.errors import UserInputError
+from apps.common.fan_out import FanOutAdmission, PeerCalls
 from apps.common.generation import GenerationParams, Seq2SeqGenerator, check_input_limits, generator_for
 from apps.common.health import ModelHealth
 from apps.common.http import ERROR_RESPONSES, create_app, validate
@@ -55,12 +60,16 @@ class Translator(ModelHealth):
         quiet_user_errors()  # a caller's 4xx through a handle is not logged as our failure
         self.settings: TranslationSettings | None = None
         self.generator: Seq2SeqGenerator | None = None
+        self._parts = PeerCalls("_translate_part")  # a long request's parts, on every replica
+        self._fan_out = FanOutAdmission("translating", "long texts in parts")
 
     def reconfigure(self, user_config: dict) -> None:
         settings = parse_user_config(TranslationSettings, user_config, "translation")
         self.generator = generator_for(settings.model, settings.backend, self.generator)
         self.generator.configure_batching(settings.max_batch_size, settings.batch_wait_timeout_s)
         apply_http_settings(self.app, settings)
+        self._fan_out.limit = settings.max_fan_out_requests
+        self._parts.configure(settings.part_calls_in_flight, settings.part_timeout_s)
         self.settings = settings
 
     def probe_prefix(self) -> str:
@@ -135,8 +144,36 @@ class Translator(ModelHealth):
         )
         return TranslationJob(request.texts is not None, lang, prefix, documents, params)
 
+    async def _translate_part(self, prompts: list[str], params: GenerationParams) -> list[str]:
+        """Internal handle entry point, for fan-out on this deployment's own replicas: the
+        translations of one part of a long request (prompts with their task prefix)."""
+        return await self.generator.generate(prompts, params)
+
+    def _fans_out(self, job: TranslationJob) -> bool:
+        size = self.settings.part_sentences
+        return 0 < size < len(job.prompts) and self._fan_out.has_room()
+
+    async def _parts_in_order(self, job: TranslationJob) -> AsyncIterator[list[str]]:
+        """The request's translations part by part, in order, while every part runs on whichever
+        replica Serve picks; parts still running are cancelled if the request ends first."""
+        prompts, size = job.prompts, self.settings.part_sentences
+        with self._fan_out.slot():
+            parts = [
+                asyncio.ensure_future(self._parts.call(prompts[start : start + size], job.params))
+                for start in range(0, len(prompts), size)
+            ]
+            try:
+                for part in parts:
+                    yield await part
+            finally:
+                for part in parts:
+                    part.cancel()
+
     async def _run(self, job: TranslationJob) -> TranslateResponse:
-        outputs = await self.generator.generate(job.prompts, job.params)
+        if self._fans_out(job):
+            outputs = [output async for part in self._parts_in_order(job) for output in part]
+        else:
+            outputs = await self.generator.generate(job.prompts, job.params)
         return job.response(job.rejoin(outputs), self.generator.name)
 
     async def _events(self, job: TranslationJob) -> AsyncIterator[dict]:
@@ -144,7 +181,12 @@ class Translator(ModelHealth):
         whole answer (the same as without streaming)."""
         outputs: list[str] = []
         prompts = job.prompts
-        async for run in self.generator.generate_stream(prompts, job.params):
+        runs = (
+            self._parts_in_order(job)
+            if self._fans_out(job)
+            else self.generator.generate_stream(prompts, job.params)
+        )
+        async for run in runs:
             for output in run:
                 text_index, sentence, separator = job.sentence_at(len(outputs))
                 outputs.append(output)

@@ -17,6 +17,26 @@ class TranslationSettings(ModelAppSettings):
     min_new_tokens: int = Field(
         0, ge=0, le=1024, description="shortest translation, in tokens (= max_new_tokens fixes the length)"
     )
+    part_sentences: int = Field(
+        16,
+        ge=0,
+        description="a request with more sentences than this sends them, in parts of this many, to every "
+        "replica of the deployment through its own handle (0: never; each replica translates its own)",
+    )
+    max_fan_out_requests: int = Field(
+        4,
+        ge=1,
+        description="requests one replica fans out at once; more are translated on that replica alone",
+    )
+    part_calls_in_flight: int = Field(
+        16, ge=1, description="part calls one replica has in flight at once (to every replica)"
+    )
+    part_timeout_s: float = Field(
+        20.0,
+        gt=0,
+        description="a part call with no answer within this is cancelled and sent once more; keep it "
+        "below the HTTP request_timeout_s",
+    )
 
     @model_validator(mode="after")
     def _default_is_supported(self) -> TranslationSettings:

@@ -1,13 +1,18 @@
-"""Long, multi-sentence texts: split into sentences, translated as one batch, put back in order
-with their paragraph breaks; nothing dropped or truncated."""
+"""Long, multi-sentence texts: split into sentences, translated as one batch (in parts on every
+replica past part_sentences), put back in order with their paragraph breaks; nothing dropped or
+truncated."""
 
 import itertools
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 from ray import serve
 
 from textserve.demo_phrases import TRANSLATIONS
+from textserve.prometheus import scrape, totals_by
 
 ENGLISH = list(TRANSLATIONS)
 
@@ -70,3 +75,50 @@ def test_a_sentence_longer_than_the_model_window_is_cut_not_truncated(http):
     sentences = [event for event in map(json.loads, events) if event["event"] == "sentence"]
     assert len(sentences) >= 2
     assert " ".join(event["source"] for event in sentences).split() == words  # every word sent, in order
+
+
+def long_text(sentences: int) -> tuple[str, str]:
+    """`sentences` demo sentences in paragraphs of 5; (text, its French translation)."""
+    picked = list(itertools.islice(itertools.cycle(ENGLISH), sentences))
+    paragraphs = [picked[start : start + 5] for start in range(0, len(picked), 5)]
+    text = "\n\n".join(" ".join(p) for p in paragraphs)
+    return text, "\n\n".join(" ".join(TRANSLATIONS[en]["fr"] for en in p) for p in paragraphs)
+
+
+def model_calls_per_replica(metrics_url: str) -> dict[str, float]:
+    return totals_by(
+        scrape(metrics_url), "ray_textserve_model_calls_total", "replica", application="translation"
+    )
+
+
+def test_a_long_text_is_translated_in_parts_on_every_replica_and_rejoined_in_order(http, metrics_url):
+    """200 sentences, more than part_sentences (16): the parts go through the deployment's own
+    handle to both replicas, and the answer is the same as sentence by sentence."""
+    text, expected = long_text(200)
+    before = model_calls_per_replica(metrics_url)
+    response = http.post("/translate", json={"text": text, "target_lang": "fr"})
+    assert response.status_code == 200, response.text
+    assert response.json()["translation"] == expected
+    deadline = time.monotonic() + 20  # replicas report their metrics every second or so
+    while True:
+        after = model_calls_per_replica(metrics_url)
+        busy = [r for r in after if after[r] - before.get(r, 0) >= 2]
+        if len(busy) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert len(busy) >= 2, (before, after)
+
+
+def test_more_long_texts_at_once_than_replicas_fan_out_all_finish_exactly(serve_url, apps):
+    """12 long texts at once over 2 replicas fanning out 4 each: the rest are translated on their
+    own replica, none waits on parts that cannot start (no deadlock), every answer exact."""
+    text, expected = long_text(120)
+
+    def post(_):
+        with httpx.Client(base_url=serve_url, timeout=120) as client:
+            return client.post("/translate", json={"text": text})
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = list(pool.map(post, range(12)))
+    assert [a.status_code for a in answers] == [200] * 12
+    assert all(a.json()["translation"] == expected for a in answers)

@@ -1,0 +1,87 @@
+"""Work of one request spread over every replica of its own deployment, through the deployment's
+own DeploymentHandle: the summarizer's map-reduce chunks, the translator's parts of a long text.
+
+A request that fans out holds a slot of its replica's `max_ongoing_requests` while its parts need
+slots on the replicas (its own included). Two bounds keep that from deadlocking: `FanOutAdmission`
+(requests fanning out at once per replica) and `PeerCalls`' semaphore (part calls in flight per
+replica, far below the handle's queue). A part call whose replica dies, or that gets no answer
+within its timeout, is sent once more (apps/common/replica_deaths.py): parts are pure."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ray import serve
+
+from apps.common.errors import ServiceBusyError
+from apps.common.replica_deaths import CallTimeoutError, retry_if_replica_died
+
+logger = logging.getLogger("ray.serve")
+
+
+class FanOutAdmission:
+    """How many requests one replica fans out at once; the 503's message says it is already
+    `doing` `limit` `what` (e.g. "summarizing", "texts longer than the model's window")."""
+
+    def __init__(self, doing: str, what: str, limit: int = 1):
+        self.doing, self.what = doing, what
+        self.limit = limit  # set again on reconfigure
+        self.active = 0
+
+    def has_room(self) -> bool:
+        return self.active < self.limit
+
+    def refuse(self) -> None:
+        raise ServiceBusyError(
+            f"this replica is already {self.doing} {self.limit} {self.what}; retry in a few seconds"
+        )
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one of the `limit` slots for the block; ServiceBusyError if none is free."""
+        if not self.has_room():
+            self.refuse()
+        self.active += 1
+        try:
+            yield
+        finally:
+            self.active -= 1
+
+
+class PeerCalls:
+    """Calls of `method` on whichever replica of this deployment Serve picks (this one included),
+    at most `in_flight` at once from this replica, each within `timeout_s` (one retry)."""
+
+    def __init__(self, method: str):
+        self.method = method
+        self._handle = None  # made on first use, inside the replica
+        self._name = method  # "<app>.<method>" once known: its name in retry logs and metrics
+        self._slots: asyncio.Semaphore | None = None
+        self._in_flight = 0
+        self.timeout_s = 20.0
+
+    def configure(self, in_flight: int, timeout_s: float) -> None:
+        if in_flight != self._in_flight:
+            self._slots, self._in_flight = asyncio.Semaphore(in_flight), in_flight
+        self.timeout_s = timeout_s
+
+    async def call(self, *args: Any) -> Any:
+        if self._handle is None:
+            context = serve.get_replica_context()
+            self._handle = serve.get_deployment_handle(context.deployment, app_name=context.app_name)
+            self._name = f"{context.app_name}.{self.method}"
+        method = getattr(self._handle, self.method)
+        async with self._slots:
+            try:
+                return await retry_if_replica_died(lambda: method.remote(*args), self._name, self.timeout_s)
+            except CallTimeoutError:
+                logger.warning(
+                    "%s got no answer within %g s, twice: the request fails", self._name, self.timeout_s
+                )
+                raise ServiceBusyError(
+                    f"a part of the text got no answer within {self.timeout_s:g} s, twice; retry later"
+                ) from None
