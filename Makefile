@@ -22,8 +22,10 @@ $(VENV)/.bench-installed: $(VENV)/.installed
 	$(VENV)/bin/pip install -q -e ".[dev,bench]"
 	touch $@
 
+# INGRESS=proxy: Serve's Python proxy instead of its HAProxy (docs/operations.md)
+INGRESS ?= haproxy
 run: install
-	$(PY) -m textserve.local_stack up
+	$(PY) -m textserve.local_stack up --ingress $(INGRESS)
 
 stop:
 	@if [ -x $(PY) ]; then $(PY) -m textserve.local_stack down; else echo "nothing to stop"; fi

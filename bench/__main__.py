@@ -1,16 +1,18 @@
-"""`make bench`: the seed guide's design against our apps, on one local Ray cluster, over HTTP.
+"""`make bench`: the seed guide's design, our apps and the peers a user would pick instead
+(BentoML, PyTriton), one after the other on this machine, over HTTP, on the same model.
 
-    python -m bench [--quick] [--backends transformers,ctranslate2] [--clients 1,8,32,64]
+    python -m bench [--quick] [--backends ctranslate2] [--peers bentoml,pytriton] [--clients 1,8,32,64]
 
-1. builds the t5-small-shaped model (random weights) and the two workloads (bench/models.py);
-2. measures the raw engine ceiling of each backend without Ray (bench/raw.py);
-3. starts a local Ray cluster (its own; stopped at the end), and for each system in turn --
-   the reference, then our apps with each backend -- deploys it, drives each workload with 1, 8,
-   32 and 64 closed-loop clients (bench/load.py), reads the batch sizes the replicas ran from
-   their metrics and their peak resident memory, and deletes it;
-4. prints the table and the ratios, writes bench/results/<date>.json and .png, and ends with one
-   line: `translate_x=... summarize_x=... efficiency=... backend=...` (32 clients, the backend
-   serve_config.yaml configures).
+1. builds the t5-small-shaped model (random weights), its CTranslate2 conversion and the two
+   workloads (bench/models.py), and each peer's own venv (bench/peers/);
+2. measures the raw engine ceiling of each backend without a server (bench/raw.py);
+3. runs each peer's server on the converted model (bench/peers/), then starts a local Ray cluster
+   and deploys the reference and our apps in turn; each system gets closed-loop clients (1, 8, 32,
+   64; the reference 1 and 32) and an open-loop Poisson ladder (bench/measure.py); batch sizes
+   come from our replicas' metrics, memory from /proc;
+4. prints the table, writes bench/results/<date>.json and a plot per workload, and ends with one
+   line: `translate_x=.. summarize_x=.. efficiency=.. vs_best_peer=.. open_loop_vs_best_peer=..
+   backend=..`.
 """
 
 from __future__ import annotations
@@ -18,98 +20,53 @@ from __future__ import annotations
 import argparse
 import datetime
 import sys
+import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 from tqdm import tqdm
 
 from bench import report
 from bench.cluster import start_cluster, stop_cluster
-from bench.load import closed_loop
-from bench.models import Workload, ensure_model, workloads
+from bench.endpoints import peer_endpoint, serve_endpoint
+from bench.measure import measure_closed, measure_open, warm
+from bench.models import ensure_model, workloads
+from bench.peers.catalog import PEERS, peer_spec
 from bench.raw import ceiling
-from bench.replicas import MemorySampler, replica_pids, wait_until_idle
-from bench.systems import System, configured_backend, configured_batch_size, request_bodies
-from textserve.prometheus import metric_total, settled
+from bench.systems import System, configured_backend, configured_batch_size
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-# measuring window and warm-up per cell, seconds; summarization requests take seconds each
+# measuring windows and warm-ups per cell, seconds; summarization requests take seconds each
 FULL = {
     "clients": [1, 8, 32, 64],
-    "window": {"translate": 10, "summarize": 16},
-    "warmup": {"translate": 3, "summarize": 4},
+    "reference_clients": [1, 32],  # the reference is slow: its ratios need only these
+    "window": {"translate": 8, "summarize": 12},
+    "warmup": {"translate": 2, "summarize": 3},
+    "open_window": {"translate": 8, "summarize": 12},
+    "open_steps": 5,
     "raw_seconds": {"translate": 6, "summarize": 10},
 }
 QUICK = {
     "clients": [1, 32],
-    "window": {"translate": 5, "summarize": 8},
+    "reference_clients": [1, 32],
+    "window": {"translate": 4, "summarize": 6},
     "warmup": {"translate": 1, "summarize": 2},
+    "open_window": {"translate": 4, "summarize": 6},
+    "open_steps": 2,
     "raw_seconds": {"translate": 3, "summarize": 4},
 }
 RAW_PROCESSES = 2  # one per replica
 
 
-def batch_totals(metrics_url: str, app: str) -> tuple[float, float]:
-    """(model calls, texts in them) summed over `app`'s replicas, from Ray's Prometheus endpoint."""
-    return (
-        metric_total(metrics_url, "ray_textserve_model_calls_total", application=app),
-        metric_total(metrics_url, "ray_textserve_batched_texts_total", application=app),
-    )
-
-
-def settled_totals(metrics_url: str, app: str, timeout_s: float = 8) -> tuple[float, float]:
-    """The totals once they stop moving (metrics are reported every second)."""
-    return settled(lambda: batch_totals(metrics_url, app), timeout_s)
-
-
-def measure_workload(
-    system: System, name: str, load: Workload, plan: dict, port: int, metrics_url: str, progress
-) -> tuple[list[dict], dict]:
-    """Every client count against one deployed workload of `system`: its cells and its memory."""
-    target = system.target(name)
-    pids = replica_pids(target.app, target.deployment)
-    bodies = request_bodies(load)
-    closed_loop("127.0.0.1", port, target.path, bodies, clients=2, duration_s=1, max_requests=4)  # warm
-    wait_until_idle(pids)
-    memory = MemorySampler(pids)
-    memory.start()
-    cells = []
-    for clients in plan["clients"]:
-        progress.set_postfix_str(f"{system.name} {name} {clients} clients")
-        before = settled_totals(metrics_url, target.app)
-        result = closed_loop(
-            "127.0.0.1",
-            port,
-            target.path,
-            bodies,
-            clients=clients,
-            duration_s=plan["window"][name],
-            warmup_s=plan["warmup"][name],
-        )
-        settle_s = wait_until_idle(pids)  # what the cut-off requests left running
-        after = settled_totals(metrics_url, target.app)
-        calls, texts = after[0] - before[0], after[1] - before[1]
-        if system.name == "reference":  # one generate per request, one text each
-            calls, texts = 1, 1
-        cells.append(
-            {
-                "system": system.name,
-                "backend": system.backend,
-                "workload": name,
-                **asdict(result),
-                "avg_batch": texts / calls if calls else None,
-                "settle_s": round(settle_s, 1),
-            }
-        )
-        progress.update()
-    memory.stop()
-    return cells, {
-        "system": system.name,
-        "workload": name,
-        "replicas": len(pids),
-        "rss_mib": memory.per_replica_mib,
-    }
+def measure(endpoint, plan: dict, clients: list[int], results: dict, progress, open_loop: bool) -> None:
+    """Closed-loop cells, memory and (unless the reference) the open-loop ladder of one endpoint."""
+    warm(endpoint)
+    cells, memory = measure_closed(endpoint, plan, clients, progress)
+    results["cells"] += cells
+    results["memory"].append(memory)
+    if open_loop:
+        closed = next((c for c in cells if c["clients"] == report.SUMMARY_CLIENTS), cells[-1])
+        results["open_loop"].append(measure_open(endpoint, plan, closed["throughput"], progress))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -119,49 +76,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="1 and 32 clients, short windows: a smoke run (ratios not comparable)",
     )
-    parser.add_argument("--backends", default="transformers,ctranslate2")
+    parser.add_argument("--backends", default="ctranslate2", help="ours: transformers,ctranslate2")
+    parser.add_argument("--peers", default=",".join(PEERS), help=f"of {','.join(PEERS)}; empty: none")
     parser.add_argument("--workloads", default="translate,summarize")
     parser.add_argument("--clients", help="comma-separated client counts (default 1,8,32,64)")
+    parser.add_argument("--no-open-loop", action="store_true", help="closed-loop clients only")
+    parser.add_argument(
+        "--ingress",
+        default="haproxy",
+        help="our apps' ingress: haproxy (as make run) and/or proxy (Serve's Python proxy, as the "
+        "reference always runs); the first is `ours-<backend>`, others `ours-<backend>-<ingress>`",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    plan = dict(QUICK if args.quick else FULL)
-    if args.clients:
-        plan["clients"] = [int(c) for c in args.clients.split(",")]
-    backends = [b for b in args.backends.split(",") if b]
-    names = [w for w in args.workloads.split(",") if w]
-    systems = [System("reference", "transformers")] + [System(f"ours-{b}", b) for b in backends]
-    started = time.monotonic()
-
-    model_dir = ensure_model()
-    loads = {name: load for name, load in workloads(model_dir).items() if name in names}
-    if "ctranslate2" in backends:  # convert once, before anything is timed
-        from apps.common.engines.ctranslate2_conversion import converted_model_dir
-
-        converted_model_dir(model_dir)
-
-    cells_total = len(systems) * len(loads) * len(plan["clients"])
-    progress = tqdm(
-        total=len(backends) * len(loads) + cells_total,
-        desc="bench",
-        unit="step",
-        file=sys.stderr,
-        dynamic_ncols=True,
-    )
-    results: dict = {
+def new_results(argv, plan: dict, systems: list[str], backends: list[str], loads: dict) -> dict:
+    return {
         "date": datetime.date.today().isoformat(),
         "machine": report.machine(),
         "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
         "configured_backend": configured_backend(),
-        "client": "closed loop, one thread and one kept-alive http.client connection per client",
+        "client": "closed loop, one thread and one kept-alive http.client connection per client; "
+        "open loop, Poisson arrivals on a pool of kept-alive connections",
         "plan": {
             **plan,
-            "systems": [s.name for s in systems],
+            "systems": systems,
             "backends": backends,
-            "workloads": names,
+            "workloads": list(loads),
             "raw_processes": RAW_PROCESSES,
         },
         "workloads": {
@@ -172,42 +114,100 @@ def main(argv: list[str] | None = None) -> int:
             }
             for name, load in loads.items()
         },
+        "peers": {},
         "raw": [],
         "cells": [],
         "memory": [],
+        "open_loop": [],
     }
 
-    for backend in backends:
-        for name in loads:
-            progress.set_postfix_str(f"raw {backend} {name}")
-            batch = configured_batch_size(name)  # what our replicas run when full
-            results["raw"].append(
-                ceiling(str(model_dir), backend, name, batch, plan["raw_seconds"][name], RAW_PROCESSES)
-            )
-            progress.update()
 
-    port, metrics_url = start_cluster()
-    try:
-        for system in systems:
-            progress.set_postfix_str(f"deploying {system.name}")
-            system.deploy(model_dir, loads)
-            for name, load in loads.items():
-                cells, memory = measure_workload(system, name, load, plan, port, metrics_url, progress)
-                results["cells"] += cells
-                results["memory"].append(memory)
-            system.delete(loads)
-    finally:
-        progress.close()
-        stop_cluster()
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    plan = dict(QUICK if args.quick else FULL)
+    if args.clients:
+        plan["clients"] = [int(c) for c in args.clients.split(",")]
+    backends = [b for b in args.backends.split(",") if b]
+    peers = [peer_spec(name) for name in args.peers.split(",") if name]
+    names = [w for w in args.workloads.split(",") if w]
+    ingresses = [i for i in args.ingress.split(",") if i]
+    # (ingress, systems on a cluster with it): the reference is the seed's stack, Serve's proxy
+    clusters: dict[str, list[System]] = {"proxy": [System("reference", "transformers")]}
+    for number, ingress in enumerate(ingresses):
+        suffix = "" if number == 0 else f"-{ingress}"
+        clusters.setdefault(ingress, []).extend(System(f"ours-{b}{suffix}", b) for b in backends)
+    serve_systems = [system for systems in clusters.values() for system in systems]
+    open_loop = not args.no_open_loop
+    started = time.monotonic()
+
+    model_dir = ensure_model()
+    loads = {name: load for name, load in workloads(model_dir).items() if name in names}
+    from apps.common.engines.ctranslate2_conversion import converted_model_dir
+
+    converted = converted_model_dir(model_dir)  # once, before anything is timed (peers serve it too)
+    for spec in peers:
+        spec.python()  # each peer's own venv, installed before anything is timed
+
+    systems = [s.name for s in serve_systems] + [p.name for p in peers]
+    results = new_results(argv, plan, systems, backends, loads)
+    results["peers"] = {p.name: {"version": p.version, "settings": p.describe} for p in peers}
+    results["ingress"] = {s.name: ingress for ingress, systems in clusters.items() for s in systems}
+    per_system = len(plan["clients"]) + int(open_loop)
+    progress = tqdm(
+        total=len(loads)
+        * (
+            len(backends)
+            + (len(peers) + len(serve_systems) - 1) * per_system
+            + len(plan["reference_clients"])
+        ),
+        desc="bench",
+        unit="step",
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-peers-") as log_dir:
+        try:
+            for backend in backends:
+                for name in loads:
+                    progress.set_postfix_str(f"raw {backend} {name}")
+                    batch = configured_batch_size(name)  # what our replicas run when full
+                    results["raw"].append(
+                        ceiling(
+                            str(model_dir), backend, name, batch, plan["raw_seconds"][name], RAW_PROCESSES
+                        )
+                    )
+                    progress.update()
+            # peers first, while no Ray cluster runs beside them
+            for spec in peers:
+                for name, load in loads.items():
+                    progress.set_postfix_str(f"starting {spec.name} {name}")
+                    with peer_endpoint(spec, model_dir, converted, load, Path(log_dir)) as endpoint:
+                        measure(endpoint, plan, plan["clients"], results, progress, open_loop)
+            for ingress, systems in clusters.items():
+                port, metrics_url = start_cluster(ingress)
+                try:
+                    for system in systems:
+                        progress.set_postfix_str(f"deploying {system.name}")
+                        system.deploy(model_dir, loads)
+                        reference = system.name == "reference"
+                        clients = plan["reference_clients"] if reference else plan["clients"]
+                        for name, load in loads.items():
+                            endpoint = serve_endpoint(system, name, load, port, metrics_url)
+                            measure(endpoint, plan, clients, results, progress, open_loop and not reference)
+                        system.delete(loads)
+                finally:
+                    stop_cluster()
+        finally:
+            progress.close()
 
     report.derive(results)
     results["summary"] = report.summary(results)
     results["elapsed_s"] = round(time.monotonic() - started, 1)
     stem = results["date"] + ("-quick" if args.quick else "")
-    json_path, png_path = report.write(results, args.out, stem)
+    json_path, plots = report.write(results, args.out, stem)
     print(report.table(results))
-    print(f"\nmachine: {results['machine']}; whole run {results['elapsed_s']:.0f} s")
-    print(f"wrote {json_path}" + (f" and {png_path}" if png_path else ""))
+    print(f"\nwhole run {results['elapsed_s']:.0f} s")
+    print(f"wrote {json_path}" + "".join(f", {p}" for p in plots))
     print(report.summary_line(results))
     return 0
 

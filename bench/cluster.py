@@ -1,20 +1,36 @@
-"""The local Ray cluster both benchmarks run on: 2 CPUs, Serve on a free port of 127.0.0.1."""
+"""The local Ray cluster both benchmarks run on: 2 CPUs, Serve on a free port of 127.0.0.1, its
+ingress Serve's HAProxy (as `make run` and the manifests run it) or, with ingress="proxy", Serve's
+Python proxy (the seed guide's stack)."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
+from textserve.haproxy import haproxy_env
 from textserve.inprocess import free_port
 
+INGRESSES = ("haproxy", "proxy")
+_haproxy: dict = {}  # the running cluster's HAProxy environment and state directory
 
-def start_cluster() -> tuple[int, str]:
+
+def start_cluster(ingress: str = "haproxy") -> tuple[int, str]:
     """A local Ray cluster of 2 CPUs with Serve on a free port; returns (HTTP port, metrics URL)."""
     import ray
     from ray import serve
 
+    if ingress not in INGRESSES:
+        raise ValueError(f"ingress {ingress!r}: use one of {INGRESSES}")
     os.environ.update(RAY_AUTH_MODE="disabled", HF_HUB_OFFLINE="1")
     # batch metrics land within ~1 s (Ray reads this name as written: lower case)
     os.environ["RAY_metrics_report_interval_ms"] = "1000"  # noqa: SIM112
+    if ingress == "haproxy":  # the node's processes (Serve's proxy among them) inherit it
+        state_dir = Path(tempfile.mkdtemp(prefix="ts-bench-hap-"))
+        env = haproxy_env(state_dir)
+        os.environ.update(env)
+        _haproxy.update(env=env, dir=state_dir)
     metrics_port = free_port()
     ray.init(
         address="local",
@@ -36,3 +52,7 @@ def stop_cluster() -> None:
 
     serve.shutdown()
     ray.shutdown()
+    for key in _haproxy.pop("env", {}):
+        os.environ.pop(key, None)
+    if "dir" in _haproxy:
+        shutil.rmtree(_haproxy.pop("dir"), ignore_errors=True)

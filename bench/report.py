@@ -12,6 +12,7 @@ from pathlib import Path
 from textserve.machine import cpu_line, describe_cpu
 
 SUMMARY_CLIENTS = 32  # the targets compare throughput at 32 concurrent clients
+PEER_CLIENTS = (8, 32, 64)  # where ours is compared with the best peer
 
 
 def machine() -> dict:
@@ -96,10 +97,15 @@ def _fmt(value, spec: str = ".2f", none: str = "-") -> str:
     return format(value, spec)
 
 
+def _name_width(results: dict) -> int:
+    return max([19] + [len(name) + 2 for name in results["plan"]["systems"]])
+
+
 def table(results: dict) -> str:
     lines = [machine_line(results)]
+    w = _name_width(results)
     header = (
-        f"{'system':<19}{'clients':>8}{'req/s':>9}{'p50 s':>8}{'p95 s':>8}{'p99 s':>8}"
+        f"{'system':<{w}}{'clients':>8}{'req/s':>9}{'p50 s':>8}{'p95 s':>8}{'p99 s':>8}"
         f"{'batch':>7}{'err':>5}{'x ref':>8}{'eff.':>7}"
     )
     for workload in results["plan"]["workloads"]:
@@ -116,7 +122,7 @@ def table(results: dict) -> str:
                     continue
                 bound = ">" if c["latency_is_lower_bound"] else " "
                 lines.append(
-                    f"{system:<19}{clients:>8}{c['throughput']:>9.2f}{_fmt(c['p50']):>8}"
+                    f"{system:<{w}}{clients:>8}{c['throughput']:>9.2f}{_fmt(c['p50']):>8}"
                     f"{bound}{_fmt(c['p95']):>7}{bound}{_fmt(c['p99']):>7}{_fmt(c['avg_batch'], '.1f'):>7}"
                     f"{c['errors']:>5}"
                     f"{_fmt(c['x_reference'], '.1f'):>8}{_fmt(c['efficiency']):>7}"
@@ -128,7 +134,7 @@ def table(results: dict) -> str:
     lines.append("\nresident memory per replica (peak over the run, MiB):")
     for m in results["memory"]:
         lines.append(
-            f"  {m['system']:<19}{m['workload']:<11}{m['rss_mib']:>8.0f}"
+            f"  {m['system']:<{w}}{m['workload']:<11}{m['rss_mib']:>8.0f}"
             f"   {_fmt(m['vs_reference'], '.2f')} x reference"
         )
     lines.append(
@@ -140,7 +146,80 @@ def table(results: dict) -> str:
             f"  {r['backend']:<13}{r['workload']:<11}batch {r['batch']:<4}{r['texts_per_s']:>8.2f} "
             f"texts/s   peak RSS {r['max_rss_mib']:.0f} MiB"
         )
+    if results.get("peers"):
+        lines.append("\npeers (their own venvs, the same converted model, on the same machine):")
+        for name, peer in results["peers"].items():
+            lines.append(f"  {name} {peer['version']}: {peer['settings']}")
+    if results.get("open_loop"):
+        lines.append(open_loop_table(results))
     return "\n".join(lines)
+
+
+def open_loop_table(results: dict) -> str:
+    w = _name_width(results)
+    lines = [
+        "\nopen loop: Poisson arrivals; the highest rate sustained with p99 under the bound, nothing dropped"
+    ]
+    header = f"{'system':<{w}}{'workload':<11}{'p99 bound':>10}{'sustained/s':>13}"
+    lines.append(header + "   ladder (rate/s: p99 s, dropped)")
+    for o in results["open_loop"]:
+        ladder = ", ".join(f"{s['rate']:.1f}: {s['p99']:.2f}, {s['dropped']}" for s in o["steps"])
+        bound, rate = f"{o['p99_bound_s']:>9.0f}s", _fmt(o["sustained_rate"])
+        lines.append(f"{o['system']:<{w}}{o['workload']:<11}{bound}{rate:>13}   {ladder}")
+    return "\n".join(lines)
+
+
+def peers(results: dict) -> list[str]:
+    return list(results.get("peers") or {})
+
+
+def sustained(results: dict, system: str, workload: str) -> float | None:
+    return next(
+        (
+            o["sustained_rate"]
+            for o in results.get("open_loop", [])
+            if (o["system"], o["workload"]) == (system, workload)
+        ),
+        None,
+    )
+
+
+def versus_best_peer(results: dict, system: str) -> dict:
+    """Our throughput over the best peer's at each of PEER_CLIENTS, per workload (and p95 over that
+    peer's); the lowest ratio; and the open-loop sustained rates over the best peer's."""
+    closed, worst, open_ratios = [], None, {}
+    for workload in results["plan"]["workloads"]:
+        for clients in PEER_CLIENTS:
+            ours = cell(results, system, workload, clients)
+            theirs = [c for p in peers(results) if (c := cell(results, p, workload, clients))]
+            if not ours or not theirs:
+                continue
+            best = max(theirs, key=lambda c: c["throughput"])
+            entry = {
+                "workload": workload,
+                "clients": clients,
+                "best_peer": best["system"],
+                "throughput_x": ours["throughput"] / best["throughput"] if best["throughput"] else None,
+                "p95_x": ours["p95"] / best["p95"] if best["p95"] else None,
+            }
+            closed.append(entry)
+            if entry["throughput_x"] is not None and (
+                worst is None or entry["throughput_x"] < worst["throughput_x"]
+            ):
+                worst = entry
+        rates = {p: sustained(results, p, workload) for p in peers(results)}
+        rates = {p: r for p, r in rates.items() if r}
+        ours_rate = sustained(results, system, workload)
+        if rates and ours_rate is not None:
+            best_peer = max(rates, key=rates.get)
+            open_ratios[workload] = {"best_peer": best_peer, "x": ours_rate / rates[best_peer]}
+    return {
+        "closed": closed,
+        "vs_best_peer": worst and worst["throughput_x"],
+        "worst": worst,
+        "open_loop": open_ratios,
+        "open_loop_vs_best_peer": min((o["x"] for o in open_ratios.values()), default=None),
+    }
 
 
 def summary(results: dict) -> dict:
@@ -152,11 +231,15 @@ def summary(results: dict) -> dict:
         for workload in results["plan"]["workloads"]:
             c = cell(results, system, workload, SUMMARY_CLIENTS)
             one = cell(results, system, workload, 1)
+            full = cell(results, system, workload, 64)
             per[workload] = {
                 "x_reference_32": c and c["x_reference"],
                 "efficiency_32": c and c["efficiency"],
+                "efficiency_64": full and full["efficiency"],
                 "p50_1_vs_reference": one and one["p50_vs_reference"],
             }
+        if peers(results):
+            per["peers"] = versus_best_peer(results, system)
         out[backend] = per
     return out
 
@@ -164,58 +247,31 @@ def summary(results: dict) -> dict:
 def summary_line(results: dict) -> str:
     backend = results["configured_backend"]
     per = results["summary"].get(backend, {})
-    effs = [w["efficiency_32"] for w in per.values() if w.get("efficiency_32") is not None]
-    return (
+    effs = [
+        w[key]
+        for name, w in per.items()
+        if name != "peers"
+        for key in ("efficiency_32", "efficiency_64")
+        if w.get(key) is not None
+    ]
+    line = (
         f"translate_x={_fmt(per.get('translate', {}).get('x_reference_32'), '.1f')} "
         f"summarize_x={_fmt(per.get('summarize', {}).get('x_reference_32'), '.1f')} "
-        f"efficiency={_fmt(min(effs) if effs else None)} backend={backend}"
+        f"efficiency={_fmt(min(effs) if effs else None)} "
     )
+    if "peers" in per:
+        line += (
+            f"vs_best_peer={_fmt(per['peers']['vs_best_peer'])} "
+            f"open_loop_vs_best_peer={_fmt(per['peers']['open_loop_vs_best_peer'])} "
+        )
+    return line + f"backend={backend}"
 
 
-def write(results: dict, out_dir: Path, stem: str) -> tuple[Path, Path | None]:
+def write(results: dict, out_dir: Path, stem: str) -> tuple[Path, list[Path]]:
+    """The results' JSON and a plot per workload (none without matplotlib)."""
+    from bench.plots import plot_workloads
+
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / f"{stem}.json"
     json_path.write_text(json.dumps(results, indent=2) + "\n")
-    return json_path, plot(results, out_dir / f"{stem}.png")
-
-
-def plot(results: dict, path: Path) -> Path | None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return None
-    workloads = results["plan"]["workloads"]
-    fig, axes = plt.subplots(2, len(workloads), figsize=(6 * len(workloads), 8), squeeze=False)
-    for col, workload in enumerate(workloads):
-        for system in results["plan"]["systems"]:
-            cells = [c for c in results["cells"] if c["system"] == system and c["workload"] == workload]
-            clients = [c["clients"] for c in cells]
-            axes[0][col].plot(clients, [c["throughput"] for c in cells], marker="o", label=system)
-            line = axes[1][col].plot(clients, [c["p95"] for c in cells], marker="o", label=system)[0]
-            bounds = [c for c in cells if c["latency_is_lower_bound"]]  # true p95 is higher
-            axes[1][col].scatter(
-                [c["clients"] for c in bounds],
-                [c["p95"] for c in bounds],
-                s=120,
-                marker="^",
-                facecolors="none",
-                edgecolors=line.get_color(),
-            )
-        axes[0][col].set_title(f"{workload}: throughput")
-        axes[0][col].set_ylabel("requests / s")
-        axes[1][col].set_title(f"{workload}: p95 latency (^: lower bound, cut off at the window)")
-        axes[1][col].set_ylabel("seconds")
-        for row in (0, 1):
-            axes[row][col].set_xscale("log", base=2)
-            axes[row][col].set_xlabel("concurrent clients")
-            axes[row][col].grid(True, alpha=0.3)
-            axes[row][col].legend()
-        axes[1][col].set_yscale("log")
-    fig.suptitle(f"textserve vs the seed design, {results['machine']['cores']} cores, {results['date']}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return json_path, plot_workloads(results, out_dir, stem)

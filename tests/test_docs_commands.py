@@ -21,7 +21,7 @@ DOCUMENTS = ["README.md", "CONTRIBUTING.md", "SECURITY.md", "bench/README.md", "
 ]
 GENERATED = (".run/", "built.yaml")  # written by the commands before them
 ELSEWHERE = {"docker", "kubectl", "helm", "git", "curl", "while", "sleep", "done", "CLUSTER", "HEAD"}
-SHELL = {"source", "export", "cd"}
+SHELL = {"source", "export", "cd", "set", ".", "mkdir"}
 # a Python interpreter as the docs write it (the venv's or an activated one)
 PYTHON = {"python", "python3", ".venv/bin/python"}
 CLIS = {"serve", "ray", "textserve", ".venv/bin/serve", ".venv/bin/ray", ".venv/bin/textserve"}

@@ -8,7 +8,9 @@ PID, GCS address and dashboard); `down` sends that process SIGTERM, which stops 
 cluster's processes (never `ray stop`, which would end every Ray cluster on the machine), and
 removes Ray's address file when it names that head, so `ray.init()` and `serve run` start a
 cluster of their own afterwards instead of waiting on a dead one. Ports default to Ray's and the
-seed guide's (GCS 6379, dashboard 8265, HTTP 8000); the options move them.
+seed guide's (GCS 6379, dashboard 8265, HTTP 8000); the options move them. The HTTP ingress is
+Serve's HAProxy (textserve/haproxy.py; `--ingress proxy`: Serve's Python proxy), and `down` checks
+that nothing is left listening on the HTTP port.
 """
 
 from __future__ import annotations
@@ -16,13 +18,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from textserve import processes, ray_address_file, ray_cluster
 from textserve.demo_phrases import SUMMARIES
+from textserve.haproxy import haproxy_env
 from textserve.run_config import DEFAULT_CONFIG, REPO_ROOT
 from textserve.serve_status import SERVE, dashboard_up, serve_status, wait_until_running
 
@@ -39,8 +45,10 @@ class Stack:
     dashboard_port: int = 8265
     gcs_port: int = 6379
     free_node_ports: bool = False  # the head's other ports free ones, to run beside another cluster
+    ingress: str = "haproxy"  # or "proxy": Serve's Python proxy
     pid: int | None = None
     gcs_address: str = ""
+    haproxy_dir: str = ""  # HAProxy's config and admin socket (a short path: a Unix socket)
 
     @property
     def dashboard(self) -> str:
@@ -95,10 +103,17 @@ def start_head(stack: Stack) -> None:
     stale = ray_address_file.remove_if_stale()
     if stale:
         print(f"removed {ray_address_file.address_file()}: it named {stale}, where no Ray head runs")
+    holder = listener(stack.http_port)
+    if holder:
+        raise SystemExit(f"port {stack.http_port} is taken ({holder}); stop it or use --http-port")
     log_path = Path(stack.run_dir) / "ray.log"
     extra = ray_cluster.free_node_port_flags() if stack.free_node_ports else []
     args = ray_cluster.head_args(port=stack.gcs_port, dashboard_port=stack.dashboard_port, extra=extra)
-    proc = ray_cluster.launch(args, env=cluster_env(), log_path=log_path)
+    env = cluster_env()
+    if stack.ingress == "haproxy":
+        stack.haproxy_dir = tempfile.mkdtemp(prefix="ts-haproxy-")
+        env.update(haproxy_env(Path(stack.haproxy_dir)))
+    proc = ray_cluster.launch(args, env=env, log_path=log_path)
     stack.pid = proc.pid
     stack.save()
     try:
@@ -110,6 +125,15 @@ def start_head(stack: Stack) -> None:
     stack.gcs_address = ray_address_file.wait_for_port(stack.gcs_port, timeout_s=60) or ""
     stack.save()
     print(f"Ray head started (pid {proc.pid}); dashboard {stack.dashboard}")
+
+
+def listener(port: int) -> str:
+    """'' if nothing listens on 127.0.0.1:`port`, else what does ("pid 123 haproxy" when /proc says)."""
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        if probe.connect_ex(("127.0.0.1", port)) != 0:
+            return ""
+    return processes.listening_process(port) or "a process of another user"
 
 
 def serve_status_or_none(dashboard: str) -> dict:
@@ -128,6 +152,7 @@ def up(args: argparse.Namespace) -> int:
         dashboard_port=args.dashboard_port,
         gcs_port=args.gcs_port,
         free_node_ports=args.free_node_ports,
+        ingress=args.ingress,
     )
     run_config_path = Path(stack.run_dir) / "serve_config.yaml"
     run_config.main(
@@ -159,6 +184,8 @@ def _forget(stack: Stack, run_dir: Path) -> None:
         print(f"removed {ray_address_file.address_file()} (it named a head that is gone)")
     stack.record.unlink(missing_ok=True)
     (run_dir / "ray.pid").unlink(missing_ok=True)
+    if stack.haproxy_dir:
+        shutil.rmtree(stack.haproxy_dir, ignore_errors=True)
 
 
 def down(args: argparse.Namespace) -> int:
@@ -173,6 +200,10 @@ def down(args: argparse.Namespace) -> int:
     # SIGTERM to that `ray start --block`: it stops its cluster's processes (and only those)
     processes.stop_session(stack.pid, timeout_s=60, kill_after_timeout=False)
     _forget(stack, run_dir)
+    holder = listener(stack.http_port)
+    if holder:
+        print(f"warning: port {stack.http_port} is still taken ({holder}) after the head stopped")
+        return 1
     print(f"stopped the Ray head (pid {stack.pid})")
     return 0
 
@@ -208,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     p_up.add_argument("--http-port", type=int, default=defaults.http_port)
     p_up.add_argument("--dashboard-port", type=int, default=defaults.dashboard_port)
     p_up.add_argument("--gcs-port", type=int, default=defaults.gcs_port)
+    p_up.add_argument("--ingress", choices=["haproxy", "proxy"], default=defaults.ingress)
     p_up.add_argument(
         "--free-node-ports",
         action="store_true",

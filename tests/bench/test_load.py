@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bench.load import closed_loop
+from bench.load import closed_loop, open_loop, sustained_rate
 
 
 class _Slow(BaseHTTPRequestHandler):
@@ -68,3 +68,57 @@ def test_the_request_count_bounds_a_run(server):
     )
     assert time.monotonic() - started < 10
     assert result.completed + result.errors <= 10
+
+
+class _OneAtATime(_Slow):
+    """Serves one request at a time: capacity 1 / delay_s requests per second."""
+
+    def do_POST(self):
+        with self.server.lock:
+            super().do_POST()
+
+
+@pytest.fixture
+def serial_server(server):
+    server.RequestHandlerClass = _OneAtATime
+    server.lock = threading.Lock()
+    return server
+
+
+def test_open_loop_below_capacity_answers_every_arrival_at_the_service_time(server):
+    server.delay_s = 0.05
+    result = open_loop("127.0.0.1", server.server_port, "/", [{"text": "x"}], rate=20, duration_s=2)
+    assert 25 <= result.offered <= 60  # Poisson: about 40
+    assert result.dropped == 0 and result.completed == result.offered
+    assert 0.05 <= result.p50 < 0.1
+    assert result.sustained(p99_bound_s=0.5)
+
+
+def test_open_loop_above_capacity_counts_the_wait_for_the_server_in_latency(serial_server):
+    """Arrivals at twice what the server can do: the queue grows, and latencies measured from each
+    arrival (not from when it was sent) grow with it."""
+    serial_server.delay_s = 0.05  # 20 per second at most
+    result = open_loop("127.0.0.1", serial_server.server_port, "/", [{"text": "x"}], rate=40, duration_s=2)
+    assert result.p99 > 0.5
+    assert not result.sustained(p99_bound_s=0.5)
+
+
+def test_open_loop_drops_what_is_unanswered_after_the_grace(serial_server):
+    serial_server.delay_s = 0.3
+    result = open_loop(
+        "127.0.0.1", serial_server.server_port, "/", [{"text": "x"}], rate=20, duration_s=1, grace_s=0.5
+    )
+    assert result.dropped > 0 and result.statuses.get("unanswered", 0) > 0
+    assert not result.sustained(p99_bound_s=100)
+
+
+def test_the_sustained_rate_is_found_below_the_servers_capacity(serial_server):
+    serial_server.delay_s = 0.05  # capacity 20 per second
+
+    def run_at(rate):
+        return open_loop("127.0.0.1", serial_server.server_port, "/", [{"text": "x"}], rate, duration_s=2)
+
+    best, steps = sustained_rate(run_at, start_rate=6, p99_bound_s=0.5, factor=1.5)
+    # near capacity a 2 s window barely builds a queue; 1.5x past it, latencies climb
+    assert best is not None and 6 <= best <= 21, [(s.rate, s.p99) for s in steps]
+    assert not steps[-1].sustained(0.5) and steps[-1].rate > 20

@@ -2,6 +2,7 @@
 instruction sets that choose the kernels (figures differ about 2x between CPUs of one kind)."""
 
 import json
+import re
 from pathlib import Path
 
 from bench import report
@@ -32,3 +33,107 @@ def test_the_table_starts_with_the_machine():
     first = report.table(results).splitlines()[0]
     assert first.startswith(f"machine: {machine['cpu']} ({machine['cpu_vendor']} family ")
     assert " ".join(machine["cpu_flags"]) in first and f"{machine['cores']} cores" in first
+
+
+def _cell(system, workload, clients, throughput, p95=1.0, backend="ctranslate2"):
+    return {
+        "system": system,
+        "backend": backend,
+        "workload": workload,
+        "clients": clients,
+        "throughput": throughput,
+        "p50": p95 / 2,
+        "p95": p95,
+        "p99": p95,
+        "avg_batch": None,
+        "errors": 0,
+        "latency_is_lower_bound": False,
+    }
+
+
+def _ladder(system, workload, sustained):
+    steps = [{"rate": sustained or 1.0, "p99": 0.5, "dropped": 0}]
+    return {
+        "system": system,
+        "workload": workload,
+        "p99_bound_s": 2.0,
+        "sustained_rate": sustained,
+        "steps": steps,
+    }
+
+
+def results_with_peers() -> dict:
+    """Ours against two peers: ours ahead at 8 and 32 clients, behind bentoml at 64 (0.9x)."""
+    cells = [_cell("reference", "translate", c, 2.0, backend="transformers") for c in (1, 32)]
+    for clients, ours, bento, triton in ((1, 4, 4, 3), (8, 20, 16, 15), (32, 40, 30, 35), (64, 45, 50, 40)):
+        cells += [
+            _cell("ours-ctranslate2", "translate", clients, ours),
+            _cell("bentoml", "translate", clients, bento, p95=2.0),
+            _cell("pytriton", "translate", clients, triton),
+        ]
+    return {
+        "date": "2026-12-01",
+        "machine": report.machine(),
+        "configured_backend": "ctranslate2",
+        "plan": {
+            "workloads": ["translate"],
+            "clients": [1, 8, 32, 64],
+            "systems": ["bentoml", "pytriton", "reference", "ours-ctranslate2"],
+            "backends": ["ctranslate2"],
+            "raw_processes": 2,
+        },
+        "workloads": {"translate": {"input_tokens": 30, "output_tokens": 30, "texts": 64}},
+        "peers": {
+            "bentoml": {"version": "1.4.40", "settings": "x"},
+            "pytriton": {"version": "0.7.0", "settings": "y"},
+        },
+        "raw": [
+            {
+                "backend": "ctranslate2",
+                "workload": "translate",
+                "batch": 16,
+                "texts_per_s": 50.0,
+                "max_rss_mib": 1,
+            }
+        ],
+        "cells": cells,
+        "memory": [],
+        "open_loop": [
+            _ladder("ours-ctranslate2", "translate", 36.0),
+            _ladder("bentoml", "translate", 24.0),
+            _ladder("pytriton", "translate", 30.0),
+        ],
+    }
+
+
+def test_ours_is_compared_with_the_best_peer_at_each_client_count_and_open_loop():
+    results = results_with_peers()
+    report.derive(results)
+    results["summary"] = report.summary(results)
+    versus = results["summary"]["ctranslate2"]["peers"]
+    assert versus["worst"]["clients"] == 64 and versus["worst"]["best_peer"] == "bentoml"
+    assert versus["vs_best_peer"] == 45 / 50
+    assert {(e["clients"], e["best_peer"]) for e in versus["closed"]} == {
+        (8, "bentoml"),
+        (32, "pytriton"),
+        (64, "bentoml"),
+    }
+    assert versus["open_loop"]["translate"] == {"best_peer": "pytriton", "x": 36 / 30}
+    line = report.summary_line(results)
+    # efficiency: the lowest of 32 and 64 clients over the raw ceiling (40/50, 45/50)
+    assert line == (
+        "translate_x=20.0 summarize_x=- efficiency=0.80 vs_best_peer=0.90 open_loop_vs_best_peer=1.20 "
+        "backend=ctranslate2"
+    )
+    table = report.table(results)
+    assert "bentoml 1.4.40: x" in table and "open loop" in table
+    assert re.search(r"^ours-ctranslate2 +translate +2s +36\.00 +36\.0: 0\.50, 0$", table, re.M), table
+
+
+def test_a_plot_per_workload(tmp_path):
+    results = results_with_peers()
+    report.derive(results)
+    results["summary"] = report.summary(results)
+    json_path, plots = report.write(results, tmp_path, "run")
+    assert json.loads(json_path.read_text())["peers"]
+    assert [p.name for p in plots] == ["run-translate.png"] and plots[0].stat().st_size > 10_000

@@ -4,6 +4,7 @@ resources, images, secrets and addresses fit together. No Kubernetes cluster is 
 
 import copy
 import math
+import os
 import re
 from functools import cache
 from pathlib import Path
@@ -13,6 +14,8 @@ import pytest
 import ray
 import yaml
 from ray.serve.schema import ServeDeploySchema
+
+from textserve import haproxy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVE_CONFIG = REPO_ROOT / "serve_config.yaml"
@@ -368,3 +371,17 @@ def test_ray_containers_run_offline_with_kuberays_token_auth(rayservice):
 
 def port_named(container: dict, name: str) -> int | None:
     return next((p["containerPort"] for p in container.get("ports", []) if p.get("name") == name), None)
+
+
+def test_every_ray_container_runs_serves_haproxy_ingress_as_make_run_does(rayservice):
+    """The nodes' environment is textserve.haproxy's, with the launcher at its path in the image
+    (the Dockerfile copies the repository to /home/ray/textserve, keeping its executable bit)."""
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text()
+    assert "WORKDIR /home/ray/textserve" in dockerfile and "COPY --chown=ray:users . ." in dockerfile
+    in_image = "/home/ray/textserve/" + str(haproxy.LAUNCHER.relative_to(REPO_ROOT))
+    assert in_image == haproxy.IMAGE_LAUNCHER
+    assert os.access(haproxy.LAUNCHER, os.X_OK)
+    for container in ray_containers(rayservice):
+        env = {name: entry["value"] for name, entry in env_of(container).items() if "value" in entry}
+        assert {key: env.get(key) for key in haproxy.NODE_ENV} == haproxy.NODE_ENV, container["name"]
+        assert env["RAY_SERVE_HAPROXY_BINARY_PATH"] == haproxy.IMAGE_LAUNCHER, container["name"]

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.conftest import REPO_ROOT
+from textserve.haproxy import haproxy_env
 from textserve.inprocess import free_port
 from textserve.ray_cluster import RayNode, start_node, stop_node
 from textserve.serve_status import wait_until_running
@@ -24,12 +25,15 @@ DEPLOYMENTS = {"translation": "Translator", "summarization": "Summarizer", "rout
 
 
 def cluster_env() -> dict:
+    """A node's environment as `make run` gives it: Serve's HAProxy ingress (its own ports and
+    state directory per node), no auth locally, no hub."""
     return {
         **os.environ,
         "RAY_AUTH_MODE": "disabled",
         "HF_HUB_OFFLINE": "1",
         # metrics reach Ray's Prometheus endpoint within a second or two instead of ~10 s
         "RAY_metrics_report_interval_ms": "1000",
+        **haproxy_env(Path(tempfile.mkdtemp(prefix="ts-hap-", dir="/tmp"))),
     }
 
 

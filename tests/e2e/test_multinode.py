@@ -9,7 +9,7 @@ A is stopped (SIGTERM to its `ray start`, as Kubernetes stops a pod: Ray drains 
 moves its replicas, then the node's processes exit); then B is killed (SIGKILL to every process
 of the node at once: a machine dying) and everything ends on the head.
 
-Each worker's Serve proxy (proxy_location: EveryNode) binds its own port
+Each worker's Serve proxy (proxy_location: EveryNode; HAProxy, as on the head) binds its own port
 (RAY_SERVE_WORKER_PROXY_HTTP_PORT): on one machine they cannot all have the head's.
 Measured figures are printed (`pytest -s`).
 """
@@ -23,6 +23,7 @@ import pytest
 
 from tests.e2e.conftest import DEPLOYMENTS, deploy_demo_config, serve_details
 from tests.e2e.load import Load, wait_for
+from textserve.haproxy import haproxy_env
 from textserve.inprocess import free_port
 from textserve.processes import session_pids, wait_for_exit
 from textserve.ray_cluster import RayNode, alive_nodes, start_node, stop_node
@@ -61,8 +62,13 @@ def workers(cluster):
     started: list[RayNode] = []
 
     def start() -> RayNode:
-        env = {**cluster.env, "RAY_SERVE_WORKER_PROXY_HTTP_PORT": str(free_port())}
         temp_dir = Path(tempfile.mkdtemp(prefix="ts-e2e-worker-", dir="/tmp"))
+        # its own HTTP port and HAProxy ports and state: on one machine they cannot share the head's
+        env = {
+            **cluster.env,
+            **haproxy_env(temp_dir / "hap"),
+            "RAY_SERVE_WORKER_PROXY_HTTP_PORT": str(free_port()),
+        }
         node = start_node(temp_dir, join=cluster, env=env, num_cpus=2)
         started.append(node)
         return node

@@ -6,6 +6,7 @@ import datetime
 import json
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -133,9 +134,21 @@ def _logged_at(record: dict) -> float:
     return datetime.datetime.strptime(record["asctime"], "%Y-%m-%d %H:%M:%S,%f").timestamp()
 
 
-# (log file prefix, message start): the lines a request through the router writes
+def haproxy_access_lines(cluster) -> list[str]:
+    """HAProxy's access log (textserve/haproxy.py puts it on HAProxy's stdout, which Ray writes
+    under the node's HAProxy state directory)."""
+    state_dir = Path(cluster.env["RAY_SERVE_HAPROXY_SERVER_STATE_BASE"])
+    return [
+        line
+        for path in sorted(state_dir.glob("*/*.stdout.log"))
+        for line in path.read_text(errors="replace").splitlines()
+        if " http_frontend " in line
+    ]
+
+
+# (log file prefix, message start): the lines a request through the router writes in Serve's
+# logs. Its ingress, Serve's HAProxy, writes its access line to its own log (haproxy_access_lines).
 ROUTER_REQUEST_LINES = [
-    ("proxy_", "POST / 200"),  # Serve's proxy: access line
     ("replica_router_", "POST / 200"),  # the router's replica: access line
     ("replica_translation_", "CALL"),  # the leaf replica: the handle call (access line)
     ("replica_translation_", "batch of"),  # the leaf replica: the model call that served it
@@ -143,10 +156,10 @@ ROUTER_REQUEST_LINES = [
 
 
 def test_request_id_comes_back_and_is_on_every_log_line_of_the_request(deployed):
-    """X-Request-ID, sent or generated, is returned; every line the proxy, the router's replica and
-    the translation replica write for the request carries it (JSON logs: serve_config.yaml's
-    logging_config); a caller's 413 from the leaf app through the router is one INFO line there,
-    not an ERROR with a traceback."""
+    """X-Request-ID, sent or generated, is returned; every line the router's replica and the
+    translation replica write for the request carries it (JSON logs: serve_config.yaml's
+    logging_config), and HAProxy logs its access line; a caller's 413 from the leaf app through
+    the router is one INFO line there, not an ERROR with a traceback."""
     request_id, too_long_id = (f"e2e-{uuid.uuid4().hex[:12]}" for _ in range(2))
     with httpx.Client(base_url=deployed["url"], timeout=60) as http:
         for _ in range(6):  # both router replicas have made their first leaf call (one-time lines)
@@ -169,6 +182,13 @@ def test_request_id_comes_back_and_is_on_every_log_line_of_the_request(deployed)
         return any(r["file"].startswith(prefix) and r["message"].startswith(message) for r in records)
 
     _wait_for(lambda: all(wrote(lines_of(request_id), *line) for line in ROUTER_REQUEST_LINES), 30)
+    _wait_for(
+        lambda: any(
+            " 200 " in line and '"POST / HTTP/1.1"' in line
+            for line in haproxy_access_lines(deployed["cluster"])
+        ),
+        30,
+    )
     # and nothing else: every line the router and translation replicas wrote meanwhile is its own
     during = [
         r

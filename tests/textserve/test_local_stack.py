@@ -17,6 +17,7 @@ import pytest
 import requests
 import yaml
 
+from textserve import processes
 from textserve.inprocess import free_port
 from textserve.run_config import DEFAULT_CONFIG
 
@@ -69,9 +70,19 @@ def test_make_run_serves_on_localhost_and_make_stop_leaves_no_trap(tmp_path, ray
         assert head["gcs_address"] == written
         listening_on = {conn_host(dashboard_port), conn_host(http_port)}
         assert listening_on == {"127.0.0.1"}, listening_on  # the dashboard can run jobs
+        # the ingress is Serve's HAProxy, and every port it listens on is on 127.0.0.1 only
+        ingress = processes.listening_process(http_port)
+        assert ingress.endswith(" haproxy"), ingress
+        haproxy_pid = int(ingress.split()[1])
+        sockets = listening_sockets(haproxy_pid)
+        assert len(sockets) >= 3 and {host for host, _ in sockets} == {"127.0.0.1"}, (
+            sockets
+        )  # + stats, metrics
     finally:
         stopped = stack_command("down", "--run-dir", str(run_dir), env=env, timeout=300)
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert not processes.is_alive(haproxy_pid) and conn_host(http_port) == "not listening"
+    assert not any(conn_host(port) != "not listening" for _, port in sockets)
     assert "removed " in stopped.stdout and "it named the stopped head" in stopped.stdout
     assert not address_file.exists() and not (run_dir / "stack.json").exists()
 
@@ -79,6 +90,23 @@ def test_make_run_serves_on_localhost_and_make_stop_leaves_no_trap(tmp_path, ray
         [sys.executable, "-c", INIT_AND_LEAVE], env=env, capture_output=True, text=True, timeout=120
     )
     assert fresh.returncode == 0 and "resources 1.0" in fresh.stdout, fresh.stderr[-3000:]
+
+
+def listening_sockets(pid: int) -> list[tuple[str, int]]:
+    """(host, port) of every TCP socket process `pid` listens on (IPv4, from /proc)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            inodes.add(os.readlink(fd))
+        except OSError:
+            continue
+    found = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        host_hex, port_hex = fields[1].split(":")
+        if fields[3] == "0A" and f"socket:[{fields[9]}]" in inodes:
+            found.append((socket.inet_ntoa(bytes.fromhex(host_hex)[::-1]), int(port_hex, 16)))
+    return found
 
 
 def conn_host(port: int) -> str:

@@ -1,0 +1,96 @@
+"""One endpoint measured: closed-loop cells over the plan's client counts (throughput, latency,
+batch size, memory), then the open-loop ladder (the highest Poisson rate sustained with p99 under
+the workload's bound and nothing dropped)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from bench.endpoints import Endpoint
+from bench.load import closed_loop, open_loop, sustained_rate
+from bench.replicas import MemorySampler, wait_until_idle
+
+P99_BOUND_S = {"translate": 2.0, "summarize": 10.0}  # what an interactive caller accepts
+OPEN_LOOP_START = 0.6  # the ladder starts at this share of the 32-client closed-loop throughput
+OPEN_LOOP_FACTOR = 1.15
+OPEN_LOOP_STEPS = 6
+
+
+def warm(endpoint: Endpoint) -> None:
+    closed_loop(
+        "127.0.0.1", endpoint.port, endpoint.path, endpoint.bodies, clients=2, duration_s=1, max_requests=4
+    )
+    wait_until_idle(endpoint.pids)
+
+
+def measure_closed(endpoint: Endpoint, plan: dict, clients: list[int], progress) -> tuple[list[dict], dict]:
+    """Every client count against `endpoint`: its cells and its peak memory per worker process."""
+    memory = MemorySampler(endpoint.pids)
+    memory.start()
+    cells = []
+    for count in clients:
+        progress.set_postfix_str(f"{endpoint.system} {endpoint.workload} {count} clients")
+        before = endpoint.batch_totals() if endpoint.batch_totals else None
+        result = closed_loop(
+            "127.0.0.1",
+            endpoint.port,
+            endpoint.path,
+            endpoint.bodies,
+            clients=count,
+            duration_s=plan["window"][endpoint.workload],
+            warmup_s=plan["warmup"][endpoint.workload],
+        )
+        settle_s = wait_until_idle(endpoint.pids)  # what the cut-off requests left running
+        avg_batch = 1.0 if endpoint.system == "reference" else None  # one generate per request
+        if before is not None:
+            after = endpoint.batch_totals()
+            calls, texts = after[0] - before[0], after[1] - before[1]
+            avg_batch = texts / calls if calls else None
+        cells.append(
+            {
+                "system": endpoint.system,
+                "backend": endpoint.backend,
+                "workload": endpoint.workload,
+                **asdict(result),
+                "avg_batch": avg_batch,
+                "settle_s": round(settle_s, 1),
+            }
+        )
+        progress.update()
+    memory.stop()
+    return cells, {
+        "system": endpoint.system,
+        "workload": endpoint.workload,
+        "replicas": len(endpoint.pids),
+        "rss_mib": memory.per_replica_mib,
+    }
+
+
+def measure_open(endpoint: Endpoint, plan: dict, closed_rate: float, progress) -> dict:
+    """The open-loop ladder from OPEN_LOOP_START x `closed_rate` (the 32-client throughput)."""
+    workload, bound = endpoint.workload, P99_BOUND_S[endpoint.workload]
+    window = plan["open_window"][workload]
+
+    def run_at(rate: float):
+        progress.set_postfix_str(f"{endpoint.system} {workload} open loop {rate:.1f}/s")
+        result = open_loop(
+            "127.0.0.1", endpoint.port, endpoint.path, endpoint.bodies, rate, window, grace_s=2 * bound
+        )
+        wait_until_idle(endpoint.pids)
+        return result
+
+    best, steps = sustained_rate(
+        run_at,
+        max(OPEN_LOOP_START * closed_rate, 0.05),
+        bound,
+        factor=OPEN_LOOP_FACTOR,
+        max_steps=plan["open_steps"],
+    )
+    progress.update()
+    return {
+        "system": endpoint.system,
+        "workload": workload,
+        "p99_bound_s": bound,
+        "sustained_rate": best,
+        "steps": [asdict(step) for step in steps],
+    }
