@@ -1,22 +1,25 @@
-"""`make bench-long`: one ~20,000-word document summarized by map-reduce, with the Summarizer
-fanning its chunks out to 2 replicas (as serve_config.yaml configures it) against 1 replica.
+"""`make bench-long`: long texts on every replica. One ~20,000-word document summarized by
+map-reduce, the Summarizer fanning its chunks out to 2 replicas (as serve_config.yaml configures
+it) against 1 replica; and one ~10,000-character text translated, the Translator sending its parts
+to 2 replicas against 1.
 
     python -m bench.long_document [--quick] [--documents N] [--concurrent K] [--words W]
+                                  [--workloads summarize,translate]
 
 1. builds the benchmark's t5-small-shaped model with random weights (bench/models.py), in a
    variant whose greedy output is text the bench tokenizer can write (see `ensure_writable_model`),
-   and a ~20,000-word document of English-looking sentences;
+   and the texts, English-looking sentences of the words the bench tokenizer knows;
 2. starts a local 2-CPU Ray cluster (its own, in its own temp dir; stopped at the end) and deploys
-   serve_config.yaml's `summarization` app twice, changing only the model and the replica count:
-   `fanout` (2 replicas x 0.2 CPU, one thread each) and `single` (1 replica);
-3. warms each up with one document, then, alternating between the two, times N documents sent one
-   after the other, then K sent at once; every request asks for a 60-token summary
-   (`min_length == max_length`), so both do identical work;
+   serve_config.yaml's app twice per workload, changing only the model, forced output lengths and
+   the replica count: `fanout` (2 replicas x 0.2 CPU, one thread each) and `single` (1 replica);
+3. warms each up with one text, then, alternating between the two, times N texts sent one after
+   the other, then K sent at once; every summary is forced to 60 tokens, every sentence's
+   translation to 30, so both systems do identical work;
 4. reads, per replica, the model calls and texts from Ray's metrics endpoint (did both replicas of
-   `fanout` decode chunks?) and the chunks, levels and model-thread seconds from the replicas'
-   structured JSON log fields (bench/serve_logs.py);
-5. prints the table, writes bench/results/long-document-<date>.json, and ends with one line:
-   `long_document: words=... tokens=... chunks=... fanout_s=... single_s=... speedup=...x ...`.
+   `fanout` decode?) and the chunks, levels and model-thread seconds from the replicas' structured
+   JSON log fields (bench/serve_logs.py);
+5. prints the tables, writes bench/results/long-document-<date>.json, and ends with one line:
+   `long_document: words=... speedup=...x ... translate_speedup=...x ...`.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from pathlib import Path
 
 import yaml
 
+from apps.common.documents import split_sentences
 from bench.cluster import start_cluster, stop_cluster
 from bench.documents import WORDS_PER_DOCUMENT, build_document, describe_document
 from bench.load import post, post_at_once
@@ -48,27 +52,32 @@ from textserve.inprocess import app_config
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SUMMARY_TOKENS = 60  # forced: min_length == max_length
-DEPLOYMENT = "Summarizer"
+SENTENCE_TOKENS = 30  # a sentence's translation, forced: min_new_tokens == max_new_tokens
+TEXT_CHARS = 9_900  # the long translation: just within translation's max_input_chars (10,000)
+# workload -> (application in serve_config.yaml, its deployment)
+APPS = {"summarize": ("summarization", "Summarizer"), "translate": ("translation", "Translator")}
 SYSTEMS = {"fanout": None, "single": 1}  # replicas; None: as serve_config.yaml configures them
 FULL = {"documents": 3, "concurrent": 2}
 QUICK = {"documents": 1, "concurrent": 0}
 
 
-def app_name(system: str) -> str:
-    return f"bench-long-{system}"
+def app_name(system: str, workload: str = "summarize") -> str:
+    return f"bench-long-{system}" if workload == "summarize" else f"bench-long-{workload}-{system}"
 
 
-def system_config(config: dict, system: str, model: str) -> tuple[dict, dict]:
-    """serve_config.yaml's summarization app for `system`, under its own name and route: the
-    replica count changed for `single`, the model for both; everything else as configured.
-    Returns (app config, user_config)."""
-    app_cfg = copy.deepcopy(app_config(config, "summarization"))
-    name = app_name(system)
+def system_config(config: dict, system: str, model: str, workload: str = "summarize") -> tuple[dict, dict]:
+    """serve_config.yaml's app for `workload` and `system`, under its own name and route: the
+    replica count changed for `single`, the model for both (and a translation's forced length);
+    everything else as configured. Returns (app config, user_config)."""
+    app_cfg = copy.deepcopy(app_config(config, APPS[workload][0]))
+    name = app_name(system, workload)
     app_cfg.update(name=name, route_prefix=f"/{name}")
     [deployment] = app_cfg["deployments"]
     if SYSTEMS[system] is not None:
         deployment["num_replicas"] = SYSTEMS[system]
     user_config = {**deployment["user_config"], "model": model}
+    if workload == "translate":
+        user_config.update(max_new_tokens=SENTENCE_TOKENS, min_new_tokens=SENTENCE_TOKENS)
     return app_cfg, user_config
 
 
@@ -76,8 +85,15 @@ def request_body(document: str, tokens: int = SUMMARY_TOKENS) -> dict:
     return {"text": document, "max_length": tokens, "min_length": tokens}
 
 
+def long_text(chars: int = TEXT_CHARS) -> str:
+    """The long translation: the benchmark's document cut at the last sentence within `chars`."""
+    text = build_document(chars // 4)[:chars]
+    return text[: text.rfind(".") + 1]
+
+
 def measure(
     plan: dict,
+    workload: str,
     body: bytes,
     tokenizer,
     model: Path,
@@ -87,25 +103,32 @@ def measure(
     ray_tmp: Path,
     say,
 ) -> dict:
-    """Deploy both systems on the running cluster and time them; their results by name."""
+    """Deploy both systems of `workload` on the running cluster and time them; their results by
+    name. The systems are deleted afterwards."""
+    from ray import serve
+
     from bench.replicas import replica_pids
     from textserve.inprocess import deploy_app
 
     out: dict = {}
     systems = {}
     for name in SYSTEMS:
-        app_cfg, user_config = system_config(config, name, str(model))
+        app_cfg, user_config = system_config(config, name, str(model), workload)
         deploy_app(app_cfg, user_config=user_config)
-        pids = replica_pids(app_name(name), DEPLOYMENT)
+        app = app_name(name, workload)
+        pids = replica_pids(app, APPS[workload][1])
         replicas = app_cfg["deployments"][0]["num_replicas"]
-        systems[name] = {"app": app_name(name), "path": f"/{app_name(name)}", "pids": pids}
+        systems[name] = {"app": app, "path": f"/{app}", "pids": pids}
         out[name] = {"replicas": replicas, "replica_pids": pids, "sequential_s": [], "sequential_cpu": {}}
-        say(f"deployed {name}: {replicas} replica(s), pids {pids}")
+        say(f"deployed {workload} {name}: {replicas} replica(s), pids {pids}")
     for name, s in systems.items():
         took, answer = post(port, s["path"], body)
         out[name]["warmup_s"] = round(took, 2)
-        out[name]["summary_tokens"] = tokenizer.count_tokens(answer["summary"])
-        say(f"{name}: warm-up document {took:.1f} s")
+        if workload == "summarize":
+            out[name]["summary_tokens"] = tokenizer.count_tokens(answer["summary"])
+        else:
+            out[name]["translation_chars"] = len(answer["translation"])
+        say(f"{workload} {name}: warm-up document {took:.1f} s")
     before = {name: settled_counters(metrics_url, s["app"]) for name, s in systems.items()}
     timed_since = time.time()
     meters: dict[str, list[CpuMeter]] = {name: [] for name in systems}
@@ -115,7 +138,7 @@ def measure(
                 took, _ = post(port, s["path"], body)
             meters[name].append(meter)
             out[name]["sequential_s"].append(round(took, 2))
-            say(f"{name}: document {number + 1}/{plan['documents']} {took:.1f} s")
+            say(f"{workload} {name}: document {number + 1}/{plan['documents']} {took:.1f} s")
     if plan["concurrent"] > 1:
         for name, s in systems.items():
             with CpuMeter(s["pids"]) as meter:
@@ -127,7 +150,7 @@ def measure(
                 "s_per_doc": wall / plan["concurrent"],
                 "cpu": meter.as_dict(),
             }
-            say(f"{name}: {plan['concurrent']} documents at once {wall:.1f} s")
+            say(f"{workload} {name}: {plan['concurrent']} documents at once {wall:.1f} s")
     for name, s in systems.items():  # what the replicas report
         r = out[name]
         after = settled_counters(metrics_url, s["app"])
@@ -151,6 +174,8 @@ def measure(
         r["decode_s_per_text"] = seconds / decoded if decoded else None
         if r["reduce_log"]:
             r["chunks"], r["levels"] = r["reduce_log"][-1]["chunks"], r["reduce_log"][-1]["levels"]
+    for s in systems.values():
+        serve.delete(s["app"])
     return out
 
 
@@ -172,6 +197,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"documents sent at once after those, 0: none (default {FULL['concurrent']})",
     )
     parser.add_argument("--words", type=int, default=WORDS_PER_DOCUMENT)
+    parser.add_argument(
+        "--workloads", default="summarize,translate", help="summarize (the long document), translate"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     parser.add_argument("--keep-logs", action="store_true", help="keep the Ray cluster's temp dir (logs)")
     return parser.parse_args(argv)
@@ -184,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         plan["documents"] = args.documents
     if args.concurrent is not None:
         plan["concurrent"] = args.concurrent
+    workloads = [w for w in args.workloads.split(",") if w]
     started = time.monotonic()
 
     def say(message: str) -> None:
@@ -223,9 +252,30 @@ def main(argv: list[str] | None = None) -> int:
         port, metrics_url = start_cluster()
         say(f"Ray cluster up, Serve on 127.0.0.1:{port}")
         try:
-            results["systems"] = measure(
-                plan, body, tokenizer, model, config, port, metrics_url, ray_tmp, say
-            )
+            if "summarize" in workloads:
+                results["systems"] = measure(
+                    plan, "summarize", body, tokenizer, model, config, port, metrics_url, ray_tmp, say
+                )
+            if "translate" in workloads:
+                text = long_text()
+                sentences = len(split_sentences(text).sentences)
+                say(f"long translation: {len(text)} characters, {sentences} sentences")
+                results["translation"] = {
+                    "document": {"chars": len(text), "words": len(text.split()), "sentences": sentences},
+                    "sentence_tokens": SENTENCE_TOKENS,
+                    "systems": measure(
+                        plan,
+                        "translate",
+                        json.dumps({"text": text}).encode(),
+                        tokenizer,
+                        model,
+                        config,
+                        port,
+                        metrics_url,
+                        ray_tmp,
+                        say,
+                    ),
+                }
         finally:
             stop_cluster()
     finally:
@@ -238,11 +288,14 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(ray_tmp, ignore_errors=True)
 
-    fan, single = results["systems"]["fanout"], results["systems"]["single"]
-    results["speedup"] = speedup(fan["sequential_mean_s"], single["sequential_mean_s"])
-    results["concurrent_speedup"] = speedup(
-        fan.get("concurrent", {}).get("s_per_doc"), single.get("concurrent", {}).get("s_per_doc")
-    )
+    for case in (results, results.get("translation")):
+        if not case or "systems" not in case:
+            continue
+        fan, single = case["systems"]["fanout"], case["systems"]["single"]
+        case["speedup"] = speedup(fan["sequential_mean_s"], single["sequential_mean_s"])
+        case["concurrent_speedup"] = speedup(
+            fan.get("concurrent", {}).get("s_per_doc"), single.get("concurrent", {}).get("s_per_doc")
+        )
     results["loadavg_at_end"] = os.getloadavg()
     results["elapsed_s"] = round(time.monotonic() - started, 1)
     results["summary"] = result_line(results)

@@ -40,6 +40,24 @@ class FanOutAdmission:
             f"this replica is already {self.doing} {self.limit} {self.what}; retry in a few seconds"
         )
 
+    def hold_until_done(self, calls: list[asyncio.Future]) -> None:
+        """Hold one slot until every one of `calls` is done (answered, failed or cancelled), not
+        until a caller's code gets past a point: a stream its client abandoned may never resume.
+        The caller has checked `has_room`."""
+        self.active += 1
+        remaining = len(calls)
+
+        def one_done(_: asyncio.Future) -> None:
+            nonlocal remaining
+            remaining -= 1
+            if remaining == 0:
+                self.active -= 1
+
+        if not calls:
+            self.active -= 1
+        for call in calls:
+            call.add_done_callback(one_done)
+
     @contextmanager
     def slot(self) -> Iterator[None]:
         """Hold one of the `limit` slots for the block; ServiceBusyError if none is free."""

@@ -14,6 +14,7 @@ deployment through its own handle (apps/common/fan_out.py) and puts the answers 
 # above the @serve.ingress class, which pickles the routes where it stands.
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 from ray import serve
@@ -38,6 +39,8 @@ def task_prefix(generator: Seq2SeqGenerator, settings: TranslationSettings, lang
     """T5 picks its task from the prompt: "translate English to French: ..."."""
     return f"translate English to {settings.languages[lang]}: " if generator.uses_t5_prefixes else ""
 
+
+logger = logging.getLogger("ray.serve")
 
 http_app = create_app(
     "textserve translation",
@@ -157,17 +160,23 @@ class Translator(ModelHealth):
         """The request's translations part by part, in order, while every part runs on whichever
         replica Serve picks; parts still running are cancelled if the request ends first."""
         prompts, size = job.prompts, self.settings.part_sentences
-        with self._fan_out.slot():
-            parts = [
-                asyncio.ensure_future(self._parts.call(prompts[start : start + size], job.params))
-                for start in range(0, len(prompts), size)
-            ]
-            try:
-                for part in parts:
-                    yield await part
-            finally:
-                for part in parts:
-                    part.cancel()
+        parts = [
+            asyncio.ensure_future(self._parts.call(prompts[start : start + size], job.params))
+            for start in range(0, len(prompts), size)
+        ]
+        self._fan_out.hold_until_done(parts)
+        logger.info(
+            "translating %d sentences in %d parts on every replica",
+            len(prompts),
+            len(parts),
+            extra={"fan_out_sentences": len(prompts), "fan_out_parts": len(parts)},
+        )
+        try:
+            for part in parts:
+                yield await part
+        finally:
+            for part in parts:
+                part.cancel()
 
     async def _run(self, job: TranslationJob) -> TranslateResponse:
         if self._fans_out(job):

@@ -158,3 +158,39 @@ def test_the_table_has_a_row_per_system_and_run():
 @pytest.mark.parametrize(("fan", "single", "want"), [(5.0, 10.0, 2.0), (None, 10.0, None), (5.0, None, None)])
 def test_speedup(fan, single, want):
     assert long_report.speedup(fan, single) == want
+
+
+def _with_translation(results: dict) -> dict:
+    case = {
+        "document": {"chars": 9870, "words": 1400, "sentences": 75},
+        "sentence_tokens": 30,
+        "systems": {
+            "fanout": {**_results()["systems"]["fanout"], "sequential_s": [1.0], "sequential_mean_s": 1.0},
+            "single": {**_results()["systems"]["single"], "sequential_s": [1.8], "sequential_mean_s": 1.8},
+        },
+        "speedup": 1.8,
+        "concurrent_speedup": 1.75,
+    }
+    return {**results, "translation": case}
+
+
+def test_the_long_translation_case_joins_the_result_line_and_the_table():
+    line = long_report.result_line(_with_translation(_results()))
+    assert line.endswith(
+        "fanout_replicas_used=2/2 translate_speedup=1.80x translate_concurrent_speedup=1.75x "
+        "translate_replicas_used=2/2"
+    )
+    text = long_report.table(_with_translation(_results()))
+    assert "long translation: 9870 characters, 1400 words, 75 sentences" in text
+    assert text.count("speed-up of fanout over single") == 2
+    only = {"translation": _with_translation({})["translation"]}  # --workloads translate
+    assert long_report.result_line(only).startswith("long_document: translate_speedup=1.80x")
+    assert long_report.table(only).strip().startswith("long translation:")
+
+
+def test_the_long_translation_fits_the_translation_apps_limit():
+    text = ld.long_text()
+    assert 9_000 < len(text) <= 10_000 and text.endswith(".")
+    _, user_config = ld.system_config(CONFIG, "single", "m", "translate")
+    assert user_config["max_input_chars"] >= len(text)
+    assert user_config["min_new_tokens"] == user_config["max_new_tokens"] == ld.SENTENCE_TOKENS
