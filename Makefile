@@ -7,7 +7,7 @@ export RAY_AUTH_MODE := disabled
 # (announced). Set HF_HUB_OFFLINE=0 to let transformers download t5-small.
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: run stop test bench bench-long figures lint demo-models install clean
+.PHONY: run stop test bench bench-long figures peers lint demo-models install clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,14 +33,19 @@ stop:
 demo-models: install
 	$(PY) -m textserve.demo_models --out .models
 
-test: install
+# The peers the benchmark runs beside ours (BentoML, PyTriton), each in its own venv under the
+# cache directory (~/.cache/textserve/peers), installed once per requirements file
+peers: install
+	$(PY) -m bench.peers.venvs
+
+test: install peers
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
 
 # Reference (the seed guide's design) vs our apps, both backends, on one local Ray cluster;
 # writes bench/results/<date>.json and .png. Under 15 minutes on 2 cores. Options: BENCH_ARGS=--quick
-bench: $(VENV)/.bench-installed
+bench: $(VENV)/.bench-installed peers
 	$(PY) -m bench $(BENCH_ARGS)
 
 # One ~20,000-word document summarized by map-reduce: 2 replicas (fan-out, as serve_config.yaml

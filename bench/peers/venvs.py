@@ -42,3 +42,14 @@ def ensure_venv(requirements: Path, timeout_s: float = 1800) -> Path:
         raise PeerInstallError(f"pip install -r {requirements.name} failed:\n{tail}")
     marker.write_text(requirements.read_text())
     return python
+
+
+def main() -> int:
+    """Install every peer's venv (`make peers`): each bench/peers/*-requirements.txt."""
+    for requirements in sorted(PEERS_DIR.glob("*-requirements.txt")):
+        print(f"{requirements.name}: {ensure_venv(requirements)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -17,6 +17,7 @@ import pytest
 import requests
 import yaml
 
+from tests.sockets import conn_host, listening_sockets
 from textserve import processes
 from textserve.inprocess import free_port
 from textserve.run_config import DEFAULT_CONFIG
@@ -90,33 +91,6 @@ def test_make_run_serves_on_localhost_and_make_stop_leaves_no_trap(tmp_path, ray
         [sys.executable, "-c", INIT_AND_LEAVE], env=env, capture_output=True, text=True, timeout=120
     )
     assert fresh.returncode == 0 and "resources 1.0" in fresh.stdout, fresh.stderr[-3000:]
-
-
-def listening_sockets(pid: int) -> list[tuple[str, int]]:
-    """(host, port) of every TCP socket process `pid` listens on (IPv4, from /proc)."""
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            inodes.add(os.readlink(fd))
-        except OSError:
-            continue
-    found = []
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        host_hex, port_hex = fields[1].split(":")
-        if fields[3] == "0A" and f"socket:[{fields[9]}]" in inodes:
-            found.append((socket.inet_ntoa(bytes.fromhex(host_hex)[::-1]), int(port_hex, 16)))
-    return found
-
-
-def conn_host(port: int) -> str:
-    """The address a listening TCP port of this machine is bound to (from /proc/net/tcp)."""
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        local, state = line.split()[1], line.split()[3]
-        host_hex, port_hex = local.split(":")
-        if state == "0A" and int(port_hex, 16) == port:  # LISTEN
-            return socket.inet_ntoa(bytes.fromhex(host_hex)[::-1])
-    return "not listening"
 
 
 def test_a_stale_address_file_is_removed_and_another_clusters_is_kept(tmp_path, ray_tmpdir):
