@@ -159,7 +159,10 @@ class Translator(ModelHealth):
     async def _parts_in_order(self, job: TranslationJob) -> AsyncIterator[list[str]]:
         """The request's translations part by part, in order, while every part runs on whichever
         replica Serve picks; parts still running are cancelled if the request ends first."""
-        prompts, size = job.prompts, self.settings.part_sentences
+        prompts = job.prompts
+        # parts of equal size (at most part_sentences), so replicas given as many parts get as much work
+        count = -(-len(prompts) // self.settings.part_sentences)
+        size = -(-len(prompts) // count)
         parts = [
             asyncio.ensure_future(self._parts.call(prompts[start : start + size], job.params))
             for start in range(0, len(prompts), size)
