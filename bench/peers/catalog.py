@@ -6,7 +6,7 @@ import importlib
 
 from bench.peers.spec import PeerSpec
 
-MODULES = {"bentoml": "bench.peers.bentoml_peer"}
+MODULES = {"bentoml": "bench.peers.bentoml_peer", "pytriton": "bench.peers.pytriton_peer"}
 PEERS = tuple(MODULES)
 
 
