@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from bench.endpoints import Endpoint
-from bench.load import closed_loop, open_loop, sustained_rate
+from bench.load import closed_loop
+from bench.open_loop import open_loop, sustained_rate
 from bench.replicas import MemorySampler, wait_until_idle
 
 P99_BOUND_S = {"translate": 2.0, "summarize": 10.0}  # what an interactive caller accepts

@@ -8,7 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bench.load import closed_loop, open_loop, sustained_rate
+from bench.load import closed_loop
+from bench.open_loop import open_loop, sustained_rate
 
 
 class _Slow(BaseHTTPRequestHandler):

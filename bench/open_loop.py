@@ -1,0 +1,163 @@
+"""An open-loop HTTP load: Poisson arrivals at a set rate, each sent as it arrives (what real
+traffic does), timed from its arrival; and the ladder of rates that finds the highest one a server
+sustains with p99 under a bound and nothing dropped."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class OpenLoopResult:
+    rate: float  # offered arrivals per second (Poisson)
+    window_s: float
+    offered: int  # arrivals scheduled in the window
+    completed: int  # answered 200
+    dropped: int  # anything else: an error status, a broken connection, no answer by the end
+    throughput: float  # completed / window_s
+    p50: float  # latency from the scheduled arrival (client-side waits included) to the answer
+    p95: float
+    p99: float
+    statuses: dict[str, int]
+
+    def sustained(self, p99_bound_s: float) -> bool:
+        return self.dropped == 0 and self.completed > 0 and self.p99 <= p99_bound_s
+
+
+def open_loop(
+    host: str,
+    port: int,
+    path: str,
+    bodies: list[dict],
+    rate: float,
+    duration_s: float,
+    grace_s: float = 30.0,
+    max_in_flight: int = 256,
+    seed: int = 0,
+) -> OpenLoopResult:
+    """Poisson arrivals at `rate` per second for `duration_s`, each sent as it arrives on a free
+    kept-alive connection (up to `max_in_flight` at once; a later arrival waits for one, and its
+    wait counts in its latency: no coordinated omission). Requests still unanswered `grace_s` after
+    the window are dropped."""
+    import queue
+    import random
+
+    encoded = [json.dumps(body).encode() for body in bodies]
+    rng = random.Random(seed)
+    arrivals, t = [], rng.expovariate(rate)
+    while t < duration_s:
+        arrivals.append(t)
+        t += rng.expovariate(rate)
+    jobs: queue.Queue = queue.Queue()
+    results: list[tuple[float, float, int]] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def worker() -> None:
+        conn = None
+        while True:
+            job = jobs.get()
+            if job is None:
+                break
+            scheduled, body = job
+            status = 0
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection(host, port, timeout=duration_s + grace_s)
+                conn.request("POST", path, body, {"Content-Type": "application/json"})
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException):
+                if conn is not None:
+                    conn.close()
+                conn = None
+            if not stop.is_set():
+                with lock:
+                    results.append((scheduled, time.perf_counter(), status))
+        if conn is not None:
+            conn.close()
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(max_in_flight)]
+    for thread in threads:
+        thread.start()
+    began = time.perf_counter()
+    for number, offset in enumerate(arrivals):
+        delay = began + offset - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        jobs.put((began + offset, encoded[number % len(encoded)]))
+    deadline = began + duration_s + grace_s
+    while time.perf_counter() < deadline:
+        with lock:
+            if len(results) >= len(arrivals):
+                break
+        time.sleep(0.05)
+    stop.set()
+    for _ in threads:
+        jobs.put(None)
+    with lock:
+        done = list(results)
+    ok = [end - scheduled for scheduled, end, status in done if status == 200]
+    statuses: dict[str, int] = {}
+    for _, _, status in done:
+        statuses[str(status)] = statuses.get(str(status), 0) + 1
+    unanswered = len(arrivals) - len(done)
+    if unanswered:
+        statuses["unanswered"] = unanswered
+    # an unanswered request's latency is at least the time it was given: count it at that bound
+    latencies = np.array(ok + [duration_s + grace_s] * unanswered) if ok or unanswered else np.array([np.nan])
+    p50, p95, p99 = (float(np.percentile(latencies, q)) for q in (50, 95, 99))
+    return OpenLoopResult(
+        rate=rate,
+        window_s=duration_s,
+        offered=len(arrivals),
+        completed=len(ok),
+        dropped=len(arrivals) - len(ok),
+        throughput=len(ok) / duration_s,
+        p50=p50,
+        p95=p95,
+        p99=p99,
+        statuses=statuses,
+    )
+
+
+def sustained_rate(
+    run_at: Callable[[float], OpenLoopResult],
+    start_rate: float,
+    p99_bound_s: float,
+    factor: float = 1.2,
+    max_steps: int = 8,
+) -> tuple[float | None, list[OpenLoopResult]]:
+    """Climb a ladder of rates from `start_rate` (x`factor` each step) until one is not sustained
+    (p99 over the bound or anything dropped); if the first is not, step down instead. Returns the
+    highest sustained rate (None if none was) and every step."""
+    steps: list[OpenLoopResult] = []
+    rate, best = start_rate, None
+    first = run_at(rate)
+    steps.append(first)
+    if first.sustained(p99_bound_s):
+        best = rate
+        while len(steps) < max_steps:
+            rate *= factor
+            step = run_at(rate)
+            steps.append(step)
+            if not step.sustained(p99_bound_s):
+                break
+            best = rate
+    else:
+        while len(steps) < max_steps:
+            rate /= factor
+            step = run_at(rate)
+            steps.append(step)
+            if step.sustained(p99_bound_s):
+                best = rate
+                break
+    return best, steps
