@@ -22,7 +22,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench import long_report, report
-from textserve.machine import cpu_line
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = ("README.md", "docs/*.md", "bench/README.md", "deploy/README.md")
@@ -31,15 +30,10 @@ REGION = re.compile(r"(<!-- figures: (\S+) (\S+) -->\n)(.*?)(<!-- /figures -->)"
 
 def _source(record: dict) -> str:
     machine = record.get("machine", {})
-    cpu = {
-        "model": machine.get("cpu"),
-        "vendor": machine.get("cpu_vendor"),
-        "family": machine.get("cpu_family"),
-        "model_number": machine.get("cpu_model_number"),
-        "flags": machine.get("cpu_flags"),
-    }
     commit = f" at commit {record['commit']}" if record.get("commit") else ""
-    return f"recorded {record['recorded']}{commit}; {cpu_line(cpu)}, {machine.get('cores')} cores"
+    return (
+        f"recorded {record['recorded']}{commit}; {report.machine_cpu(machine)}, {machine.get('cores')} cores"
+    )
 
 
 def render_bench_table(results: dict) -> str:

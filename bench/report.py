@@ -42,16 +42,22 @@ def machine() -> dict:
     }
 
 
+def machine_cpu(machine: dict) -> str:
+    """The CPU line of a result's `machine` record (as `machine()` writes it)."""
+    return cpu_line(
+        {
+            "model": machine.get("cpu"),
+            "vendor": machine.get("cpu_vendor"),
+            "family": machine.get("cpu_family"),
+            "model_number": machine.get("cpu_model_number"),
+            "flags": machine.get("cpu_flags"),
+        }
+    )
+
+
 def machine_line(results: dict) -> str:
     m = results.get("machine", {})
-    cpu = {
-        "model": m.get("cpu"),
-        "vendor": m.get("cpu_vendor"),
-        "family": m.get("cpu_family"),
-        "model_number": m.get("cpu_model_number"),
-        "flags": m.get("cpu_flags"),
-    }
-    return f"machine: {cpu_line(cpu)}, {m.get('cores')} cores, {m.get('memory_gib')} GiB"
+    return f"machine: {machine_cpu(m)}, {m.get('cores')} cores, {m.get('memory_gib')} GiB"
 
 
 def cell(results: dict, system: str, workload: str, clients: int) -> dict | None:
