@@ -43,7 +43,7 @@ FULL = {
     "window": {"translate": 8, "summarize": 12},
     "warmup": {"translate": 2, "summarize": 3},
     "open_window": {"translate": 8, "summarize": 12},
-    "open_steps": 5,
+    "open_steps": 8,  # at most; the ladder stops once it has bracketed and bisected the limit
     "raw_seconds": {"translate": 6, "summarize": 10},
 }
 QUICK = {

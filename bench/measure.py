@@ -8,13 +8,12 @@ from dataclasses import asdict
 
 from bench.endpoints import Endpoint
 from bench.load import closed_loop
-from bench.open_loop import open_loop, sustained_rate
+from bench.open_loop import bracketed, open_loop, sustained_rate
 from bench.replicas import MemorySampler, wait_until_idle
 
 P99_BOUND_S = {"translate": 2.0, "summarize": 10.0}  # what an interactive caller accepts
-OPEN_LOOP_START = 0.6  # the ladder starts at this share of the 32-client closed-loop throughput
-OPEN_LOOP_FACTOR = 1.15
-OPEN_LOOP_STEPS = 6
+OPEN_LOOP_START = 0.8  # the ladder starts at this share of the 32-client closed-loop throughput
+OPEN_LOOP_FACTOR = 1.15  # up (or down) this much a step until the limit is bracketed, then bisected
 
 
 def warm(endpoint: Endpoint) -> None:
@@ -93,5 +92,6 @@ def measure_open(endpoint: Endpoint, plan: dict, closed_rate: float, progress) -
         "workload": workload,
         "p99_bound_s": bound,
         "sustained_rate": best,
+        "bracketed": bracketed(steps, best, bound),  # False: no step failed, the rate is a lower bound
         "steps": [asdict(step) for step in steps],
     }

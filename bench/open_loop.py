@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -135,29 +136,37 @@ def sustained_rate(
     p99_bound_s: float,
     factor: float = 1.2,
     max_steps: int = 8,
+    refine: int = 1,
 ) -> tuple[float | None, list[OpenLoopResult]]:
-    """Climb a ladder of rates from `start_rate` (x`factor` each step) until one is not sustained
-    (p99 over the bound or anything dropped); if the first is not, step down instead. Returns the
-    highest sustained rate (None if none was) and every step."""
+    """Step from `start_rate` (x`factor` up while sustained, /`factor` down while not: p99 over the
+    bound or anything dropped) until a sustained rate and a higher unsustained one bracket the
+    limit, then bisect the bracket `refine` times (geometric means); at most `max_steps` runs.
+    Returns the highest sustained rate (None if none was) and every step; if no step failed, the
+    rate is a lower bound (`bracketed` tells)."""
     steps: list[OpenLoopResult] = []
-    rate, best = start_rate, None
-    first = run_at(rate)
-    steps.append(first)
-    if first.sustained(p99_bound_s):
-        best = rate
-        while len(steps) < max_steps:
-            rate *= factor
-            step = run_at(rate)
-            steps.append(step)
-            if not step.sustained(p99_bound_s):
-                break
-            best = rate
-    else:
-        while len(steps) < max_steps:
-            rate /= factor
-            step = run_at(rate)
-            steps.append(step)
-            if step.sustained(p99_bound_s):
-                best = rate
-                break
-    return best, steps
+    low = high = None  # the highest rate sustained, the lowest not
+
+    def step(rate: float) -> None:
+        nonlocal low, high
+        result = run_at(rate)
+        steps.append(result)
+        if result.sustained(p99_bound_s):
+            low = rate if low is None else max(low, rate)
+        else:
+            high = rate if high is None else min(high, rate)
+
+    rate = start_rate
+    step(rate)
+    while (low is None or high is None) and len(steps) < max_steps:
+        rate = rate * factor if high is None else rate / factor
+        step(rate)
+    for _ in range(refine):
+        if low is None or high is None or len(steps) >= max_steps:
+            break
+        step(math.sqrt(low * high))
+    return low, steps
+
+
+def bracketed(steps: list[OpenLoopResult], rate: float | None, p99_bound_s: float) -> bool:
+    """Whether a step above `rate` failed: the ladder found the limit, not just ran out of steps."""
+    return any(not s.sustained(p99_bound_s) and (rate is None or s.rate > rate) for s in steps)

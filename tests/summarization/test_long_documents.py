@@ -9,9 +9,9 @@ import pytest
 from ray import serve
 from transformers import AutoTokenizer
 
+from tests.replica_calls import model_calls_per_replica, replicas_called_since
 from textserve.demo_phrases import SUMMARIES
 from textserve.inprocess import app_config, deploy_app
-from textserve.prometheus import scrape, totals_by
 
 
 def twenty_thousand_words() -> str:
@@ -31,14 +31,9 @@ def tokenizer(demo_models):
     return AutoTokenizer.from_pretrained(str(demo_models["demo-summarization"]))
 
 
-def model_calls_per_replica(metrics_url: str) -> dict[str, float]:
-    text = scrape(metrics_url)
-    return totals_by(text, "ray_textserve_model_calls_total", "replica", application="summarization")
-
-
 def test_a_20k_word_document_is_summarized_on_both_replicas(http, apps, metrics_url, tokenizer):
     assert len(DOCUMENT.split()) >= 20_000 and len(tokenizer(DOCUMENT).input_ids) > 40 * 512
-    before = model_calls_per_replica(metrics_url)
+    before = model_calls_per_replica(metrics_url, "summarization")
     response = http.post("/summarize", json={"text": DOCUMENT, "max_length": 30})
     assert response.status_code == 200, response.text
     summary = response.json()["summary"]
@@ -47,14 +42,8 @@ def test_a_20k_word_document_is_summarized_on_both_replicas(http, apps, metrics_
     # every replica of the deployment decoded chunks (metrics reach Prometheus within ~2 s)
     replicas = serve.status().applications["summarization"].deployments["Summarizer"].replica_states
     assert replicas.get("RUNNING") == 2
-    deadline = time.monotonic() + 20
-    while True:
-        after = model_calls_per_replica(metrics_url)
-        busy = [r for r in after if after[r] - before.get(r, 0) >= 3]
-        if len(busy) >= 2 or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    assert len(busy) >= 2, (before, after)
+    busy = replicas_called_since(metrics_url, "summarization", before, calls=3)
+    assert len(busy) >= 2, (before, busy)
 
 
 def test_through_the_router_and_in_a_list_with_short_texts(http, tokenizer):

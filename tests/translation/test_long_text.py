@@ -4,15 +4,14 @@ truncated."""
 
 import itertools
 import json
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 from ray import serve
 
+from tests.replica_calls import model_calls_per_replica, replicas_called_since
 from textserve.demo_phrases import TRANSLATIONS
-from textserve.prometheus import scrape, totals_by
 
 ENGLISH = list(TRANSLATIONS)
 
@@ -85,28 +84,16 @@ def long_text(sentences: int) -> tuple[str, str]:
     return text, "\n\n".join(" ".join(TRANSLATIONS[en]["fr"] for en in p) for p in paragraphs)
 
 
-def model_calls_per_replica(metrics_url: str) -> dict[str, float]:
-    return totals_by(
-        scrape(metrics_url), "ray_textserve_model_calls_total", "replica", application="translation"
-    )
-
-
 def test_a_long_text_is_translated_in_parts_on_every_replica_and_rejoined_in_order(http, metrics_url):
     """200 sentences, more than part_sentences (16): the parts go through the deployment's own
     handle to both replicas, and the answer is the same as sentence by sentence."""
     text, expected = long_text(200)
-    before = model_calls_per_replica(metrics_url)
+    before = model_calls_per_replica(metrics_url, "translation")
     response = http.post("/translate", json={"text": text, "target_lang": "fr"})
     assert response.status_code == 200, response.text
     assert response.json()["translation"] == expected
-    deadline = time.monotonic() + 20  # replicas report their metrics every second or so
-    while True:
-        after = model_calls_per_replica(metrics_url)
-        busy = [r for r in after if after[r] - before.get(r, 0) >= 2]
-        if len(busy) >= 2 or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    assert len(busy) >= 2, (before, after)
+    busy = replicas_called_since(metrics_url, "translation", before, calls=2)
+    assert len(busy) >= 2, (before, busy)
 
 
 def test_more_long_texts_at_once_than_replicas_fan_out_all_finish_exactly(serve_url, apps):
