@@ -7,7 +7,7 @@ export RAY_AUTH_MODE := disabled
 # (announced). Set HF_HUB_OFFLINE=0 to let transformers download t5-small.
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: run stop test bench bench-long figures peers lint demo-models install clean
+.PHONY: run stop test bench bench-path bench-long figures peers lint demo-models install clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ test: install peers
 # writes bench/results/<date>.json and .png. Under 15 minutes on 2 cores. Options: BENCH_ARGS=--quick
 bench: $(VENV)/.bench-installed peers
 	$(PY) -m bench $(BENCH_ARGS)
+
+# What the request path costs (ingress, dashboard, Serve's throughput flags, the router's hop),
+# with the demo models; writes bench/results/request-path-<date>.json. About 8 minutes.
+# Options: BENCH_ARGS="--quick" or "--variants proxy,haproxy"
+bench-path: $(VENV)/.bench-installed
+	$(PY) -m bench.request_path $(BENCH_ARGS)
 
 # One ~20,000-word document summarized by map-reduce: 2 replicas (fan-out, as serve_config.yaml
 # configures them) vs 1; writes bench/results/long-document-<date>.json. Under 10 minutes on 2 cores.

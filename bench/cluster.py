@@ -14,10 +14,15 @@ from textserve.inprocess import free_port
 
 INGRESSES = ("haproxy", "proxy")
 _haproxy: dict = {}  # the running cluster's HAProxy environment and state directory
+_env: dict[str, str] = {}  # the running cluster's extra environment
 
 
-def start_cluster(ingress: str = "haproxy") -> tuple[int, str]:
-    """A local Ray cluster of 2 CPUs with Serve on a free port; returns (HTTP port, metrics URL)."""
+def start_cluster(
+    ingress: str = "haproxy", dashboard: bool = False, env: dict[str, str] | None = None
+) -> tuple[int, str]:
+    """A local Ray cluster of 2 CPUs with Serve on a free port; returns (HTTP port, metrics URL).
+    `dashboard` starts Ray's dashboard (as `make run` does); `env` goes to every process of the
+    cluster (Serve's environment flags) until stop_cluster."""
     import ray
     from ray import serve
 
@@ -28,14 +33,18 @@ def start_cluster(ingress: str = "haproxy") -> tuple[int, str]:
     os.environ["RAY_metrics_report_interval_ms"] = "1000"  # noqa: SIM112
     if ingress == "haproxy":  # the node's processes (Serve's proxy among them) inherit it
         state_dir = Path(tempfile.mkdtemp(prefix="ts-bench-hap-"))
-        env = haproxy_env(state_dir)
-        os.environ.update(env)
-        _haproxy.update(env=env, dir=state_dir)
+        node_env = haproxy_env(state_dir)
+        os.environ.update(node_env)
+        _haproxy.update(env=node_env, dir=state_dir)
+    _env.update(env or {})  # last: a variant's flags override the node's
+    os.environ.update(_env)
     metrics_port = free_port()
     ray.init(
         address="local",
         num_cpus=2,
-        include_dashboard=False,
+        include_dashboard=dashboard,
+        dashboard_host="127.0.0.1",
+        dashboard_port=free_port(),
         _metrics_export_port=metrics_port,
         runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1", "RAY_AUTH_MODE": "disabled"}},
         logging_level="WARNING",
@@ -52,7 +61,8 @@ def stop_cluster() -> None:
 
     serve.shutdown()
     ray.shutdown()
-    for key in _haproxy.pop("env", {}):
+    for key in [*_haproxy.pop("env", {}), *_env]:
         os.environ.pop(key, None)
+    _env.clear()
     if "dir" in _haproxy:
         shutil.rmtree(_haproxy.pop("dir"), ignore_errors=True)

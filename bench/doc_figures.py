@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import long_report, report
+from bench import long_report, report, request_path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = ("README.md", "docs/*.md", "bench/README.md", "deploy/README.md")
@@ -77,6 +77,52 @@ def render_bench_targets(results: dict) -> str:
     lines = ["| target | this run: ctranslate2 / transformers |", "| --- | --- |"]
     lines += [f"| {target} | {value} |" for target, value in rows]
     return "\n".join(lines)
+
+
+def render_peer_targets(results: dict) -> str:
+    """Issue 16's targets against the best peer, for the configured backend, from one run."""
+    backend = results["configured_backend"]
+    per = results["summary"][backend]
+    vs = per["peers"]
+
+    def ratio(value, spec: str = ".2f") -> str:
+        return "-" if value is None else format(value, spec) + "x"
+
+    rows = []
+    for c in vs["closed"]:
+        rows.append(
+            (
+                f"{c['workload']}, {c['clients']} clients: throughput ≥ 1.0x the best peer's, p95 ≤ 1.0x",
+                f"{ratio(c['throughput_x'])}, p95 {ratio(c['p95_x'])} ({c['best_peer']})",
+            )
+        )
+    for workload, o in vs["open_loop"].items():
+        rows.append(
+            (
+                f"{workload}, open loop: sustained rate ≥ 1.25x the best peer's",
+                f"{ratio(o['x'])} ({o['best_peer']})",
+            )
+        )
+    for workload, o in vs.get("one_client", {}).items():
+        rows.append(
+            (
+                f"{workload}, one client: p50 ≤ 1.0x the quickest peer's",
+                f"{ratio(o['p50_x'])} ({o['best_peer']})",
+            )
+        )
+    for workload in results["plan"]["workloads"]:
+        for clients in (32, 64):
+            value = per.get(workload, {}).get(f"efficiency_{clients}")
+            rows.append(
+                (f"{workload}, {clients} clients: efficiency (served / raw) ≥ 0.85", report._fmt(value))
+            )
+    lines = [f"| target | this run ({backend}) |", "| --- | --- |"]
+    lines += [f"| {target} | {value} |" for target, value in rows]
+    return "\n".join(lines)
+
+
+def render_request_path_table(results: dict) -> str:
+    return f"```\n{request_path.table(results)}\n```"
 
 
 def render_long_document_table(results: dict) -> str:
@@ -172,6 +218,8 @@ RENDERERS: dict[str, Callable] = {
     "settings": render_settings,
     "bench-table": render_bench_table,
     "bench-targets": render_bench_targets,
+    "peer-targets": render_peer_targets,
+    "request-path-table": render_request_path_table,
     "long-document-table": render_long_document_table,
     "translator-killed": render_translator_killed,
     "summarizer-killed": render_summarizer_killed,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from bench.cpu_split import CpuSplit
 from bench.endpoints import Endpoint
 from bench.load import closed_loop
 from bench.open_loop import bracketed, open_loop, sustained_rate
@@ -31,6 +32,7 @@ def measure_closed(endpoint: Endpoint, plan: dict, clients: list[int], progress)
     for count in clients:
         progress.set_postfix_str(f"{endpoint.system} {endpoint.workload} {count} clients")
         before = endpoint.batch_totals() if endpoint.batch_totals else None
+        cpu = CpuSplit(endpoint.pids)
         result = closed_loop(
             "127.0.0.1",
             endpoint.port,
@@ -40,6 +42,7 @@ def measure_closed(endpoint: Endpoint, plan: dict, clients: list[int], progress)
             duration_s=plan["window"][endpoint.workload],
             warmup_s=plan["warmup"][endpoint.workload],
         )
+        cores = cpu.stop()  # warm-up and window: the same load
         settle_s = wait_until_idle(endpoint.pids)  # what the cut-off requests left running
         avg_batch = 1.0 if endpoint.system == "reference" else None  # one generate per request
         if before is not None:
@@ -54,6 +57,7 @@ def measure_closed(endpoint: Endpoint, plan: dict, clients: list[int], progress)
                 **asdict(result),
                 "avg_batch": avg_batch,
                 "settle_s": round(settle_s, 1),
+                "cpu_cores": cores,
             }
         )
         progress.update()

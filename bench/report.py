@@ -158,6 +158,22 @@ def table(results: dict) -> str:
             lines.append(f"  {name} {peer['version']}: {peer['settings']}")
     if results.get("open_loop"):
         lines.append(open_loop_table(results))
+    if any("cpu_cores" in c for c in results.get("cells", [])):
+        lines.append(cpu_table(results))
+    return "\n".join(lines)
+
+
+def cpu_table(results: dict, clients: int = 64) -> str:
+    """Cores each group of processes used during the `clients` cells (bench/cpu_split.py)."""
+    w = _name_width(results)
+    lines = [
+        f"\nCPU during the {clients}-client cells, cores of {results['machine'].get('cores')} "
+        "(workers: replicas or a peer's model processes; clients: the bench's own threads)"
+    ]
+    for c in results["cells"]:
+        if c["clients"] == clients and c.get("cpu_cores"):
+            split = ", ".join(f"{group} {cores:.2f}" for group, cores in c["cpu_cores"].items())
+            lines.append(f"  {c['system']:<{w}}{c['workload']:<11}{split}")
     return "\n".join(lines)
 
 
@@ -171,6 +187,7 @@ def open_loop_table(results: dict) -> str:
     for o in results["open_loop"]:
         ladder = ", ".join(f"{s['rate']:.1f}: {s['p99']:.2f}, {s['dropped']}" for s in o["steps"])
         bound, rate = f"{o['p99_bound_s']:>9.0f}s", _fmt(o["sustained_rate"])
+        rate += "" if o.get("bracketed", True) else ">"  # no step failed: a lower bound
         lines.append(f"{o['system']:<{w}}{o['workload']:<11}{bound}{rate:>13}   {ladder}")
     return "\n".join(lines)
 
@@ -192,8 +209,9 @@ def sustained(results: dict, system: str, workload: str) -> float | None:
 
 def versus_best_peer(results: dict, system: str) -> dict:
     """Our throughput over the best peer's at each of PEER_CLIENTS, per workload (and p95 over that
-    peer's); the lowest ratio; and the open-loop sustained rates over the best peer's."""
-    closed, worst, open_ratios = [], None, {}
+    peer's); the lowest ratio; one client's p50 over the quickest peer's; and the open-loop
+    sustained rates over the best peer's."""
+    closed, worst, open_ratios, one_client = [], None, {}, {}
     for workload in results["plan"]["workloads"]:
         for clients in PEER_CLIENTS:
             ours = cell(results, system, workload, clients)
@@ -213,6 +231,14 @@ def versus_best_peer(results: dict, system: str) -> dict:
                 worst is None or entry["throughput_x"] < worst["throughput_x"]
             ):
                 worst = entry
+        ours_one = cell(results, system, workload, 1)
+        theirs_one = [c for p in peers(results) if (c := cell(results, p, workload, 1)) and c["p50"]]
+        if ours_one and theirs_one:  # the quickest peer for a lone request
+            quickest = min(theirs_one, key=lambda c: c["p50"])
+            one_client[workload] = {
+                "best_peer": quickest["system"],
+                "p50_x": ours_one["p50"] / quickest["p50"],
+            }
         rates = {p: sustained(results, p, workload) for p in peers(results)}
         rates = {p: r for p, r in rates.items() if r}
         ours_rate = sustained(results, system, workload)
@@ -223,6 +249,7 @@ def versus_best_peer(results: dict, system: str) -> dict:
         "closed": closed,
         "vs_best_peer": worst and worst["throughput_x"],
         "worst": worst,
+        "one_client": one_client,
         "open_loop": open_ratios,
         "open_loop_vs_best_peer": min((o["x"] for o in open_ratios.values()), default=None),
     }

@@ -10,12 +10,15 @@ import pytest
 import yaml
 
 from tests.serve_logs import ServeLogs
+from textserve.haproxy import THROUGHPUT_ENV
 from textserve.inprocess import app_config, deploy_app, free_port
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # metrics reach Ray's Prometheus endpoint within a second or two instead of ~10 s
 os.environ.setdefault("RAY_metrics_report_interval_ms", "1000")
+for _key, _value in THROUGHPUT_ENV.items():  # Serve's flags, as on every node we start
+    os.environ.setdefault(_key, _value)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = REPO_ROOT / ".models"

@@ -18,8 +18,24 @@ LAUNCHER = REPO_ROOT / "deploy" / "haproxy" / "serve-haproxy"
 THREADS = 1  # on 2 cores one HAProxy thread carries the load; more compete with the model
 IMAGE_LAUNCHER = "/home/ray/textserve/deploy/haproxy/serve-haproxy"  # in the Dockerfile's image
 
+# Serve's throughput flags, on every node and the tests' cluster (figures: bench/README.md,
+# "Request path"): handle calls over gRPC, user code on the replica's own loop, GC frozen after
+# start-up. Not two of its parts: its request-path log buffer (a MemoryHandler of 1000 lines
+# flushed only when full or on an ERROR: an idle replica's last lines, or a dying one's, never
+# land), and handle routers on the caller's loop (a handle used from sync code, a driver script or
+# a test, then raises "No event loop running"). Its direct ingress comes with HAProxy, which
+# forces it on; where Serve's Python proxy runs (the tests' cluster) it stays off: with it on, a
+# cluster without HAProxy gains nothing and `serve.shutdown()` waits 30 s for the controller.
+THROUGHPUT_ENV = {
+    "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
+    "RAY_SERVE_REQUEST_PATH_LOG_BUFFER_SIZE": "1",
+    "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "1",
+    "RAY_SERVE_ENABLE_DIRECT_INGRESS": "0",
+}
+
 # What every node running Serve gets, locally and in the KubeRay manifest (a test ties them)
 NODE_ENV = {
+    **THROUGHPUT_ENV,
     "RAY_SERVE_ENABLE_HA_PROXY": "1",
     "RAY_SERVE_HAPROXY_NBTHREAD": str(THREADS),
     # its access log on its stdout, which Ray writes to <state dir>/<node>/admin.sock.*.stdout.log

@@ -4,6 +4,7 @@ instruction sets that choose the kernels (figures differ about 2x between CPUs o
 import importlib.util
 import json
 import re
+import time
 from pathlib import Path
 
 from bench import report
@@ -141,3 +142,78 @@ def test_a_plot_per_workload(tmp_path):
         assert plots == []
         return
     assert [p.name for p in plots] == ["run-translate.png"] and plots[0].stat().st_size > 10_000
+
+
+def test_one_client_is_compared_with_the_quickest_peer_and_the_targets_render():
+    from bench.doc_figures import render_peer_targets
+
+    results = results_with_peers()
+    results["open_loop"][0]["bracketed"] = False  # ours' ladder never failed: a lower bound
+    report.derive(results)
+    results["summary"] = report.summary(results)
+    one = results["summary"]["ctranslate2"]["peers"]["one_client"]["translate"]
+    # p50 is half of p95: 0.5 s for ours and pytriton, 1.0 s for bentoml
+    assert one == {"best_peer": "pytriton", "p50_x": 1.0}
+    targets = render_peer_targets(results)
+    assert (
+        "| translate, 64 clients: throughput ≥ 1.0x the best peer's, p95 ≤ 1.0x "
+        "| 0.90x, p95 0.50x (bentoml) |" in targets
+    )
+    assert "| translate, open loop: sustained rate ≥ 1.25x the best peer's | 1.20x (pytriton) |" in targets
+    assert "| translate, 64 clients: efficiency (served / raw) ≥ 0.85 | 0.90 |" in targets
+    assert re.search(r"^ours-ctranslate2 +translate +2s +36\.00> ", report.table(results), re.M)
+
+
+def test_the_request_path_table_has_a_row_per_variant_route_and_client_count():
+    from bench.request_path import VARIANTS, table
+
+    cells = [
+        {"variant": v, "route": r, "clients": 32, "throughput": 100.0, "p50": 0.05, "p95": 0.09, "errors": 0}
+        for v in ("configured", "proxy")
+        for r in ("/translate", "/")
+    ]
+    results = {
+        "machine": report.machine(),
+        "cells": cells,
+        "variants": {v: VARIANTS[v].describe for v in ("configured", "proxy")},
+    }
+    lines = table(results).splitlines()
+    assert (
+        sum(
+            1
+            for line in lines
+            if re.match(r"^(configured|proxy) +/(translate)? +32 +100\.0 +50\.0 +90\.0 +0$", line)
+        )
+        == 4
+    )
+    assert any(line.startswith("proxy: Serve's Python proxy") for line in lines)
+    assert VARIANTS["configured"].env == {} and VARIANTS["configured"].ingress == "haproxy"
+
+
+def test_the_cpu_split_names_the_workers_the_clients_and_every_other_process(tmp_path):
+    import subprocess
+    import sys
+
+    from bench.cpu_split import CpuSplit
+
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        split = CpuSplit([busy.pid])
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:  # the "clients": this process, busy too
+            pass
+        cores = split.stop()
+    finally:
+        busy.kill()
+        busy.wait()
+    assert cores["workers"] > 0.5 and cores["clients"] > 0.5, cores
+    assert cores["total"] >= cores["workers"] + cores["clients"] - 0.01
+    results = results_with_peers()
+    results["cells"][-1]["cpu_cores"] = cores
+    report.derive(results)
+    line = next(
+        row
+        for row in report.table(results).splitlines()
+        if row.startswith("  pytriton ") and "workers" in row
+    )
+    assert re.search(r"\bworkers \d\.\d\d\b", line) and re.search(r"\bclients \d\.\d\d\b", line), line

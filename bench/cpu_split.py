@@ -1,0 +1,71 @@
+"""Where the machine's CPU goes during a measurement: every process's CPU time from /proc, over
+the wall time, grouped into the serving system's workers (replicas, a peer's model processes),
+the benchmark's own clients, and every other process by its name (haproxy, raylet, gcs_server,
+ray::ServeController, tritonserver, ...). The profile a missed target is read from."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+from bench.replicas import CLOCK_TICKS
+
+SHOWN_CORES = 0.02  # smaller shares are summed into "rest"
+
+
+def process_ticks() -> dict[int, tuple[str, int]]:
+    """pid -> (process name, user + system clock ticks so far) for every process."""
+    ticks = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+        if name.startswith("ray::"):  # the kernel cuts names at 15 characters: read Ray's title
+            name = _ray_title(entry) or name
+        ticks[int(entry.name)] = (name, int(rest[11]) + int(rest[12]))
+    return ticks
+
+
+def _ray_title(entry: Path) -> str | None:
+    """`ServeReplica` of `ray::ServeReplica:<app>:<deployment>`, `ServeController`, ..."""
+    try:
+        title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+    except OSError:
+        return None
+    return re.split(r"[:. ]", title.removeprefix("ray::"))[0] if title.startswith("ray::") else None
+
+
+class CpuSplit:
+    """Start before a measurement, `stop` after: cores used per group over that time."""
+
+    def __init__(self, workers: list[int]):
+        self.workers = set(workers)
+        self.started_at = time.monotonic()
+        self.before = process_ticks()
+
+    def _group(self, pid: int, name: str) -> str:
+        if pid in self.workers:
+            return "workers"
+        if pid == os.getpid():
+            return "clients"
+        return name.removeprefix("ray::")
+
+    def stop(self) -> dict[str, float]:
+        after = process_ticks()
+        seconds = max(time.monotonic() - self.started_at, 1e-9)
+        cores: dict[str, float] = {}
+        for pid, (name, ticks) in after.items():
+            start = self.before.get(pid, (name, 0))[1]  # a process started meanwhile counts whole
+            used = (ticks - start) / CLOCK_TICKS / seconds
+            if used > 0:
+                group = self._group(pid, name)
+                cores[group] = cores.get(group, 0.0) + used
+        shown = {g: round(c, 2) for g, c in sorted(cores.items(), key=lambda i: -i[1]) if c >= SHOWN_CORES}
+        rest = sum(c for g, c in cores.items() if g not in shown)
+        return {**shown, "rest": round(rest, 2), "total": round(sum(cores.values()), 2)}
