@@ -102,6 +102,9 @@ def test_open_loop_above_capacity_counts_the_wait_for_the_server_in_latency(seri
     result = open_loop("127.0.0.1", serial_server.server_port, "/", [{"text": "x"}], rate=40, duration_s=2)
     assert result.p99 > 0.5
     assert not result.sustained(p99_bound_s=0.5)
+    # answers come at the server's 20/s against 40 arrivals/s: it is not keeping up, and a bound
+    # as long as the window would not have caught it
+    assert result.keeping_up < 0.75 and not result.sustained(p99_bound_s=100)
 
 
 def test_open_loop_drops_what_is_unanswered_after_the_grace(serial_server):
