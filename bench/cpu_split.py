@@ -10,7 +10,7 @@ import re
 import time
 from pathlib import Path
 
-from bench.replicas import CLOCK_TICKS
+from bench.replicas import CLOCK_TICKS, stat_ticks
 
 SHOWN_CORES = 0.02  # smaller shares are summed into "rest"
 
@@ -25,10 +25,10 @@ def process_ticks() -> dict[int, tuple[str, int]]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
         if name.startswith("ray::"):  # the kernel cuts names at 15 characters: read Ray's title
             name = _ray_title(entry) or name
-        ticks[int(entry.name)] = (name, int(rest[11]) + int(rest[12]))
+        ticks[int(entry.name)] = (name, stat_ticks(stat))
     return ticks
 
 

@@ -41,14 +41,19 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+def stat_ticks(stat: str) -> int:
+    """User + system clock ticks a process has used, from its /proc/<pid>/stat line."""
+    fields = stat.rsplit(")", 1)[1].split()  # after the name, which may hold spaces and ")"
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
 def cpu_seconds(pids: list[int]) -> float:
     total = 0
     for pid in pids:
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += stat_ticks(Path(f"/proc/{pid}/stat").read_text())
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime + stime
     return total / CLOCK_TICKS
 
 
