@@ -10,7 +10,7 @@ import re
 import time
 from pathlib import Path
 
-from bench.replicas import CLOCK_TICKS, stat_ticks
+from bench.replicas import CLOCK_TICKS, processes, stat_ticks
 
 SHOWN_CORES = 0.02  # smaller shares are summed into "rest"
 
@@ -18,9 +18,7 @@ SHOWN_CORES = 0.02  # smaller shares are summed into "rest"
 def process_ticks() -> dict[int, tuple[str, int]]:
     """pid -> (process name, user + system clock ticks so far) for every process."""
     ticks = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for entry in processes():
         try:
             stat = (entry / "stat").read_text()
         except OSError:
@@ -69,3 +67,8 @@ class CpuSplit:
         shown = {g: round(c, 2) for g, c in sorted(cores.items(), key=lambda i: -i[1]) if c >= SHOWN_CORES}
         rest = sum(c for g, c in cores.items() if g not in shown)
         return {**shown, "rest": round(rest, 2), "total": round(sum(cores.values()), 2)}
+
+
+def format_split(cores: dict[str, float]) -> str:
+    """`workers 1.72, clients 0.03, ..., total 1.98`: a split as the tables print it."""
+    return ", ".join(f"{group} {used:.2f}" for group, used in cores.items())

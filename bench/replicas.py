@@ -10,17 +10,21 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def processes() -> Iterator[Path]:
+    """/proc/<pid> of every process now (one may end before it is read: OSError)."""
+    return (entry for entry in Path("/proc").iterdir() if entry.name.isdigit())
+
+
 def replica_pids(app: str, deployment: str) -> list[int]:
     title = f"ServeReplica:{app}:{deployment}".encode()
     pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for entry in processes():
         try:
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:

@@ -9,6 +9,7 @@ import os
 import platform
 from pathlib import Path
 
+from bench.cpu_split import format_split
 from bench.open_loop import KEEPING_UP
 from textserve.machine import cpu_line, describe_cpu
 
@@ -173,7 +174,7 @@ def cpu_table(results: dict, clients: int = 64) -> str:
     ]
     for c in results["cells"]:
         if c["clients"] == clients and c.get("cpu_cores"):
-            split = ", ".join(f"{group} {cores:.2f}" for group, cores in c["cpu_cores"].items())
+            split = format_split(c["cpu_cores"])
             lines.append(f"  {c['system']:<{w}}{c['workload']:<11}{split}")
     return "\n".join(lines)
 

@@ -24,7 +24,7 @@ import yaml
 
 from bench import report
 from bench.cluster import start_cluster, stop_cluster
-from bench.cpu_split import CpuSplit
+from bench.cpu_split import CpuSplit, format_split
 from bench.load import closed_loop
 from textserve.demo_phrases import TRANSLATIONS
 from textserve.inprocess import deploy_app
@@ -122,7 +122,7 @@ def table(results: dict) -> str:
     )
     for c in results["cells"]:
         if c["clients"] == 32 and c.get("cpu_cores"):
-            split = ", ".join(f"{group} {cores:.2f}" for group, cores in c["cpu_cores"].items())
+            split = format_split(c["cpu_cores"])
             lines.append(f"  {c['variant']:<12}{c['route']:<12}{split}")
     lines.append("")
     lines += [f"{name}: {describe}" for name, describe in results["variants"].items()]
