@@ -33,7 +33,7 @@ from bench.measure import measure_closed, measure_open, warm
 from bench.models import ensure_model, workloads
 from bench.peers.catalog import PEERS, peer_spec
 from bench.raw import ceiling
-from bench.systems import System, configured_backend, configured_batch_size
+from bench.systems import System, configured_backend, configured_batch_size, full_batch_size
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 # measuring windows and warm-ups per cell, seconds; summarization requests take seconds each
@@ -67,6 +67,18 @@ def measure(endpoint, plan: dict, clients: list[int], results: dict, progress, o
     if open_loop:
         closed = next((c for c in cells if c["clients"] == report.SUMMARY_CLIENTS), cells[-1])
         results["open_loop"].append(measure_open(endpoint, plan, closed["throughput"], progress))
+
+
+def raw_batches(workload: str, clients: list[int]) -> dict[int, list[int]]:
+    """Batch sizes to measure the raw engine at, each with the client counts (32 and up) whose
+    serving efficiency it is the ceiling for: the batch our replicas can form with that many."""
+    full = [n for n in clients if n >= report.SUMMARY_CLIENTS]
+    if not full:
+        return {configured_batch_size(workload): []}
+    batches: dict[int, list[int]] = {}
+    for n in full:
+        batches.setdefault(full_batch_size(workload, n), []).append(n)
+    return batches
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -170,12 +182,11 @@ def main(argv: list[str] | None = None) -> int:
             for backend in backends:
                 for name in loads:
                     progress.set_postfix_str(f"raw {backend} {name}")
-                    batch = configured_batch_size(name)  # what our replicas run when full
-                    results["raw"].append(
-                        ceiling(
+                    for batch, clients in raw_batches(name, plan["clients"]).items():
+                        raw = ceiling(
                             str(model_dir), backend, name, batch, plan["raw_seconds"][name], RAW_PROCESSES
                         )
-                    )
+                        results["raw"].append({**raw, "clients": clients})
                     progress.update()
             # peers first, while no Ray cluster runs beside them
             for spec in peers:

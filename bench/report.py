@@ -73,8 +73,11 @@ def cell(results: dict, system: str, workload: str, clients: int) -> dict | None
     )
 
 
-def raw_ceiling(results: dict, backend: str, workload: str) -> dict | None:
-    return next((r for r in results["raw"] if (r["backend"], r["workload"]) == (backend, workload)), None)
+def raw_ceiling(results: dict, backend: str, workload: str, clients: int | None = None) -> dict | None:
+    """The raw engine figure for `backend` and `workload`: the one measured at the batch `clients`
+    closed-loop clients can fill (runs before 2026-12-02 measured one batch size for all)."""
+    raws = [r for r in results["raw"] if (r["backend"], r["workload"]) == (backend, workload)]
+    return next((r for r in raws if clients in r.get("clients", [])), raws[0] if raws else None)
 
 
 def derive(results: dict) -> None:
@@ -83,8 +86,11 @@ def derive(results: dict) -> None:
         ref = cell(results, "reference", c["workload"], c["clients"])
         c["x_reference"] = c["throughput"] / ref["throughput"] if ref and ref["throughput"] else None
         c["p50_vs_reference"] = c["p50"] / ref["p50"] if ref and ref["p50"] else None
-        raw = raw_ceiling(results, c["backend"], c["workload"]) if c["system"] != "reference" else None
-        # efficiency compares a full server with the engine at full batches: 32 clients and up
+        raw = None
+        if c["system"] != "reference":
+            raw = raw_ceiling(results, c["backend"], c["workload"], c["clients"])
+        # efficiency compares a full server with the engine at the batches it can fill: 32 clients
+        # and up (at 32, two replicas hold 16 each, whatever larger max_batch_size is configured)
         full = c["clients"] >= SUMMARY_CLIENTS
         c["efficiency"] = c["throughput"] / raw["texts_per_s"] if raw and full else None
     for memory in results["memory"]:
@@ -147,12 +153,13 @@ def table(results: dict) -> str:
         )
     lines.append(
         f"\nraw engine ceiling (no Ray; {results['plan']['raw_processes']} processes x 1 thread, "
-        "at the max_batch_size serve_config.yaml gives the app):"
+        "at the batch our replicas fill with that many clients, up to serve_config.yaml's max_batch_size):"
     )
     for r in results["raw"]:
+        served = f"   for {', '.join(map(str, r['clients']))} clients" if r.get("clients") else ""
         lines.append(
             f"  {r['backend']:<13}{r['workload']:<11}batch {r['batch']:<4}{r['texts_per_s']:>8.2f} "
-            f"texts/s   peak RSS {r['max_rss_mib']:.0f} MiB"
+            f"texts/s   peak RSS {r['max_rss_mib']:.0f} MiB{served}"
         )
     if results.get("peers"):
         lines.append("\npeers (their own venvs, the same converted model, on the same machine):")

@@ -75,9 +75,13 @@ class System:
         deploy_app(app_cfg, user_config=user_config)
 
 
-def _user_config(app: str) -> dict:
+def _deployment(app: str) -> dict:
     config = yaml.safe_load((REPO_ROOT / "serve_config.yaml").read_text())
-    return app_config(config, app)["deployments"][0]["user_config"]
+    return app_config(config, app)["deployments"][0]
+
+
+def _user_config(app: str) -> dict:
+    return _deployment(app)["user_config"]
 
 
 def configured_backend() -> str:
@@ -88,6 +92,13 @@ def configured_backend() -> str:
 def configured_batch_size(workload: str) -> int:
     """serve_config.yaml's max_batch_size for the app that serves `workload`."""
     return int(_user_config(APP_FOR_WORKLOAD[workload]).get("max_batch_size", 16))
+
+
+def full_batch_size(workload: str, clients: int) -> int:
+    """The largest batch our replicas can form with `clients` closed-loop clients: each replica
+    holds about clients / replicas of them, up to serve_config.yaml's max_batch_size."""
+    replicas = int(_deployment(APP_FOR_WORKLOAD[workload]).get("num_replicas", 1))
+    return max(1, min(configured_batch_size(workload), clients // replicas))
 
 
 def request_bodies(load: Workload) -> list[dict]:

@@ -132,6 +132,29 @@ def test_ours_is_compared_with_the_best_peer_at_each_client_count_and_open_loop(
     assert re.search(r"^ours-ctranslate2 +translate +2s +36\.00 +36\.0: 0\.50, 0$", table, re.M), table
 
 
+def test_efficiency_divides_by_the_raw_ceiling_at_the_batch_those_clients_fill():
+    results = results_with_peers()
+    # 32 clients fill batches of 16 on two replicas, 64 fill 32: each has its own ceiling
+    raw = results["raw"][0]
+    results["raw"] = [{**raw, "clients": [32]}, {**raw, "batch": 32, "texts_per_s": 60.0, "clients": [64]}]
+    report.derive(results)
+    ours = {c["clients"]: c["efficiency"] for c in results["cells"] if c["system"] == "ours-ctranslate2"}
+    assert ours == {1: None, 8: None, 32: 40 / 50, 64: 45 / 60}
+    table = report.table(results)
+    assert re.search(r"batch 16 +50\.00 texts/s .* for 32 clients$", table, re.M), table
+    assert re.search(r"batch 32 +60\.00 texts/s .* for 64 clients$", table, re.M), table
+
+
+def test_raw_ceilings_are_measured_at_each_batch_the_client_counts_fill():
+    from bench.__main__ import raw_batches
+    from bench.systems import configured_batch_size
+
+    largest = configured_batch_size("translate")
+    batches = raw_batches("translate", [1, 8, 32, 64])
+    assert batches == {min(16, largest): [32], min(32, largest): [64]} or batches == {largest: [32, 64]}
+    assert raw_batches("translate", [1, 8]) == {largest: []}
+
+
 def test_a_plot_per_workload(tmp_path):
     results = results_with_peers()
     report.derive(results)

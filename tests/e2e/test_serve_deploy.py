@@ -12,6 +12,7 @@ import httpx
 import pytest
 import yaml
 
+from apps.translation.config import TranslationSettings
 from tests.e2e.conftest import APPS, deploy_demo_config, serve_cli, serve_details
 from textserve.demo_phrases import SUMMARIES, TRANSLATIONS
 from textserve.prometheus import metric_total
@@ -92,9 +93,10 @@ def test_requests_latency_and_tokens_reach_prometheus(deployed):
 
 
 def test_batch_sizes_reach_prometheus(deployed):
-    """A list of 20 texts runs as model calls of up to max_batch_size (16) texts, and the calls
-    and texts are counted on Ray's Prometheus endpoint."""
-    english = list(TRANSLATIONS)
+    """A list of max_batch_size + 4 texts runs as two model calls (max_batch_size texts, then 4),
+    and the calls and texts are counted on Ray's Prometheus endpoint."""
+    batch = TranslationSettings().max_batch_size  # serve_config.yaml's too (tests/test_defaults.py)
+    english = [list(TRANSLATIONS)[i % len(TRANSLATIONS)] for i in range(batch + 4)]
     url = deployed["metrics_url"]
 
     def totals() -> tuple[float, float]:
@@ -113,7 +115,7 @@ def test_batch_sizes_reach_prometheus(deployed):
         assert http.post("/translate", json={"texts": english}).status_code == 200
     _wait_for(lambda: totals()[1] >= texts_before + len(english), timeout_s=60)
     calls, texts = totals()
-    assert (calls - calls_before, texts - texts_before) == (2, 20)  # 16 + 4
+    assert (calls - calls_before, texts - texts_before) == (2, len(english))
 
 
 def _serve_log_records(cluster) -> list[dict]:
