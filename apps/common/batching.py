@@ -2,7 +2,8 @@
 
 A batch closes only when the model is free to run it: then everything queued runs (a lone request
 never waits); right after a call, it waits up to `max_wait_s` (at most a quarter of that call) for
-the callers it answered to come back. Past `max_batch_size`, the oldest request goes first with the
+the callers it answered to come back (not for one-shot callers, such as a fan-out's parts, which
+never do). Past `max_batch_size`, the oldest request goes first with the
 requests closest to it in length. A request's many texts run together; one call never mixes
 generation parameters. Why not `@serve.batch`, with figures: docs/decisions.md.
 """
@@ -32,6 +33,7 @@ class _Pending(Generic[ParamsT]):
     params: ParamsT
     future: asyncio.Future
     request_id: str = ""
+    returns: bool = True  # the caller may send again right after its answer (see `submit`)
     enqueued_at: float = field(default_factory=time.monotonic)
 
     @property
@@ -58,7 +60,7 @@ class AdaptiveBatcher(Generic[ParamsT]):
         self._queue: list[_Pending] = []
         self._arrived = asyncio.Event()
         self._worker: asyncio.Task | None = None
-        self._last_batch_size = 0  # texts in the call that just finished; 0 when idle
+        self._last_returning = 0  # texts of returning callers in the call just finished; 0 when idle
         self._last_done_at = 0.0
         self._last_call_s = 0.0
 
@@ -70,16 +72,28 @@ class AdaptiveBatcher(Generic[ParamsT]):
         return sum(item.size for item in self._queue)
 
     async def submit(
-        self, prompts: list[str], params: ParamsT, lengths: list[int], request_id: str = ""
+        self,
+        prompts: list[str],
+        params: ParamsT,
+        lengths: list[int],
+        request_id: str = "",
+        returns: bool = True,
     ) -> list[str]:
         """Queue `prompts` (with their token lengths) and wait for their outputs, in order.
-        `request_id` names the caller's request in the batch's log line."""
-        runs = self.submit_runs(prompts, params, lengths, request_id)
+        `request_id` names the caller's request in the batch's log line. `returns=False` says the
+        caller will not send more right after (a part of a fanned-out request, whose siblings are
+        all queued at once): the batcher does not hold the next call for it."""
+        runs = self.submit_runs(prompts, params, lengths, request_id, returns)
         outputs = await asyncio.gather(*(run for _, run in runs))
         return [text for run in outputs for text in run]
 
     def submit_runs(
-        self, prompts: list[str], params: ParamsT, lengths: list[int], request_id: str = ""
+        self,
+        prompts: list[str],
+        params: ParamsT,
+        lengths: list[int],
+        request_id: str = "",
+        returns: bool = True,
     ) -> list[tuple[int, asyncio.Future]]:
         """Queue `prompts` in runs of at most `max_batch_size`; (index of the run's first prompt,
         future of the run's outputs) for each, in order. Cancelling a future drops its run."""
@@ -87,7 +101,8 @@ class AdaptiveBatcher(Generic[ParamsT]):
         runs = []
         for start in range(0, len(prompts), self.max_batch_size):
             end = start + self.max_batch_size
-            item = _Pending(prompts[start:end], lengths[start:end], params, loop.create_future(), request_id)
+            future = loop.create_future()
+            item = _Pending(prompts[start:end], lengths[start:end], params, future, request_id, returns)
             self._queue.append(item)
             runs.append((start, item.future))
         if not runs:
@@ -109,11 +124,11 @@ class AdaptiveBatcher(Generic[ParamsT]):
                 await self._run(batch)
 
     async def _wait_for_returning_callers(self) -> None:
-        """Right after a call, wait (bounded) for the callers it answered to come back."""
-        if self._last_batch_size == 0:
+        """Right after a call, wait (bounded) for the returning callers it answered to come back."""
+        if self._last_returning == 0:
             return
-        expected = min(self.max_batch_size, self.queued_texts + self._last_batch_size)
-        self._last_batch_size = 0  # wait once per finished call
+        expected = min(self.max_batch_size, self.queued_texts + self._last_returning)
+        self._last_returning = 0  # wait once per finished call
         # Bounded by the config and by a share of the call just run: a replica never idles longer
         # than WAIT_SHARE of its last call waiting for callers that may not come back.
         deadline = self._last_done_at + min(self.max_wait_s, WAIT_SHARE * self._last_call_s)
@@ -158,7 +173,7 @@ class AdaptiveBatcher(Generic[ParamsT]):
         finally:
             self._last_done_at = time.monotonic()
             self._last_call_s = self._last_done_at - started
-            self._last_batch_size = len(prompts)
+            self._last_returning = sum(item.size for item in batch if item.returns)
         seconds = self._last_done_at - started
         logger.info(
             "batch of %d texts from %d requests decoded in %.3f s",

@@ -86,10 +86,11 @@ class Seq2SeqGenerator:
                 )
         return lengths
 
-    async def generate(self, prompts: list[str], params: GenerationParams) -> list[str]:
-        """Outputs for `prompts`, batched with whatever else is queued."""
+    async def generate(self, prompts: list[str], params: GenerationParams, returns: bool = True) -> list[str]:
+        """Outputs for `prompts`, batched with whatever else is queued. `returns=False` for a part
+        of a fanned-out request: no later call waits for its caller to come back (batching.py)."""
         lengths = self._lengths(prompts)
-        outputs = await self._batcher.submit(prompts, params, lengths, current_request_id())
+        outputs = await self._batcher.submit(prompts, params, lengths, current_request_id(), returns)
         self._count_tokens(lengths, outputs)
         return outputs
 

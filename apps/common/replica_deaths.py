@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from ray.exceptions import RayActorError, RayTaskError
+from ray.serve.exceptions import ReplicaUnavailableError
 
 from apps.common.errors import first_line
 from apps.common.metrics import RetryMetrics, metrics_or_none
@@ -33,6 +34,8 @@ T = TypeVar("T")
 def replica_died(exc: BaseException) -> bool:
     """The replica serving the call died or cannot be reached (raised by the handle itself), as
     opposed to an exception raised inside the callee's code, which a second try would repeat."""
+    if isinstance(exc, ReplicaUnavailableError):  # chosen for a call, gone before it was sent
+        return True
     return isinstance(exc, RayActorError) and not isinstance(exc, RayTaskError)
 
 
@@ -66,8 +69,8 @@ async def retry_if_replica_died(
     is sent again, so the retry replaces it, but it starts again at the back of the queue."""
     try:
         return await _within(call(), timeout_s)
-    except (RayActorError, CallTimeoutError) as exc:
-        if isinstance(exc, RayActorError) and not replica_died(exc):
+    except (RayActorError, ReplicaUnavailableError, CallTimeoutError) as exc:
+        if not isinstance(exc, CallTimeoutError) and not replica_died(exc):
             raise
         report_retry(name, name, exc)
     return await _within(call(), timeout_s)

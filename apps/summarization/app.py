@@ -115,7 +115,7 @@ class Summarizer(ModelHealth):
     async def _summarize_chunk(self, chunk: str, params: GenerationParams) -> str:
         """Internal handle entry point, for map-reduce on this deployment's own replicas: the
         summary of one chunk that fits the model's window."""
-        [summary] = await self.generator.generate([self.probe_prefix() + chunk], params)
+        [summary] = await self.generator.generate([self.probe_prefix() + chunk], params, returns=False)
         return summary
 
     def _params(self, request: SummarizeRequest) -> GenerationParams:

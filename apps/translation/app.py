@@ -150,7 +150,7 @@ class Translator(ModelHealth):
     async def _translate_part(self, prompts: list[str], params: GenerationParams) -> list[str]:
         """Internal handle entry point, for fan-out on this deployment's own replicas: the
         translations of one part of a long request (prompts with their task prefix)."""
-        return await self.generator.generate(prompts, params)
+        return await self.generator.generate(prompts, params, returns=False)
 
     def _fans_out(self, job: TranslationJob) -> bool:
         size = self.settings.part_sentences

@@ -36,7 +36,12 @@ class TranslationSettings(ModelAppSettings):
         description="requests one replica fans out at once; more are translated on that replica alone",
     )
     part_calls_in_flight: int = Field(
-        16, ge=1, description="part calls one replica has in flight at once (to every replica)"
+        4,
+        ge=1,
+        description="part calls one replica has in flight at once (to every replica); each is placed "
+        "on the replica with the fewest requests when it is sent, so a few (about replicas x "
+        "max_batch_size / part_sentences) keep every replica's batches full and balance the rest as "
+        "parts finish",
     )
     part_timeout_s: float = Field(
         20.0,

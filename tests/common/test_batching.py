@@ -183,3 +183,42 @@ def test_requests_whose_callers_left_are_not_decoded():
         return model.calls
 
     assert run(scenario()) == [["x"], ["kept"]]
+
+
+class TimedModel(RecordingModel):
+    """A call of 0.4 s that records when each call starts and ends."""
+
+    def __init__(self):
+        super().__init__()
+        self.spans: list[tuple[float, float]] = []
+
+    async def __call__(self, prompts: list[str], params) -> list[str]:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        self.calls.append(list(prompts))
+        await asyncio.sleep(0.4)
+        self.spans.append((started, loop.time()))
+        return [f"{params}:{p}" for p in prompts]
+
+
+@pytest.mark.parametrize("returns", [True, False])
+def test_parts_of_a_fan_out_do_not_hold_the_next_call(returns):
+    """A fanned-out request's parts are queued at once and their callers never come back: the call
+    after the first starts at once. Callers that may return are waited for (a share of the call)."""
+
+    async def scenario():
+        model = TimedModel()
+        batcher = AdaptiveBatcher(model, max_batch_size=16, max_wait_s=1.0)
+        first = asyncio.create_task(batcher.submit(["a"], "p", [1], returns=returns))
+        await asyncio.sleep(0.01)  # "a" is now running; its siblings arrive behind it
+        rest = [asyncio.create_task(batcher.submit([x], "p", [1], returns=returns)) for x in "bcd"]
+        await asyncio.gather(first, *rest)
+        (_, first_end), (second_start, _) = model.spans
+        return model.calls, second_start - first_end
+
+    calls, gap = run(scenario())
+    assert calls == [["a"], ["b", "c", "d"]]
+    if returns:  # waits for "a"'s caller: up to a quarter of the 0.4 s call
+        assert gap >= 0.09
+    else:
+        assert gap < 0.05
