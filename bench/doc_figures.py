@@ -114,7 +114,10 @@ def render_peer_targets(results: dict) -> str:
         for clients in (32, 64):
             value = per.get(workload, {}).get(f"efficiency_{clients}")
             rows.append(
-                (f"{workload}, {clients} clients: efficiency (served / raw) ≥ 0.85", report._fmt(value))
+                (
+                    f"{workload}, {clients} clients: efficiency (served / raw) ≥ 0.85",
+                    report.format_figure(value),
+                )
             )
     lines = [f"| target | this run ({backend}) |", "| --- | --- |"]
     lines += [f"| {target} | {value} |" for target, value in rows]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bench.documents import PREFIX
+from bench.report import format_figure
 
 
 def mean(values: list[float]) -> float | None:
@@ -14,7 +15,7 @@ def speedup(fanout_s: float | None, single_s: float | None) -> float | None:
 
 
 def _fmt(value: float | None, spec: str = ".1f") -> str:
-    return "-" if value is None else format(value, spec)
+    return format_figure(value, spec)
 
 
 def result_line(results: dict) -> str:

@@ -105,7 +105,8 @@ def derive(results: dict) -> None:
         memory["vs_reference"] = memory["rss_mib"] / ref["rss_mib"] if ref and ref["rss_mib"] else None
 
 
-def _fmt(value, spec: str = ".2f", none: str = "-") -> str:
+def format_figure(value, spec: str = ".2f", none: str = "-") -> str:
+    """A figure as the tables print it: `none` where there is none (or NaN)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return none
     return format(value, spec)
@@ -136,10 +137,11 @@ def table(results: dict) -> str:
                     continue
                 bound = ">" if c["latency_is_lower_bound"] else " "
                 lines.append(
-                    f"{system:<{w}}{clients:>8}{c['throughput']:>9.2f}{_fmt(c['p50']):>8}"
-                    f"{bound}{_fmt(c['p95']):>7}{bound}{_fmt(c['p99']):>7}{_fmt(c['avg_batch'], '.1f'):>7}"
+                    f"{system:<{w}}{clients:>8}{c['throughput']:>9.2f}{format_figure(c['p50']):>8}"
+                    f"{bound}{format_figure(c['p95']):>7}{bound}{format_figure(c['p99']):>7}"
+                    f"{format_figure(c['avg_batch'], '.1f'):>7}"
                     f"{c['errors']:>5}"
-                    f"{_fmt(c['x_reference'], '.1f'):>8}{_fmt(c['efficiency']):>7}"
+                    f"{format_figure(c['x_reference'], '.1f'):>8}{format_figure(c['efficiency']):>7}"
                 )
     lines.append(
         "\n'>': requests still in flight when the window closed reach that percentile; it is a "
@@ -149,7 +151,7 @@ def table(results: dict) -> str:
     for m in results["memory"]:
         lines.append(
             f"  {m['system']:<{w}}{m['workload']:<11}{m['rss_mib']:>8.0f}"
-            f"   {_fmt(m['vs_reference'], '.2f')} x reference"
+            f"   {format_figure(m['vs_reference'], '.2f')} x reference"
         )
     lines.append(
         f"\nraw engine ceiling (no Ray; {results['plan']['raw_processes']} processes x 1 thread, "
@@ -200,7 +202,7 @@ def open_loop_table(results: dict) -> str:
             + ("" if s.get("keeping_up", 1.0) >= KEEPING_UP else f", kept up {s['keeping_up']:.2f}")
             for s in o["steps"]
         )
-        bound, rate = f"{o['p99_bound_s']:>9.0f}s", _fmt(o["sustained_rate"])
+        bound, rate = f"{o['p99_bound_s']:>9.0f}s", format_figure(o["sustained_rate"])
         rate += "" if o.get("bracketed", True) else ">"  # no step failed: a lower bound
         lines.append(f"{o['system']:<{w}}{o['workload']:<11}{bound}{rate:>13}   {ladder}")
     return "\n".join(lines)
@@ -302,14 +304,14 @@ def summary_line(results: dict) -> str:
         if w.get(key) is not None
     ]
     line = (
-        f"translate_x={_fmt(per.get('translate', {}).get('x_reference_32'), '.1f')} "
-        f"summarize_x={_fmt(per.get('summarize', {}).get('x_reference_32'), '.1f')} "
-        f"efficiency={_fmt(min(effs) if effs else None)} "
+        f"translate_x={format_figure(per.get('translate', {}).get('x_reference_32'), '.1f')} "
+        f"summarize_x={format_figure(per.get('summarize', {}).get('x_reference_32'), '.1f')} "
+        f"efficiency={format_figure(min(effs) if effs else None)} "
     )
     if "peers" in per:
         line += (
-            f"vs_best_peer={_fmt(per['peers']['vs_best_peer'])} "
-            f"open_loop_vs_best_peer={_fmt(per['peers']['open_loop_vs_best_peer'])} "
+            f"vs_best_peer={format_figure(per['peers']['vs_best_peer'])} "
+            f"open_loop_vs_best_peer={format_figure(per['peers']['open_loop_vs_best_peer'])} "
         )
     return line + f"backend={backend}"
 

@@ -61,6 +61,21 @@ def test_every_route_answers_over_http(deployed):
         assert http.post("/translate", json={"text": ""}).status_code == 422
 
 
+def test_a_request_past_its_timeout_gets_a_clear_408_through_haproxy(deployed):
+    """The request timeout holds under Serve's HAProxy ingress as under its Python proxy
+    (tests/translation/test_backpressure.py): cut to 1 ms for one request with Serve's
+    `x-request-timeout-seconds` header, on a leaf app's route and through the router."""
+    with httpx.Client(base_url=deployed["url"], timeout=60) as http:
+        for path in ("/translate", "/"):
+            response = http.post(
+                path, json={"text": "Hello world!"}, headers={"x-request-timeout-seconds": "0.001"}
+            )
+            assert response.status_code == 408, (path, response.text)
+            assert "Traceback" not in response.text
+            # the stack answers normally right after
+            assert http.post(path, json={"text": "Hello world!"}).status_code == 200
+
+
 def _metric_total(metrics_url: str, name: str, app: str, **labels: str) -> float:
     """A counter summed over every replica of `app` (and series with `labels`)."""
     return metric_total(metrics_url, name, application=app, **labels)
