@@ -164,9 +164,14 @@ def post_burst(url: str, route: str, request_id: str) -> dict:
 
 def lost_with_its_replica(status, body: str, content_type: str) -> bool:
     """What a direct request whose replica died under it gets. Through Serve's HAProxy ingress
-    (as `make run` runs it): the connection closed with no answer. Through Serve's Python proxy:
-    a plain-text 500 with no detail (Ray 2.60). Never our JSON, never a traceback."""
-    closed = status == "RemoteProtocolError" and body == "Server disconnected without sending a response."
+    (as `make run` runs it): the connection closed with no answer, or, if the replica died while
+    sending it (it serves HTTP itself: direct ingress), in the middle of the answer. Through
+    Serve's Python proxy: a plain-text 500 with no detail (Ray 2.60). Never our JSON, never a
+    traceback."""
+    closed = status == "RemoteProtocolError" and (
+        body == "Server disconnected without sending a response."
+        or body.startswith("peer closed connection without sending complete message body")
+    )
     proxy_500 = status == 500 and body == "Internal Server Error" and content_type.startswith("text/plain")
     return closed or proxy_500
 

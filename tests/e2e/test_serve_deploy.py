@@ -108,10 +108,11 @@ def test_requests_latency_and_tokens_reach_prometheus(deployed):
 
 
 def test_batch_sizes_reach_prometheus(deployed):
-    """A list of max_batch_size + 4 texts runs as two model calls (max_batch_size texts, then 4),
-    and the calls and texts are counted on Ray's Prometheus endpoint."""
-    batch = TranslationSettings().max_batch_size  # serve_config.yaml's too (tests/test_defaults.py)
-    english = [list(TRANSLATIONS)[i % len(TRANSLATIONS)] for i in range(batch + 4)]
+    """A list of part_sentences texts (the most one replica translates alone, without fanning out
+    in parts) runs as one model call, counted with its texts on Ray's Prometheus endpoint. (How
+    longer lists split into calls: tests/common/test_batching.py.)"""
+    size = TranslationSettings().part_sentences  # serve_config.yaml's too (tests/test_defaults.py)
+    english = [list(TRANSLATIONS)[i % len(TRANSLATIONS)] for i in range(size)]
     url = deployed["metrics_url"]
 
     def totals() -> tuple[float, float]:
@@ -130,7 +131,7 @@ def test_batch_sizes_reach_prometheus(deployed):
         assert http.post("/translate", json={"texts": english}).status_code == 200
     _wait_for(lambda: totals()[1] >= texts_before + len(english), timeout_s=60)
     calls, texts = totals()
-    assert (calls - calls_before, texts - texts_before) == (2, len(english))
+    assert (calls - calls_before, texts - texts_before) == (1, len(english))
 
 
 def _serve_log_records(cluster) -> list[dict]:
