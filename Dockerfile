@@ -3,9 +3,18 @@
 #   docker build -t registry.example.com/textserve:0.1.0 .     (guide: deploy/README.md)
 # RAY_VERSION must equal rayVersion in deploy/kuberay/rayservice.yaml and the ray the project is
 # tested with: tests/deploy/test_rayservice.py compares all three.
+# The GPU image of deploy/kuberay/rayservice.gpu.yaml, on Ray's CUDA base image (never built: the
+# machine this was written on has no Docker and no GPU; docs/operations.md, "GPU nodes"):
+#   docker build --build-arg RAY_IMAGE_VARIANT=gpu -t registry.example.com/textserve:0.1.0-gpu .
+# CTranslate2's Linux wheel runs on CUDA with the base image's CUDA 12 libraries, and the
+# ctranslate2 backend never imports torch: the CPU torch below is enough there. Only `backend:
+# transformers` on `device: cuda` needs a CUDA torch: add --build-arg
+# TORCH_INDEX_URL=https://download.pytorch.org/whl/<the CUDA tag matching the base image>.
 ARG RAY_VERSION=2.60.0
-FROM rayproject/ray:${RAY_VERSION}-py311-cpu
+ARG RAY_IMAGE_VARIANT=cpu
+FROM rayproject/ray:${RAY_VERSION}-py311-${RAY_IMAGE_VARIANT}
 ARG RAY_VERSION
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 
 # The base image runs as user `ray` (uid 1000, group users), HOME=/home/ray. Both caches are set
 # explicitly so the build step and the replicas agree on them whatever HOME a pod gets.
@@ -15,7 +24,7 @@ ENV HF_HOME=/home/ray/.cache/huggingface \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # torch first, the CPU build from PyTorch's index, so nothing pulls a CUDA build (~GBs)
-RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+RUN pip install torch==2.13.0 --index-url ${TORCH_INDEX_URL}
 
 # made by the image's user (WORKDIR alone would make it root's): pip builds in it
 RUN mkdir -p /home/ray/textserve

@@ -7,7 +7,7 @@ export RAY_AUTH_MODE := disabled
 # (announced). Set HF_HUB_OFFLINE=0 to let transformers download t5-small.
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: run stop test bench bench-path bench-long figures peers lint demo-models install clean
+.PHONY: run stop test system-packages bench bench-path bench-long figures peers lint demo-models install clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,21 @@ demo-models: install
 peers: install
 	$(PY) -m bench.peers.venvs
 
-test: install peers
+# Debian packages the tests drive for real: headless Chromium and its driver (the playground's
+# browser test), Prometheus (every dashboard query evaluated). Installed once, as root or through
+# sudo; nothing is started (the tests start and stop what they use).
+SYSTEM_PACKAGES := chromium chromium-driver prometheus
+system-packages:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		echo "installing Debian packages:" $$missing; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$$sudo apt-get install -y -q --no-install-recommends $$missing >/dev/null \
+		|| { $$sudo apt-get update -q >/dev/null && $$sudo apt-get install -y -q --no-install-recommends $$missing >/dev/null; }; \
+	fi
+
+test: install peers system-packages
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest

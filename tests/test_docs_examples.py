@@ -28,7 +28,12 @@ def test_the_docs_have_python_examples():
 
 @pytest.mark.parametrize(("doc", "number", "block"), BLOCKS, ids=[f"{n}#{i}" for n, i, _ in BLOCKS])
 def test_each_python_example_runs(serve_url, apps, monkeypatch, doc, number, block):
+    from huggingface_hub import constants
+
     monkeypatch.setenv("TEXTSERVE_URL", serve_url)
+    # as in a user's shell: this process sets HF_HUB_OFFLINE=1 for the cluster, and with it
+    # huggingface_hub's InferenceClient refuses every request, to 127.0.0.1 too
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     exec(compile(block, f"docs/{doc} example {number}", "exec"), {})
 
 

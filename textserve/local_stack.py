@@ -224,7 +224,7 @@ All three apps are RUNNING on {base}. Try:
   curl -s -X POST {base}/ -H 'Content-Type: application/json' \\
        -d '{chained}'
 
-API docs: {base}/translate/docs  /summarize/docs  /docs
+API docs:   {base}/docs (every app)    Playground: {base}/playground
 Status:   .venv/bin/serve status        Stop: make stop
 """
 

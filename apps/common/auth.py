@@ -8,7 +8,7 @@ Keys come from the replica's environment, never from serve_config.yaml (a config
   updating the Secret; no restart).
 
 Neither set (or `TEXTSERVE_API_KEYS` empty): authentication is off, as it is locally by default.
-Either set: every route needs a key except the health probe and the API docs (PUBLIC_PATHS); a
+Either set: every route needs a key except the health probe and the API docs and the playground (is_public); a
 file that is set but cannot be read, or holds no key, refuses every request (503): a broken Secret
 must not open the service. A presented key is compared with every configured key in constant time
 (SHA-256 digests through hmac.compare_digest, so neither which key nor how much of one matched shows
@@ -28,9 +28,17 @@ logger = logging.getLogger("ray.serve")
 
 KEYS_ENV = "TEXTSERVE_API_KEYS"
 KEYS_FILE_ENV = "TEXTSERVE_API_KEYS_FILE"
-# Answered without a key: load balancers and Kubernetes probes send none, and the API docs
-# describe the public API (no data). Paths are relative to the app's route prefix.
-PUBLIC_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+# Answered without a key: load balancers and Kubernetes probes send none, and the API docs and
+# the playground's page describe the public API (no data; the playground sends the key it is
+# given with each call). Paths are relative to the app's route prefix.
+PUBLIC_PATHS = frozenset(
+    {"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/playground"}
+)
+PUBLIC_PREFIXES = ("/static/",)  # the docs pages' and the playground's scripts and styles
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
 class KeysUnavailableError(RuntimeError):

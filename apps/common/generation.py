@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 from apps.common.batching import AdaptiveBatcher
-from apps.common.engines import Backend, GenerationParams, Seq2SeqEngine, load_engine
+from apps.common.engines import Backend, Device, GenerationParams, Seq2SeqEngine, load_engine, resolve_device
 from apps.common.errors import InputTooLargeError
 from apps.common.metrics import TokenMetrics, batch_metrics_or_none, metrics_or_none
 from apps.common.request_ids import current_request_id
@@ -126,10 +126,15 @@ class Seq2SeqGenerator:
         return await loop.run_in_executor(self._executor, self.engine.generate, prompts, params)
 
 
-def generator_for(model_id: str, backend: Backend, current: Seq2SeqGenerator | None) -> Seq2SeqGenerator:
-    """The generator for `model_id` on `backend`: the current one if it already serves exactly that
-    (a reconfigure that changes only limits keeps the loaded weights), else a newly loaded one."""
-    if current is not None and (current.engine.model_id, current.engine.backend) == (model_id, backend):
+def generator_for(
+    model_id: str, backend: Backend, current: Seq2SeqGenerator | None, device: Device
+) -> Seq2SeqGenerator:
+    """The generator for `model_id` on `backend` and `device`: the current one if it already serves
+    exactly that (a reconfigure that changes only limits keeps the loaded weights; `auto` counts as
+    the device it resolves to), else a newly loaded one. ModelLoadError if it cannot be loaded."""
+    engine = current.engine if current is not None else None
+    same_model = engine is not None and (engine.model_id, engine.backend) == (model_id, backend)
+    if same_model and engine.device == resolve_device(device, backend):
         return current
     # The old generator, if any, finishes what it has queued and is then freed with its thread.
-    return Seq2SeqGenerator(load_engine(model_id, backend))
+    return Seq2SeqGenerator(load_engine(model_id, backend, device))

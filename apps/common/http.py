@@ -21,7 +21,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from apps.common.auth import PUBLIC_PATHS
+from apps.common.auth import is_public
+from apps.common.docs_pages import add_docs_pages
 from apps.common.errors import ServingError, UserInputError, error_response, new_incident
 from apps.common.json_body import StrictJSONRoute
 from apps.common.metrics import RequestMetrics, metrics_or_none
@@ -94,7 +95,7 @@ class TextServeAPI(FastAPI):
                     "apiKey": {"type": "http", "scheme": "bearer", "description": "an API key"}
                 }
                 for path, operations in schema.get("paths", {}).items():
-                    if path not in PUBLIC_PATHS:
+                    if not is_public(path):
                         for operation in operations.values():
                             operation["security"] = [{"apiKey": []}]
         return self.openapi_schema
@@ -125,15 +126,32 @@ def request_metrics() -> RequestMetrics | None:
     return metrics_or_none(RequestMetrics)
 
 
-def create_app(title: str, description: str, example: dict | None = None) -> FastAPI:
-    app = TextServeAPI(title=title, description=description, version="0.1.0")
+def create_app(
+    title: str,
+    description: str,
+    examples: dict[str, dict] | None = None,
+    openapi_url: str | None = "/openapi.json",
+) -> FastAPI:
+    """An app with our error answers, request guard, metrics and docs pages (/docs, /redoc).
+    `examples`: route path -> an example body, quoted in that route's 422 answers;
+    `openapi_url=None` for an app that serves a document of its own making there (the router)."""
+    app = TextServeAPI(
+        title=title,
+        description=description,
+        version="0.1.0",
+        openapi_url=openapi_url,
+        docs_url=None,
+        redoc_url=None,
+    )
+    add_docs_pages(app, title)
     app.router.route_class = StrictJSONRoute
     app.state.max_body_bytes = DEFAULT_MAX_BODY_BYTES
-    hint = f" Example body: {json.dumps(example)}" if example else ""
+    hints = {path: f" Example body: {json.dumps(body)}" for path, body in (examples or {}).items()}
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         details = describe_validation_errors(exc.errors())
+        hint = hints.get(request.scope["path"].removeprefix(request.scope.get("root_path", "")) or "/", "")
         return error_response(422, "invalid request: " + "; ".join(details) + "." + hint, details)
 
     @app.exception_handler(ServingError)

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from apps.common.auth import PUBLIC_PATHS, ApiKeys, KeysUnavailableError, bearer_token
+from apps.common.auth import ApiKeys, KeysUnavailableError, bearer_token, is_public
 from apps.common.errors import error_response
 from apps.common.settings import HttpSettings
 
@@ -81,7 +81,7 @@ class RequestGuard:
     def _refusal(self, scope) -> JSONResponse | None:
         headers = Headers(scope=scope)
         path = scope["path"].removeprefix(scope.get("root_path", "")) or "/"
-        if path not in PUBLIC_PATHS:
+        if not is_public(path):
             keys = api_keys()
             if keys.enabled:
                 refusal = _auth_refusal(keys, headers.get("authorization"))

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 
-def _usable_text(text: str) -> str:
+def usable_text(text: str) -> str:
+    """`text` if it is a text to work on, else ValueError saying what to send."""
     if not text.strip():
         raise ValueError("text is empty: send the English text to work on")
     try:
@@ -40,7 +41,7 @@ NOT_WHITESPACE = _not_whitespace_class()
 # besides whitespace (the schema's pattern says so; the validator says it in words).
 InputText = Annotated[
     str,
-    AfterValidator(_usable_text),
+    AfterValidator(usable_text),
     Field(
         description="English text", examples=["Hello world!"], json_schema_extra={"pattern": NOT_WHITESPACE}
     ),

@@ -12,6 +12,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
+Device = Literal["cpu", "cuda", "auto"]  # where a model runs (apps/common/engines/devices.py)
 
 
 class StrictSettings(BaseModel):
@@ -37,6 +38,13 @@ class ModelAppSettings(HttpSettings):
     backend: Literal["transformers", "ctranslate2"] = Field(
         "ctranslate2",
         description="transformers (fp32, torch) or ctranslate2 (int8, converted at load time)",
+    )
+    device: Device = Field(
+        "cpu",
+        description="where the model runs: cpu; cuda (a GPU: the replica must see one, so give the "
+        "deployment ray_actor_options.num_gpus; ctranslate2 computes in int8_float16 there, "
+        "transformers in fp32); auto (cuda when the replica sees a CUDA device, else cpu). cuda "
+        "without a CUDA device fails at load, saying so",
     )
     max_input_chars: int = Field(10_000, ge=1, description="longer texts are answered 413")
     num_beams: int = Field(1, ge=1, le=8, description="1 = greedy decoding")

@@ -14,22 +14,48 @@ so each leaf app can be redeployed on its own.
 import asyncio
 from collections.abc import AsyncIterator
 
-from fastapi.responses import JSONResponse
+from fastapi import Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from ray import serve
 
 from apps.common.http import ERROR_RESPONSES, create_app
 from apps.common.request_guard import apply_http_settings
 from apps.common.settings import parse_user_config
 from apps.common.streaming import STREAM_RESPONSE, ndjson_response
+from apps.router.api_document import AppDocument, merge_documents, serve_route_prefixes
 from apps.router.config import RouterSettings
+from apps.router.hf_schemas import (
+    HFSummarizationRequest,
+    HFSummary,
+    HFTranslation,
+    HFTranslationRequest,
+    answered_texts,
+)
 from apps.router.leaf_client import LeafClient, LeafUnavailableError
+from apps.router.playground import PLAYGROUND_DIR, render_page
 from apps.router.schemas import RouteRequest, RouteResponse
 
+# /openapi.json is the merged document of every app (api_document), made on each request
 http_app = create_app(
     "textserve router",
     "Translate, summarize, or summarize then translate, by composing the leaf apps.",
-    example={"text": "Hello world!", "task": "translate", "target_lang": "fr"},
+    examples={
+        "/": {"text": "Hello world!", "task": "translate", "target_lang": "fr"},
+        "/hf/translation": {"inputs": "Hello world!", "parameters": {"src_lang": "en", "tgt_lang": "de"}},
+        "/hf/summarization": {"inputs": "A paragraph of English text ...", "parameters": {}},
+    },
+    openapi_url=None,
 )
+http_app.mount("/static/playground", StaticFiles(directory=PLAYGROUND_DIR), name="playground")
+FRONT_DOOR = (
+    "Every route of every textserve app behind this port, at its real path: translation "
+    "(`/translate`), summarization (`/summarize`) and the router (`/`, `/healthz`, and the Hugging "
+    "Face Inference API's tasks under `/hf/`). Each app's own document is at its prefix "
+    "(`/translate/openapi.json`, `/summarize/openapi.json`). "
+    "[Try them in the playground](/playground)."
+)
+LEAF_ERRORS = {**ERROR_RESPONSES, 503: {"description": "A leaf app is missing or failing"}}
 
 
 # (defined before the deployment: @serve.ingress pickles the routes where the class is defined)
@@ -67,6 +93,7 @@ class Router:
 
     @http_app.get(
         "/healthz",
+        summary="Health of every app",
         responses={503: {"description": "A leaf app is down; `error` names it, `apps` says why"}},
     )
     async def healthz(self) -> JSONResponse:
@@ -99,13 +126,10 @@ class Router:
 
     @http_app.post(
         "/",
+        summary="Translate, summarize, or summarize then translate",
         response_model=RouteResponse,
         response_model_exclude_none=True,
-        responses={
-            **ERROR_RESPONSES,
-            200: STREAM_RESPONSE,
-            503: {"description": "A leaf app is missing or failing"},
-        },
+        responses={**LEAF_ERRORS, 200: STREAM_RESPONSE},
     )
     async def route(self, request: RouteRequest):
         timeout_s = self.settings.leaf_timeout_s
@@ -136,6 +160,78 @@ class Router:
             response.target_lang = translation["target_lang"]
             response.models[self.settings.translation.app] = translation["model"]
         return response
+
+    @http_app.post(
+        "/hf/translation",
+        summary="Translate (Hugging Face Inference API)",
+        response_model=list[HFTranslation],
+        responses=LEAF_ERRORS,
+    )
+    async def hf_translation(self, request: HFTranslationRequest) -> list[HFTranslation]:
+        """The Hugging Face Inference API's translation task: `InferenceClient(model=<this URL>)
+        .translation(text, src_lang="en", tgt_lang="de")`. One answer per input, in order."""
+        answer = await self.translation.call(
+            "translate", request.inputs, request.parameters.tgt_lang, timeout_s=self.settings.leaf_timeout_s
+        )
+        texts = answered_texts(answer, "translation", "translations")
+        return [HFTranslation(translation_text=text) for text in texts]
+
+    @http_app.post(
+        "/hf/summarization",
+        summary="Summarize (Hugging Face Inference API)",
+        response_model=list[HFSummary],
+        responses=LEAF_ERRORS,
+    )
+    async def hf_summarization(self, request: HFSummarizationRequest) -> list[HFSummary]:
+        """The Hugging Face Inference API's summarization task: `InferenceClient(model=<this URL>)
+        .summarization(text, generate_parameters={"max_length": 30})`. One answer per input."""
+        generate = request.parameters.generate_parameters
+        answer = await self.summarization.call(
+            "summarize",
+            request.inputs,
+            generate.max_length if generate else None,
+            generate.min_length if generate else None,
+            timeout_s=self.settings.leaf_timeout_s,
+        )
+        return [HFSummary(summary_text=t) for t in answered_texts(answer, "summary", "summaries")]
+
+    @http_app.get("/openapi.json", include_in_schema=False)
+    async def api_document(self) -> JSONResponse:
+        """Every app's routes at their real paths, asked of the running apps each time (so a leaf
+        app's redeploy shows): the leaf apps' documents through their handles, their route
+        prefixes from Serve's controller."""
+        timeout_s = min(self.settings.health_timeout_s, self.settings.leaf_timeout_s)
+        clients = (self.translation, self.summarization)
+        documents = await asyncio.gather(
+            *(client.ask("api_document", timeout_s=timeout_s) for client in clients), return_exceptions=True
+        )
+        prefixes = await serve_route_prefixes()
+        own = serve.get_replica_context().app_name
+        parts, missing = [AppDocument(own, prefixes.get(own, "/"), self.app.openapi())], {}
+        for client, document in zip(clients, documents, strict=True):
+            name = client.ref.app
+            if isinstance(document, BaseException):
+                missing[name] = str(document)
+            elif name not in prefixes:
+                missing[name] = "no route prefix: not deployed"
+            else:
+                parts.append(AppDocument(name, prefixes[name], document))
+        merged = merge_documents(
+            parts, title="textserve", description=FRONT_DOOR, version=self.app.version, missing=missing
+        )
+        return JSONResponse(merged)
+
+    @http_app.get("/playground", include_in_schema=False)
+    async def playground(self, request: Request) -> HTMLResponse:
+        """A page to try the leaf apps in the browser (apps/router/playground/), through their
+        public HTTP API at the route prefixes Serve has for them now."""
+        prefixes = await serve_route_prefixes()
+        page = render_page(
+            request.scope.get("root_path", ""),
+            prefixes.get(self.settings.translation.app),
+            prefixes.get(self.settings.summarization.app),
+        )
+        return HTMLResponse(page)
 
 
 app = Router.bind()

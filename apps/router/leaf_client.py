@@ -89,9 +89,13 @@ class LeafClient:
         return first, self._rest(stream, timeout_s)
 
     async def probe(self, timeout_s: float) -> dict:
-        """The leaf's health answer (a one-token decode); LeafUnavailableError if it cannot give one.
-        Not counted as a rejection: no user request was turned away."""
-        return await self._call(self._attempt, "health", (), {}, timeout_s)
+        """The leaf's health answer (a one-token decode); LeafUnavailableError if it cannot give one."""
+        return await self.ask("health", timeout_s=timeout_s)
+
+    async def ask(self, method: str, *args: Any, timeout_s: float) -> Any:
+        """`call` for the router's own needs (health, API documents): not counted as a rejection
+        when it fails, as no user request was turned away."""
+        return await self._call(self._attempt, method, args, {}, timeout_s)
 
     async def _counted(self, call: Awaitable[Any]) -> Any:
         try:

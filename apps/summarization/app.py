@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable
 
 from ray import serve
 
+from apps.common.docs_pages import PublishesAPIDocument
 from apps.common.errors import UserInputError
 from apps.common.fan_out import FanOutAdmission, PeerCalls
 from apps.common.generation import GenerationParams, Seq2SeqGenerator, check_input_limits, generator_for
@@ -39,7 +40,7 @@ logger = logging.getLogger("ray.serve")
 http_app = create_app(
     "textserve summarization",
     "Summarize English text with a seq2seq model (t5-small by default).",
-    example={"text": "A paragraph of English text to summarize ...", "max_length": 60},
+    examples={"/": {"text": "A paragraph of English text to summarize ...", "max_length": 60}},
 )
 
 
@@ -60,7 +61,7 @@ def _progress_of_text(emit: Callable[[dict], None], number: int) -> Progress:
     user_config={},
 )
 @serve.ingress(http_app)
-class Summarizer(ModelHealth):
+class Summarizer(ModelHealth, PublishesAPIDocument):
     def __init__(self):
         quiet_user_errors()  # a caller's 4xx through a handle is not logged as our failure
         self.settings: SummarizationSettings | None = None
@@ -70,7 +71,7 @@ class Summarizer(ModelHealth):
 
     def reconfigure(self, user_config: dict) -> None:
         settings = parse_user_config(SummarizationSettings, user_config, "summarization")
-        self.generator = generator_for(settings.model, settings.backend, self.generator)
+        self.generator = generator_for(settings.model, settings.backend, self.generator, settings.device)
         self.generator.configure_batching(settings.max_batch_size, settings.batch_wait_timeout_s)
         apply_http_settings(self.app, settings)
         self._admission.limit = settings.max_map_reduce_requests
@@ -102,6 +103,7 @@ class Summarizer(ModelHealth):
 
     @http_app.post(
         "/",
+        summary="Summarize",
         response_model=SummarizeResponse,
         response_model_exclude_none=True,
         responses={**ERROR_RESPONSES, 200: STREAM_RESPONSE},

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 
 from ray import serve
 
+from apps.common.docs_pages import PublishesAPIDocument
 from apps.common.documents import fit_window, split_sentences
 from apps.common.errors import UserInputError
 from apps.common.fan_out import FanOutAdmission, PeerCalls
@@ -45,7 +46,7 @@ logger = logging.getLogger("ray.serve")
 http_app = create_app(
     "textserve translation",
     "Translate English text with a seq2seq model (t5-small by default).",
-    example={"text": "Hello world!", "target_lang": "fr"},
+    examples={"/": {"text": "Hello world!", "target_lang": "fr"}},
 )
 
 
@@ -58,7 +59,7 @@ http_app = create_app(
     user_config={},
 )
 @serve.ingress(http_app)
-class Translator(ModelHealth):
+class Translator(ModelHealth, PublishesAPIDocument):
     def __init__(self):
         quiet_user_errors()  # a caller's 4xx through a handle is not logged as our failure
         self.settings: TranslationSettings | None = None
@@ -68,7 +69,7 @@ class Translator(ModelHealth):
 
     def reconfigure(self, user_config: dict) -> None:
         settings = parse_user_config(TranslationSettings, user_config, "translation")
-        self.generator = generator_for(settings.model, settings.backend, self.generator)
+        self.generator = generator_for(settings.model, settings.backend, self.generator, settings.device)
         self.generator.configure_batching(settings.max_batch_size, settings.batch_wait_timeout_s)
         apply_http_settings(self.app, settings)
         self._fan_out.limit = settings.max_fan_out_requests
@@ -96,7 +97,7 @@ class Translator(ModelHealth):
         """Handle entry point; same answer as GET /translate/languages."""
         return self._languages().model_dump()
 
-    @http_app.get("/languages", response_model=LanguagesResponse)
+    @http_app.get("/languages", summary="Target languages", response_model=LanguagesResponse)
     async def languages_http(self) -> LanguagesResponse:
         """The target languages this deployment translates into (its user_config's `languages`):
         what `target_lang` accepts."""
@@ -112,6 +113,7 @@ class Translator(ModelHealth):
 
     @http_app.post(
         "/",
+        summary="Translate",
         response_model=TranslateResponse,
         response_model_exclude_none=True,
         responses={**ERROR_RESPONSES, 200: STREAM_RESPONSE},

@@ -1,7 +1,11 @@
-"""Property-based fuzzing of each app's OpenAPI schema with schemathesis, over real HTTP on the
-session cluster: for every operation of /translate, /summarize and the router, schema-valid and
+"""Property-based fuzzing of the front door's OpenAPI document (every app's operations at their
+real paths: the router's merged /openapi.json) with schemathesis, over real HTTP on the session
+cluster: for every operation of /translate, /summarize and the router, schema-valid and
 schema-breaking requests (schemathesis' examples, coverage and fuzzing phases) never get a 5xx,
 every answer's status is one the schema documents, and its body matches the documented schema.
+The merged document is built here from the apps' code as the router builds it from the running
+apps; test_the_served_schemas_are_the_ones_fuzzed ties the two, and each app's own document to
+its code.
 
 Every check is on, positive-data acceptance among them: a body valid by the schema is answered 2xx,
 413 (a size limit of this deployment: characters, tokens) or 422 only for a value this deployment's
@@ -15,15 +19,21 @@ remaining cases are not sent (reported, not failed)."""
 import importlib
 import re
 import time
+from pathlib import Path
 
 import pytest
 import schemathesis
+import yaml
 from schemathesis.config import SchemathesisConfig
+
+from apps.router.api_document import AppDocument, merge_documents
 
 SEED = 20261125
 FUZZ_EXAMPLES = 100
 BUDGET_S = 20  # per operation; in practice each takes a few seconds
-APPS = {"translation": "/translate", "summarization": "/summarize", "router": ""}
+SERVE_CONFIG = yaml.safe_load((Path(__file__).resolve().parents[2] / "serve_config.yaml").read_text())
+ROUTE_PREFIXES = {app["name"]: app["route_prefix"] for app in SERVE_CONFIG["applications"]}
+APPS = ("router", "translation", "summarization")  # in the router's order
 
 CONFIG = {
     "seed": SEED,
@@ -57,12 +67,18 @@ def refused_only_for_a_configured_value(ctx, response, case):
     return None
 
 
-def load_schema(app: str):
-    """The app's OpenAPI schema as its FastAPI app builds it (what it serves, but for `servers`:
-    test_the_served_schemas_are_the_ones_fuzzed checks that)."""
-    module = importlib.import_module(f"apps.{app}.app")
-    config = SchemathesisConfig.from_dict(CONFIG)
-    return schemathesis.openapi.from_dict(module.http_app.openapi(), config=config)
+def app_document(app: str) -> dict:
+    return importlib.import_module(f"apps.{app}.app").http_app.openapi()
+
+
+def merged_document() -> dict:
+    """The front door's document as the router merges it from the running apps."""
+    from apps.router.app import FRONT_DOOR, http_app
+
+    parts = [AppDocument(app, ROUTE_PREFIXES[app], app_document(app)) for app in APPS]
+    return merge_documents(
+        parts, title="textserve", description=FRONT_DOOR, version=http_app.version, missing={}
+    )
 
 
 class Budget:
@@ -73,8 +89,7 @@ class Budget:
         self.sent: dict[str, int] = {}
         self.skipped: dict[str, int] = {}
 
-    def allows(self, app: str, operation: str) -> bool:
-        label = f"{app}: {operation}"
+    def allows(self, label: str) -> bool:
         started = self.started.setdefault(label, time.monotonic())
         if time.monotonic() - started > BUDGET_S:
             self.skipped[label] = self.skipped.get(label, 0) + 1
@@ -86,40 +101,26 @@ class Budget:
 BUDGET = Budget()
 
 
-def fuzz(case, serve_url: str, app: str) -> None:
-    if not BUDGET.allows(app, case.operation.label):
-        return
-    case.call_and_validate(base_url=f"{serve_url}{APPS[app]}")
-
-
-# Loaded at collection, from the apps' code (pytest 9.2 breaks schemathesis' fixture-based loader,
+# Loaded at collection (pytest 9.2 breaks schemathesis' fixture-based loader,
 # `schemathesis.pytest.from_fixture`: it sets `Node._nodeid`, which pytest no longer has).
-translation = load_schema("translation")
-summarization = load_schema("summarization")
-router = load_schema("router")
+front_door = schemathesis.openapi.from_dict(merged_document(), config=SchemathesisConfig.from_dict(CONFIG))
 
 
-@pytest.mark.parametrize("app", list(APPS))
-def test_the_served_schemas_are_the_ones_fuzzed(http, app):
-    module = importlib.import_module(f"apps.{app}.app")
-    served = http.get(f"{APPS[app]}/openapi.json").json()
-    assert served.pop("servers", [{"url": APPS[app]}]) == [{"url": APPS[app]}]
-    assert served == module.http_app.openapi()
+@pytest.mark.parametrize("app", ["translation", "summarization"])
+def test_each_app_serves_its_own_document(http, app):
+    served = http.get(f"{ROUTE_PREFIXES[app]}/openapi.json").json()
+    assert served.pop("servers") == [{"url": ROUTE_PREFIXES[app]}]
+    assert served == app_document(app)
 
 
-@translation.parametrize()
-def test_translation_api(case, serve_url, apps):
-    fuzz(case, serve_url, "translation")
+def test_the_served_document_is_the_one_fuzzed(http):
+    assert http.get("/openapi.json").json() == merged_document()
 
 
-@summarization.parametrize()
-def test_summarization_api(case, serve_url, apps):
-    fuzz(case, serve_url, "summarization")
-
-
-@router.parametrize()
-def test_router_api(case, serve_url, apps):
-    fuzz(case, serve_url, "router")
+@front_door.parametrize()
+def test_api(case, serve_url, apps):
+    if BUDGET.allows(case.operation.label):
+        case.call_and_validate(base_url=serve_url)
 
 
 def test_report_what_was_sent():

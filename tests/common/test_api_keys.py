@@ -200,6 +200,47 @@ def test_health_probe_and_docs_need_no_key(http, keyed_apps):
     assert "401" in schema["paths"]["/"]["post"]["responses"]
 
 
+def test_the_front_doors_document_and_pages_need_no_key_and_say_where_one_is(http, keyed_apps):
+    document = http.get(f"{ROUTER_ROUTE}/openapi.json").json()
+    assert document["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+    for path in (ROUTER_ROUTE, LEAF_ROUTE, f"{LEAF_ROUTE}/languages", f"{ROUTER_ROUTE}/hf/translation"):
+        for operation in document["paths"][path].values():
+            assert operation["security"] == [{"apiKey": []}], path
+    assert "security" not in document["paths"][f"{ROUTER_ROUTE}/healthz"]["get"]
+    assert "security" not in document["paths"]["/summarize"]["post"]  # the session's, with no keys
+    for page in ("/playground", "/docs", "/static/docs/swagger-ui.css", "/static/playground/playground.js"):
+        assert http.get(f"{ROUTER_ROUTE}{page}").status_code == 200, page
+
+
+def test_the_playground_sends_the_key_it_is_given(serve_url, keyed_apps, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.browser import start_chromium
+
+    driver = start_chromium(tmp_path / "profile")
+    try:
+        wait = WebDriverWait(driver, 60, poll_frequency=0.1)
+        driver.get(f"{serve_url}{ROUTER_ROUTE}/playground")
+        error = driver.find_element(By.ID, "translate-error")
+        wait.until(lambda d: error.is_displayed())
+        assert error.text == (
+            "target languages could not be listed: 401: missing API key: send the header "
+            "Authorization: Bearer <your key>"
+        )
+        key = driver.find_element(By.ID, "api-key")
+        key.send_keys(INLINE_KEYS[1])
+        driver.find_element(By.ID, "translate-text").click()  # leaving the field: a change event
+        wait.until(lambda d: d.execute_script("return document.getElementById('target-lang').value") == "fr")
+        driver.find_element(By.ID, "translate-button").click()
+        wait.until(lambda d: d.find_element(By.ID, "translate-status").text in ("done", "failed"))
+        assert driver.find_element(By.ID, "translate-output").text == "Bonjour le monde !"
+        assert not error.is_displayed()
+        driver.save_screenshot(str(tmp_path / "playground-with-key.png"))
+    finally:
+        driver.quit()
+
+
 def test_a_rotated_key_file_takes_effect_without_a_restart(http, keyed_apps, key_file):
     new_key = "key-four-0a9d3e"
     key_file.write_text(f"{new_key}\n")

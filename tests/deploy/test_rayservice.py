@@ -154,6 +154,13 @@ def test_serve_config_v2_is_serve_config_yaml(rayservice):
     from `proxy_location:` on into serveConfigV2."""
     embedded = yaml.safe_load(rayservice["spec"]["serveConfigV2"])
     assert embedded == serve_config()
+    assert rayservice["spec"]["serveConfigV2"] == from_proxy_location(SERVE_CONFIG)  # comments too
+
+
+def from_proxy_location(path: Path) -> str:
+    """A Serve config file's text from `proxy_location:` on: what serveConfigV2 embeds."""
+    text = path.read_text()
+    return text[text.index("proxy_location:") :]
 
 
 def test_serve_config_v2_is_a_valid_serve_deploy_config(rayservice):
@@ -316,9 +323,18 @@ def test_head_and_workers_run_the_project_image_of_the_pinned_ray(rayservice):
     assert name.endswith("/textserve") and tag and tag != "latest", image
     ray_version = cluster(rayservice)["rayVersion"]
     assert ray_version == ray.__version__  # the version the project is tested with
-    base = re.search(r"^FROM rayproject/ray:(\S+)$", DOCKERFILE.read_text(), re.M).group(1)
-    default = re.search(r"^ARG RAY_VERSION=(\S+)$", DOCKERFILE.read_text(), re.M).group(1)
-    assert base.replace("${RAY_VERSION}", default) == f"{ray_version}-py311-cpu"
+    assert dockerfile_base_tag() == f"{ray_version}-py311-cpu"
+
+
+def dockerfile_base_tag(**build_args: str) -> str:
+    """The tag of the Dockerfile's rayproject/ray base image, its ARGs at their defaults or at
+    `build_args` (docker build --build-arg NAME=VALUE)."""
+    dockerfile = DOCKERFILE.read_text()
+    values = dict(re.findall(r"^ARG (\w+)=(\S+)$", dockerfile, re.M)) | build_args
+    base = re.search(r"^FROM rayproject/ray:(\S+)$", dockerfile, re.M).group(1)
+    tag = re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], base)
+    assert "$" not in tag, base
+    return tag
 
 
 def test_gcs_fault_tolerance_uses_the_redis_service_and_its_secret(rayservice, redis):

@@ -109,9 +109,15 @@ def test_missing_leaf_app_is_503_naming_it_then_recovers(http, apps, app, task):
         assert health.json()["error"] == f"not serving: {app}"
         assert health.json()["apps"][app]["status"] == "down"
         assert {a["status"] for name, a in health.json()["apps"].items() if name != app} == {"ok"}
+        # the front door's document follows: the app's routes are gone, and it says why
+        prefix = app_config(apps, app)["route_prefix"]
+        document = http.get("/openapi.json").json()
+        assert not [path for path in document["paths"] if path.startswith(prefix)]
+        assert f"could not be had: {app} (" in document["info"]["description"]
     finally:
         deploy_app(app_config(apps, app))
     assert http.get("/healthz").status_code == 200
+    assert f"{app_config(apps, app)['route_prefix']}" in http.get("/openapi.json").json()["paths"]
     response = http.post("/", json={"text": DOCUMENT, "task": "summarize_then_translate"})
     assert response.status_code == 200
     assert response.json()["translation"] == TRANSLATIONS[SUMMARY]["fr"]
@@ -120,6 +126,7 @@ def test_missing_leaf_app_is_503_naming_it_then_recovers(http, apps, app, task):
 def test_openapi_docs_are_served(http):
     assert http.get("/docs").status_code == 200
     assert "RouteRequest" in http.get("/openapi.json").json()["components"]["schemas"]
+    assert http.get("/playground").status_code == 200
 
 
 def test_healthz_reports_every_leaf_app_serving(http):

@@ -64,6 +64,19 @@ def test_make_run_serves_on_localhost_and_make_stop_leaves_no_trap(tmp_path, ray
 
         answer = requests.post(f"http://127.0.0.1:{http_port}/", json={"text": "Hello world!"}, timeout=60)
         assert answer.json()["translation"] == "Bonjour le monde !"
+        # the front door it prints: every app's routes in one document, and the playground
+        base = f"http://127.0.0.1:{http_port}"
+        assert f"API docs:   {base}/docs (every app)    Playground: {base}/playground" in started.stdout
+        assert all(requests.get(f"{base}{page}", timeout=60).ok for page in ("/docs", "/playground"))
+        paths = requests.get(f"{base}/openapi.json", timeout=60).json()["paths"]
+        assert {
+            "/",
+            "/healthz",
+            "/translate",
+            "/translate/languages",
+            "/summarize",
+            "/hf/translation",
+        } <= set(paths)
         deployed = yaml.safe_load((run_dir / "serve_config.yaml").read_text())
         assert deployed["http_options"]["host"] == "127.0.0.1"  # serve_config.yaml keeps 0.0.0.0
         assert yaml.safe_load(DEFAULT_CONFIG.read_text())["http_options"]["host"] == "0.0.0.0"

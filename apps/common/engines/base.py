@@ -34,8 +34,9 @@ class Seq2SeqEngine(ABC):
     model_type: str  # from the checkpoint's config.json, e.g. "t5"
     max_input_tokens: int  # the longest input the model reads (t5-small: 512)
 
-    def __init__(self, source: ModelSource):
+    def __init__(self, source: ModelSource, device: str):
         self.source = source
+        self.device = device  # resolved: "cpu" or "cuda" (devices.resolve_device)
 
     @property
     def name(self) -> str:

@@ -1,4 +1,5 @@
-"""The CTranslate2 backend: the checkpoint converted to int8, decoded by CTranslate2 on CPU.
+"""The CTranslate2 backend: the checkpoint converted to int8, decoded by CTranslate2 on CPU
+(compute type int8) or a CUDA device (int8_float16: the same int8 weights, float16 activations).
 
 The replica loads only the converted model and a tokenizer read from tokenizer.json: no torch,
 no fp32 weights (measured here: ~270 MB less per replica than with AutoTokenizer + torch).
@@ -11,7 +12,8 @@ import json
 import logging
 
 from apps.common.engines.base import GenerationParams, Seq2SeqEngine, threads_from_env
-from apps.common.engines.ctranslate2_conversion import QUANTIZATION, converted_model_dir
+from apps.common.engines.ctranslate2_conversion import converted_model_dir
+from apps.common.engines.devices import CT2_COMPUTE_TYPES
 from apps.common.engines.tokenizer_files import TokenizerJson
 from apps.common.model_loading import ModelLoadError, ModelSource
 
@@ -21,10 +23,10 @@ logger = logging.getLogger("ray.serve")
 class CTranslate2Engine(Seq2SeqEngine):
     backend = "ctranslate2"
 
-    def __init__(self, source: ModelSource):
+    def __init__(self, source: ModelSource, device: str):
         import ctranslate2
 
-        super().__init__(source)
+        super().__init__(source, device)
         try:
             checkpoint = source.local_dir()
             if not (checkpoint / "tokenizer.json").is_file():
@@ -39,14 +41,21 @@ class CTranslate2Engine(Seq2SeqEngine):
         self.model_type = str(config.get("model_type", ""))
         self.tokenizer = TokenizerJson(checkpoint)
         self.max_input_tokens = self.tokenizer.model_max_length
+        self.compute_type = CT2_COMPUTE_TYPES[device]
         self.translator = ctranslate2.Translator(
             str(self.model_dir),
-            device="cpu",
-            compute_type=QUANTIZATION,
+            device=device,
+            compute_type=self.compute_type,
             inter_threads=1,
             intra_threads=threads_from_env(),
         )
-        logger.info("loaded %s from %s (ctranslate2, %s)", source.model_id, self.model_dir, QUANTIZATION)
+        logger.info(
+            "loaded %s from %s (ctranslate2, %s, %s)",
+            source.model_id,
+            self.model_dir,
+            device,
+            self.compute_type,
+        )
 
     def count_tokens(self, text: str) -> int:
         return self.tokenizer.count_tokens(text)

@@ -1,4 +1,4 @@
-"""The transformers backend: `AutoModelForSeq2SeqLM.generate` in fp32 on CPU."""
+"""The transformers backend: `AutoModelForSeq2SeqLM.generate` in fp32, on CPU or a CUDA device."""
 
 from __future__ import annotations
 
@@ -15,18 +15,18 @@ logger = logging.getLogger("ray.serve")
 class TransformersEngine(Seq2SeqEngine):
     backend = "transformers"
 
-    def __init__(self, source: ModelSource):
+    def __init__(self, source: ModelSource, device: str):
         import torch
 
-        super().__init__(source)
+        super().__init__(source, device)
         self._tokenizer_lock = threading.Lock()
         if threads_from_env():
             torch.set_num_threads(threads_from_env())
         self.tokenizer = load_tokenizer(source)
-        self.model = load_torch_model(source)
+        self.model = load_torch_model(source).to(device)
         self.model_type = getattr(self.model.config, "model_type", "")
         self.max_input_tokens = window_from(getattr(self.tokenizer, "model_max_length", None))
-        logger.info("loaded %s from %s (transformers, fp32)", source.model_id, source.location)
+        logger.info("loaded %s from %s (transformers, fp32, %s)", source.model_id, source.location, device)
 
     # A fast tokenizer keeps its padding settings in shared state: a call without padding (counting
     # tokens on the event loop) in the middle of a padded batch call (on the model thread) made the
@@ -39,7 +39,7 @@ class TransformersEngine(Seq2SeqEngine):
         import torch
 
         with self._tokenizer_lock:
-            batch = self.tokenizer(prompts, return_tensors="pt", padding=True)
+            batch = self.tokenizer(prompts, return_tensors="pt", padding=True).to(self.device)
         with torch.inference_mode():
             output_ids = self.model.generate(
                 **batch,

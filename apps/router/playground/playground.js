@@ -1,0 +1,187 @@
+// The playground: the public HTTP API only (GET /translate/languages, POST /translate,
+// POST /summarize, with "stream": true for newline-delimited JSON events). Nothing else is fetched.
+// The apps' route prefixes come in the page's data attributes (the router fills them in).
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const PREFIXES = { translate: document.body.dataset.translate, summarize: document.body.dataset.summarize };
+const APP_PATH = (task, path = "") => {
+  const prefix = PREFIXES[task];
+  if (!prefix) throw new Error(`the ${task === "translate" ? "translation" : "summarization"} app is not deployed`);
+  return prefix.replace(/\/$/, "") + path;
+};
+const LONG_SAMPLE = Array(10).fill("Hello world! Good morning. Thank you very much. How are you?").join(" ");
+
+function requestHeaders() {
+  const headers = { "Content-Type": "application/json", Accept: "application/json, application/x-ndjson" };
+  const key = $("api-key").value.trim();
+  if (key) headers.Authorization = `Bearer ${key}`;
+  return headers;
+}
+
+// The API's own message: every error answer is {"error": "...", "details": [...]}.
+async function errorMessage(response) {
+  const text = await response.text();
+  try {
+    const body = JSON.parse(text);
+    if (body && body.error) return `${response.status}: ${body.error}`;
+  } catch (_) {
+    // not JSON: say what came
+  }
+  return `${response.status} ${response.statusText}${text ? `: ${text.slice(0, 300)}` : ""}`;
+}
+
+// Each line of an application/x-ndjson body, parsed, as it arrives.
+async function* ndjsonEvents(response) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    buffer += decoder.decode(value || new Uint8Array(), { stream: !done });
+    let newline;
+    while ((newline = buffer.indexOf("\n")) >= 0) {
+      const line = buffer.slice(0, newline).trim();
+      buffer = buffer.slice(newline + 1);
+      if (line) yield JSON.parse(line);
+    }
+    if (done) break;
+  }
+  if (buffer.trim()) yield JSON.parse(buffer);
+}
+
+function showModel(task, model) {
+  $(`${task}-model`).textContent = model ? `answered by ${model}` : "";
+  if (model && model.startsWith("demo:")) {
+    const banner = $("demo-banner");
+    banner.textContent =
+      `Demo mode: ${model} answers. The demo models are tiny T5s built on this machine; they know ` +
+      'only a few phrases ("Hello world!" among them). Configure a real model in serve_config.yaml.';
+    banner.hidden = false;
+  }
+}
+
+// One task's run: the UI state around `work`, its errors shown as the API's message.
+async function run(task, work) {
+  const button = $(`${task}-button`);
+  const error = $(`${task}-error`);
+  const progress = $(`${task}-progress`);
+  error.hidden = true;
+  error.textContent = "";
+  $(`${task}-output`).textContent = "";
+  $(`${task}-model`).textContent = "";
+  $(`${task}-status`).textContent = "working…";
+  progress.hidden = true;
+  button.disabled = true;
+  try {
+    await work();
+    $(`${task}-status`).textContent = "done";
+  } catch (exc) {
+    error.textContent = exc.message;
+    error.hidden = false;
+    $(`${task}-status`).textContent = "failed";
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function post(path, body) {
+  const response = await fetch(path, { method: "POST", headers: requestHeaders(), body: JSON.stringify(body) });
+  if (!response.ok) throw new Error(await errorMessage(response));
+  return response;
+}
+
+// A stream's events, each given to `onEvent`; the `done` event is returned, an `error` event thrown.
+async function streamed(response, onEvent) {
+  for await (const event of ndjsonEvents(response)) {
+    if (event.event === "error") throw new Error(`${event.status}: ${event.error}`);
+    if (event.event === "done") return event;
+    onEvent(event);
+  }
+  throw new Error("the stream ended before its answer (no done event): try again");
+}
+
+function setProgress(task, done, total, label) {
+  const progress = $(`${task}-progress`);
+  progress.hidden = false;
+  progress.max = total;
+  progress.value = done;
+  $(`${task}-status`).textContent = label;
+}
+
+async function translate() {
+  const body = { text: $("translate-text").value, target_lang: $("target-lang").value || undefined };
+  if (!$("translate-stream").checked) {
+    const answer = await (await post(APP_PATH("translate"), body)).json();
+    $("translate-output").textContent = answer.translation;
+    showModel("translate", answer.model);
+    return;
+  }
+  const output = $("translate-output");
+  const done = await streamed(await post(APP_PATH("translate"), { ...body, stream: true }), (event) => {
+    output.textContent += event.translation + event.separator;
+    setProgress("translate", event.index + 1, event.total, `sentence ${event.index + 1} of ${event.total}`);
+  });
+  output.textContent = done.translation;
+  showModel("translate", done.model);
+}
+
+async function summarize() {
+  const body = { text: $("summarize-text").value };
+  const maxLength = $("max-length").value.trim();
+  if (maxLength) body.max_length = Number(maxLength);
+  if (!$("summarize-stream").checked) {
+    const answer = await (await post(APP_PATH("summarize"), body)).json();
+    $("summarize-output").textContent = answer.summary;
+    showModel("summarize", answer.model);
+    return;
+  }
+  const done = await streamed(await post(APP_PATH("summarize"), { ...body, stream: true }), (event) => {
+    setProgress("summarize", event.done, event.total, `level ${event.level}: ${event.done} of ${event.total} chunks`);
+  });
+  $("summarize-output").textContent = done.summary;
+  showModel("summarize", done.model);
+}
+
+async function loadLanguages() {
+  const select = $("target-lang");
+  const error = $("translate-error");
+  let response;
+  try {
+    response = await fetch(APP_PATH("translate", "/languages"), { headers: requestHeaders() });
+    if (!response.ok) throw new Error(await errorMessage(response));
+  } catch (exc) {
+    error.textContent = `target languages could not be listed: ${exc.message}`;
+    error.hidden = false;
+    return;
+  }
+  const answer = await response.json();
+  select.replaceChildren(
+    ...answer.languages.map((language) => new Option(`${language.name} (${language.code})`, language.code)),
+  );
+  select.value = answer.default;
+  error.hidden = true;
+  showModel("translate", answer.model);
+  $("translate-model").textContent = "";
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("api-key").value = sessionStorage.getItem("textserve-api-key") || "";
+  $("api-key").addEventListener("change", () => {
+    sessionStorage.setItem("textserve-api-key", $("api-key").value.trim());
+    loadLanguages();
+  });
+  $("long-sample").addEventListener("click", () => {
+    $("translate-text").value = LONG_SAMPLE;
+    $("translate-stream").checked = true;
+  });
+  $("translate-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    run("translate", translate);
+  });
+  $("summarize-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    run("summarize", summarize);
+  });
+  loadLanguages();
+});

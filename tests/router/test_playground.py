@@ -1,0 +1,130 @@
+"""GET /playground in a real headless Chromium (tests/browser.py) against the session's apps: it
+types, clicks, waits for the answers and checks the demo models' exact outputs; a screenshot of
+each state is saved under the test's tmp dir."""
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from tests.browser import start_chromium
+from textserve.demo_phrases import SUMMARIES, TRANSLATIONS
+
+DOCUMENT, SUMMARY = next(iter(SUMMARIES.items()))
+SAMPLE_SENTENCES = ["Hello world!", "Good morning.", "Thank you very much.", "How are you?"]  # playground.js
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    driver = start_chromium(tmp_path_factory.mktemp("chromium-profile"))
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def page(browser, serve_url, apps, tmp_path):
+    """The playground, loaded, its languages listed."""
+    browser.get(f"{serve_url}/playground")
+    wait_for(browser, lambda d: d.execute_script("return document.getElementById('target-lang').value"))
+    yield browser
+    browser.save_screenshot(str(tmp_path / "playground.png"))
+
+
+def wait_for(driver, condition, timeout_s: float = 60):
+    return WebDriverWait(driver, timeout_s, poll_frequency=0.1).until(condition)
+
+
+def text_of(driver, element_id: str) -> str:
+    return driver.find_element(By.ID, element_id).text
+
+
+def finished(task: str):
+    return lambda d: text_of(d, f"{task}-status") in ("done", "failed")
+
+
+def type_into(driver, element_id: str, text: str) -> None:
+    element = driver.find_element(By.ID, element_id)
+    element.clear()
+    element.send_keys(text)
+
+
+def test_translates_hello_world_in_the_default_language(page, http, tmp_path):
+    assert page.title == "textserve playground"
+    listed = http.get("/translate/languages").json()
+    languages = Select(page.find_element(By.ID, "target-lang"))
+    assert [(o.get_attribute("value"), o.text) for o in languages.options] == [
+        (language["code"], f"{language['name']} ({language['code']})") for language in listed["languages"]
+    ]
+    assert languages.first_selected_option.get_attribute("value") == listed["default"] == "fr"
+    type_into(page, "translate-text", "Hello world!")
+    page.find_element(By.ID, "translate-button").click()
+    wait_for(page, finished("translate"))
+    assert text_of(page, "translate-output") == "Bonjour le monde !"
+    assert text_of(page, "translate-model") == "answered by demo:demo-translation"
+    banner = page.find_element(By.ID, "demo-banner")
+    assert banner.is_displayed() and banner.text.startswith("Demo mode: demo:demo-translation answers.")
+    assert not page.find_element(By.ID, "translate-error").is_displayed()
+    page.save_screenshot(str(tmp_path / "hello-world.png"))
+    assert (tmp_path / "hello-world.png").stat().st_size > 10_000
+
+
+def test_a_long_text_streams_with_its_progress(page):
+    Select(page.find_element(By.ID, "target-lang")).select_by_value("de")
+    page.find_element(By.ID, "long-sample").click()
+    assert page.find_element(By.ID, "translate-stream").is_selected()
+    page.find_element(By.ID, "translate-button").click()
+    progress = page.find_element(By.ID, "translate-progress")
+    # sentences appear as they are translated: the bar shows up before the answer is whole
+    wait_for(page, lambda d: progress.is_displayed())
+    wait_for(page, finished("translate"))
+    expected = " ".join([TRANSLATIONS[sentence]["de"] for sentence in SAMPLE_SENTENCES] * 10)
+    assert text_of(page, "translate-output") == expected
+    assert progress.get_attribute("max") == "40" and progress.get_attribute("value") == "40"
+    assert text_of(page, "translate-model") == "answered by demo:demo-translation"
+
+
+def test_summarizes_with_a_length(page):
+    type_into(page, "summarize-text", DOCUMENT)
+    type_into(page, "max-length", "30")
+    page.find_element(By.ID, "summarize-stream").click()
+    page.find_element(By.ID, "summarize-button").click()
+    wait_for(page, finished("summarize"))
+    assert text_of(page, "summarize-output") == SUMMARY
+    assert text_of(page, "summarize-model") == "answered by demo:demo-summarization"
+
+
+def test_errors_show_the_apis_message(page):
+    type_into(page, "translate-text", "   ")
+    page.find_element(By.ID, "translate-button").click()
+    wait_for(page, finished("translate"))
+    error = page.find_element(By.ID, "translate-error")
+    assert error.is_displayed()
+    assert error.text.startswith(
+        "422: invalid request: text: text is empty: send the English text to work on"
+    )
+    assert text_of(page, "translate-output") == ""
+    type_into(page, "summarize-text", DOCUMENT)
+    type_into(page, "max-length", "100000")
+    page.find_element(By.ID, "summarize-button").click()
+    wait_for(page, finished("summarize"))
+    assert "max_length 100000 is above this service's limit" in text_of(page, "summarize-error")
+
+
+def test_the_page_fetches_nothing_from_outside(page, serve_url):
+    resources = page.execute_script(
+        "return performance.getEntriesByType('resource').map((entry) => entry.name)"
+    )
+    assert resources, "the page loaded no script or style"
+    assert all(url.startswith(serve_url) for url in resources), resources
+
+
+def test_the_docs_page_lists_every_app_and_links_the_playground(browser, serve_url, apps, tmp_path):
+    browser.get(f"{serve_url}/docs")
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock-summary-path"))
+    paths = {
+        e.text.replace("\u200b", "") for e in browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")
+    }
+    assert {"/", "/healthz", "/translate", "/translate/languages", "/summarize"} <= paths
+    assert {"/hf/translation", "/hf/summarization"} <= paths
+    link = browser.find_element(By.LINK_TEXT, "Try them in the playground")
+    assert link.get_attribute("href") == f"{serve_url}/playground"
+    browser.save_screenshot(str(tmp_path / "docs.png"))
