@@ -7,7 +7,7 @@ export RAY_AUTH_MODE := disabled
 # (announced). Set HF_HUB_OFFLINE=0 to let transformers download t5-small.
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: run stop test system-packages bench bench-path bench-long figures peers lint demo-models install clean
+.PHONY: run stop test system-packages bench bench-path bench-long bench-mixed figures peers lint demo-models install clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,12 @@ bench-path: $(VENV)/.bench-installed
 # Options: BENCH_ARGS=--quick (1 document each, none at once)
 bench-long: $(VENV)/.bench-installed
 	$(PY) -m bench.long_document $(BENCH_ARGS)
+
+# Interactive sentences alone and beside a bulk stream (long documents, 64-text lists) on the same
+# replicas, one queue oldest first (FIFO) vs classes; and the sentence cache on a document whose
+# sentences repeat 4x. Writes bench/results/mixed-load-<date>.json. Options: BENCH_ARGS=--quick
+bench-mixed: $(VENV)/.bench-installed
+	$(PY) -m bench.mixed_load $(BENCH_ARGS)
 
 # The figures docs/*.md quote from tests (faults, backpressure, autoscaling): run those tests,
 # record their figures in bench/results/reliability/ and render every figures region of the docs

@@ -4,9 +4,11 @@ Python proxy (the seed guide's stack)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from textserve.haproxy import haproxy_env
@@ -66,3 +68,26 @@ def stop_cluster() -> None:
     _env.clear()
     if "dir" in _haproxy:
         shutil.rmtree(_haproxy.pop("dir"), ignore_errors=True)
+
+
+@contextlib.contextmanager
+def own_cluster(prefix: str, keep_logs: bool = False, **options) -> Iterator[tuple[int, str, Path]]:
+    """start_cluster (`options`) with Ray in a temp dir of its own, so its logs are ours alone (others
+    may run Ray here too); yields (HTTP port, metrics URL, that dir). Stops exactly this cluster
+    afterwards and removes the dir unless `keep_logs`."""
+    ray_tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    previous_tmp = os.environ.get("RAY_TMPDIR")
+    os.environ["RAY_TMPDIR"] = str(ray_tmp)
+    try:
+        port, metrics_url = start_cluster(**options)
+        try:
+            yield port, metrics_url, ray_tmp
+        finally:
+            stop_cluster()
+    finally:
+        if previous_tmp is None:
+            os.environ.pop("RAY_TMPDIR", None)
+        else:
+            os.environ["RAY_TMPDIR"] = previous_tmp
+        if not keep_logs:
+            shutil.rmtree(ray_tmp, ignore_errors=True)

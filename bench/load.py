@@ -39,10 +39,19 @@ class CellResult:
 
 
 class _Client(threading.Thread):
-    def __init__(self, number: int, host: str, port: int, path: str, bodies: list[bytes], state: _Run):
+    def __init__(
+        self,
+        number: int,
+        host: str,
+        port: int,
+        path: str,
+        bodies: list[bytes],
+        state: _Run,
+        think_s: float = 0.0,
+    ):
         super().__init__(daemon=True, name=f"bench-client-{number}")
         self.number, self.host, self.port, self.path = number, host, port, path
-        self.bodies, self.state = bodies, state
+        self.bodies, self.state, self.think_s = bodies, state, think_s
         self.conn: http.client.HTTPConnection | None = None
         self.in_flight_since: float | None = None
 
@@ -68,6 +77,8 @@ class _Client(threading.Thread):
             if run.stop.is_set() and status == 0:
                 return  # cut off at the end of the window: counted as censored by the runner
             run.record(started, time.perf_counter(), status)
+            if self.think_s:
+                run.stop.wait(self.think_s)  # a person reading the answer before the next request
         self._close()
 
     def cut_off(self) -> None:
@@ -115,11 +126,13 @@ def closed_loop(
     duration_s: float,
     warmup_s: float = 0.0,
     max_requests: int = 20_000,
+    think_s: float = 0.0,
 ) -> CellResult:
-    """Drive `clients` closed-loop clients for `warmup_s + duration_s`; measure the last `duration_s`."""
+    """Drive `clients` closed-loop clients for `warmup_s + duration_s`; measure the last `duration_s`.
+    Each waits `think_s` after an answer before its next request (0: at once)."""
     encoded = [json.dumps(body).encode() for body in bodies]
     run = _Run(max_requests, timeout_s=duration_s + warmup_s + 120)
-    threads = [_Client(number, host, port, path, encoded, run) for number in range(clients)]
+    threads = [_Client(number, host, port, path, encoded, run, think_s) for number in range(clients)]
     began = time.perf_counter()
     for thread in threads:
         thread.start()

@@ -1,4 +1,5 @@
-"""The replicas' own counters, read from Ray's Prometheus endpoint, per replica."""
+"""The replicas' own counters, read from Ray's Prometheus endpoint: per replica, and per request class
+(queue wait) and cache result (`make bench-mixed`)."""
 
 from __future__ import annotations
 
@@ -25,3 +26,40 @@ def settled_counters(metrics_url: str, app: str, timeout_s: float = 10) -> dict[
 
 def delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
     return {replica: after[replica] - before.get(replica, 0.0) for replica in after}
+
+
+def class_counters(metrics_text: str, app: str) -> dict:
+    """One app's queue wait per class (`priority`: count, seconds), cache lookups per `result`
+    (hit, miss), and its model calls and texts in them, summed over replicas."""
+
+    def by(name: str, label: str) -> dict[str, float]:
+        return totals_by(metrics_text, name, label, application=app)
+
+    seconds = by("ray_textserve_queue_wait_seconds_sum", "priority")
+    return {
+        "queue_wait": {
+            p: {"count": n, "sum_s": seconds.get(p, 0.0)}
+            for p, n in by("ray_textserve_queue_wait_seconds_count", "priority").items()
+        },
+        "cache": by("ray_textserve_cache_lookups_total", "result"),
+        "calls": sum(by("ray_textserve_model_calls_total", "replica").values()),
+        "texts": sum(by("ray_textserve_batched_texts_total", "replica").values()),
+    }
+
+
+def settled_class_counters(metrics_url: str, app: str, timeout_s: float = 10) -> dict:
+    return settled(lambda: class_counters(scrape(metrics_url), app), timeout_s)
+
+
+def class_delta(after: dict, before: dict) -> dict:
+    """What happened between two class_counters readings; avg_batch: texts per model call."""
+    calls, texts = after["calls"] - before["calls"], after["texts"] - before["texts"]
+    return {
+        "queue_wait": {
+            p: {key: value - before["queue_wait"].get(p, {}).get(key, 0.0) for key, value in w.items()}
+            for p, w in after["queue_wait"].items()
+        },
+        "cache": {result: n - before["cache"].get(result, 0.0) for result, n in after["cache"].items()},
+        "model_calls": calls,
+        "avg_batch": texts / calls if calls else None,
+    }

@@ -1,18 +1,20 @@
-"""Text generation for a deployment: input-size checks, adaptive batching, and the model call on a
-worker thread (one call at a time per replica, so the replica's event loop keeps accepting requests).
+"""Text generation for a deployment: input-size checks, the sentence cache, adaptive batching by
+class, and the model calls on lane threads (one call at a time per lane, so the replica's event
+loop keeps accepting requests).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 
-from apps.common.batching import AdaptiveBatcher
+from apps.common.batching import NO_TICKET, AdaptiveBatcher
 from apps.common.engines import Backend, Device, GenerationParams, Seq2SeqEngine, load_engine, resolve_device
 from apps.common.errors import InputTooLargeError
-from apps.common.metrics import TokenMetrics, batch_metrics_or_none, metrics_or_none
+from apps.common.lanes import BULK_NICE, ModelLane
+from apps.common.metrics import SchedulingMetrics, TokenMetrics, metrics_or_none
 from apps.common.request_ids import current_request_id
+from apps.common.scheduling import Ticket
+from apps.common.sentence_cache import Lookup, SentenceCache
 from apps.common.settings import ModelAppSettings
 
 __all__ = ["GenerationParams", "Seq2SeqGenerator", "check_input_limits", "generator_for"]
@@ -45,13 +47,18 @@ def check_input_limits(texts: list[str], limits: ModelAppSettings) -> None:
 
 
 class Seq2SeqGenerator:
+    """One model on its lanes (apps/common/lanes.py), behind the batcher and the sentence cache."""
+
     def __init__(self, engine: Seq2SeqEngine):
         self.engine = engine
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")
+        self._lane = ModelLane("interactive")
+        self._bulk_lane: ModelLane | None = None
+        self._bulk_generate = None  # the engine's background worker, made on the bulk lane
+        self._cache = SentenceCache()
         self._token_metrics = metrics_or_none(TokenMetrics)
-        metrics = batch_metrics_or_none()
+        self._metrics = metrics_or_none(SchedulingMetrics)
         self._batcher: AdaptiveBatcher[GenerationParams] = AdaptiveBatcher(
-            self._call_model, on_batch=metrics.record if metrics else None
+            self._call_model, observer=self._metrics
         )
 
     @property
@@ -62,8 +69,21 @@ class Seq2SeqGenerator:
     def uses_t5_prefixes(self) -> bool:
         return self.engine.uses_t5_prefixes
 
-    def configure_batching(self, max_batch_size: int, batch_wait_timeout_s: float) -> None:
-        self._batcher.configure(max_batch_size, batch_wait_timeout_s)
+    def configure(self, settings: ModelAppSettings) -> None:
+        """Batch limits, classes (a bulk lane when `bulk_max_wait_s` > 0) and the cache's size."""
+        if settings.bulk_max_wait_s > 0 and self._bulk_lane is None:
+            self._bulk_lane = ModelLane("bulk", BULK_NICE)
+            self._bulk_generate = self._bulk_lane.call_now(self.engine.background_worker)
+        elif settings.bulk_max_wait_s == 0 and self._bulk_lane is not None:
+            self._bulk_lane.close()
+            self._bulk_lane = self._bulk_generate = None
+        self._batcher.configure(
+            settings.max_batch_size,
+            settings.batch_wait_timeout_s,
+            self._call_bulk_model if self._bulk_lane is not None else None,
+            settings.bulk_max_wait_s,
+        )
+        self._cache.resize(settings.cache_entries)
 
     @property
     def max_input_tokens(self) -> int:
@@ -86,24 +106,51 @@ class Seq2SeqGenerator:
                 )
         return lengths
 
-    async def generate(self, prompts: list[str], params: GenerationParams, returns: bool = True) -> list[str]:
-        """Outputs for `prompts`, batched with whatever else is queued. `returns=False` for a part
-        of a fanned-out request: no later call waits for its caller to come back (batching.py)."""
-        lengths = self._lengths(prompts)
-        outputs = await self._batcher.submit(prompts, params, lengths, current_request_id(), returns)
-        self._count_tokens(lengths, outputs)
-        return outputs
+    def lookup(self, prompts: list[str], params: GenerationParams) -> Lookup:
+        """`prompts` against this replica's sentence cache (counted in the metrics): what is known,
+        and what is left to decode, each prompt once (sentence_cache.py)."""
+        lookup = self._cache.lookup(params, prompts)
+        if self._metrics is not None and self._cache.capacity > 0:
+            self._metrics.record_lookups(lookup.hits, len(lookup.misses))
+        return lookup
 
-    async def generate_stream(self, prompts: list[str], params: GenerationParams) -> AsyncIterator[list[str]]:
-        """Outputs for `prompts` in order, a batch-sized run at a time, each as soon as it (and
-        every run before it) is decoded. All runs are queued at once, so they batch as `generate`'s do."""
-        lengths = self._lengths(prompts)
-        runs = self._batcher.submit_runs(prompts, params, lengths, current_request_id())
+    async def generate(
+        self, prompts: list[str], params: GenerationParams, returns: bool = True, ticket: Ticket = NO_TICKET
+    ) -> list[str]:
+        """Outputs for `prompts`: from the cache, else batched with whatever else is queued (a
+        prompt repeated here is decoded once). `returns=False` for a part of a fanned-out request:
+        no later call waits for its caller to come back (batching.py). `ticket`: its class and
+        deadline (DeadlineExceededError past it)."""
+        lookup = self.lookup(prompts, params)
+        if lookup.misses:
+            lengths = self._lengths(lookup.misses)
+            outputs = await self._batcher.submit(
+                lookup.misses, params, lengths, current_request_id(), returns, ticket
+            )
+            lookup.fill(0, outputs)
+            self._count_tokens(lengths, outputs)
+        return lookup.take_ready()
+
+    async def generate_stream(
+        self, prompts: list[str], params: GenerationParams, ticket: Ticket = NO_TICKET
+    ) -> AsyncIterator[list[str]]:
+        """Outputs for `prompts` in order, as soon as they (and every one before them) are known:
+        cached ones at once, the rest a batch-sized run at a time. All runs are queued at once, so
+        they batch as `generate`'s do."""
+        lookup = self.lookup(prompts, params)
+        lengths = self._lengths(lookup.misses)
+        runs = self._batcher.submit_runs(lookup.misses, params, lengths, current_request_id(), True, ticket)
         try:
+            ready = lookup.take_ready()
+            if ready:
+                yield ready
             for start, run in runs:
                 outputs = await run
+                lookup.fill(start, outputs)
                 self._count_tokens(lengths[start : start + len(outputs)], outputs)
-                yield outputs
+                ready = lookup.take_ready()
+                if ready:
+                    yield ready
         finally:
             for _, run in runs:  # a caller that stops reading frees the batcher of the rest
                 run.cancel()
@@ -122,8 +169,10 @@ class Seq2SeqGenerator:
         return {"status": "ok", "model": self.name, "backend": self.engine.backend}
 
     async def _call_model(self, prompts: list[str], params: GenerationParams) -> list[str]:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.engine.generate, prompts, params)
+        return await self._lane.call(self.engine.generate, prompts, params)
+
+    async def _call_bulk_model(self, prompts: list[str], params: GenerationParams) -> list[str]:
+        return await self._bulk_lane.call(self._bulk_generate, prompts, params)
 
 
 def generator_for(

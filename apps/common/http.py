@@ -13,9 +13,9 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
@@ -27,6 +27,7 @@ from apps.common.errors import ServingError, UserInputError, error_response, new
 from apps.common.json_body import StrictJSONRoute
 from apps.common.metrics import RequestMetrics, metrics_or_none
 from apps.common.request_guard import DEFAULT_MAX_BODY_BYTES, RequestGuard, api_keys
+from apps.common.scheduling import TIMEOUT_HEADER
 
 logger = logging.getLogger("ray.serve")
 
@@ -41,6 +42,10 @@ ERROR_RESPONSES = {
         "model": ErrorResponse,
         "description": "Missing or wrong API key (only when the service is configured with API keys)",
     },
+    408: {
+        "description": "Ray Serve's request timeout passed (X-Request-Timeout-Seconds, or the server's "
+        "request_timeout_s): Serve's own plain-text answer; the request's queued work was dropped"
+    },
     413: {
         "model": ErrorResponse,
         "description": "Body larger than max_body_bytes, a text longer than max_input_chars or than "
@@ -53,7 +58,28 @@ ERROR_RESPONSES = {
         "description": "Overloaded: the app's queue is full (Serve's backpressure; retry after "
         "Retry-After), or API keys are configured but cannot be read"
     },
+    504: {
+        "model": ErrorResponse,
+        "description": "The request's deadline (timeout_s, X-Request-Timeout-Seconds or the server's "
+        "request timeout) passed before it could be answered: its work was dropped, not decoded",
+    },
 }
+
+# The X-Request-Timeout-Seconds header of the routes that decode: Ray Serve's own per-request
+# timeout (its proxy answers 408 past it), which the queue also keeps (apps/common/scheduling.py).
+RequestTimeoutHeader = Annotated[
+    str | None,
+    Header(
+        alias=TIMEOUT_HEADER,
+        description="seconds this client waits for the answer: Ray Serve's per-request timeout (it "
+        "answers 408 when they pass; 0 or less: no timeout), also the request's deadline in the "
+        "queue (with the body's timeout_s, the sooner applies): work that cannot be decoded in "
+        "time is dropped and answered 504",
+        # (an example of its own: without one, FastAPI's "no example" sentinel does not survive
+        # Serve's pickling of the routes, and the served document gained "example": {})
+        openapi_examples={"ten seconds": {"value": "10"}},
+    ),
+]
 
 
 def describe_validation_errors(errors: Sequence[dict]) -> list[str]:

@@ -11,13 +11,17 @@ MetricsT = TypeVar("MetricsT")
 
 BATCH_SIZE_BOUNDARIES = [1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 128, 256]
 CALL_SECONDS_BOUNDARIES = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+QUEUE_WAIT_BOUNDARIES = [0.001, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 
 
-class BatchMetrics:
-    """Texts per model call and the call's duration: what batching really achieves.
+class SchedulingMetrics:
+    """What the batcher and the sentence cache do (apps/common/batching.py, sentence_cache.py).
 
-    Ray exports a histogram's sum from bucket midpoints, so the exact mean batch size is
-    texts / calls from the two counters; the histogram shows the distribution."""
+    Texts per model call and the call's duration: what batching really achieves. Ray exports a
+    histogram's sum from bucket midpoints, so the exact mean batch size is texts / calls from the
+    two counters; the histogram shows the distribution. Queue wait per class (`priority`);
+    texts dropped for their deadline, undecoded (`decoded="false"`) or decoded for nobody
+    (`decoded="true"`: the deadline passed during the call); cache lookups by `result`."""
 
     def __init__(self) -> None:
         from ray.serve import metrics
@@ -36,12 +40,42 @@ class BatchMetrics:
             description="Duration of one batched model call, in seconds.",
             boundaries=CALL_SECONDS_BOUNDARIES,
         )
+        self.queue_wait = metrics.Histogram(
+            "textserve_queue_wait_seconds",
+            description="Time a request's texts waited in the replica's queue for a model call, by class.",
+            boundaries=QUEUE_WAIT_BOUNDARIES,
+            tag_keys=("priority",),
+        )
+        self.expired = metrics.Counter(
+            "textserve_expired_texts",
+            description="Texts dropped because their request's deadline passed: before decoding "
+            '(decoded="false") or during it (decoded="true", work wasted).',
+            tag_keys=("decoded",),
+        )
+        self.lookups = metrics.Counter(
+            "textserve_cache_lookups",
+            description="Prompts looked up in the sentence cache: hit (cached, or repeated in the "
+            "request) or miss (decoded).",
+            tag_keys=("result",),
+        )
 
-    def record(self, texts: int, seconds: float) -> None:
+    def record_batch(self, texts: int, seconds: float) -> None:
         self.calls.inc()
         self.texts.inc(texts)
         self.batch_size.observe(texts)
         self.call_seconds.observe(seconds)
+
+    def record_wait(self, priority: str, seconds: float) -> None:
+        self.queue_wait.observe(seconds, tags={"priority": priority})
+
+    def record_expired(self, texts: int, decoded: bool) -> None:
+        self.expired.inc(texts, tags={"decoded": "true" if decoded else "false"})
+
+    def record_lookups(self, hits: int, misses: int) -> None:
+        if hits:
+            self.lookups.inc(hits, tags={"result": "hit"})
+        if misses:
+            self.lookups.inc(misses, tags={"result": "miss"})
 
 
 class TokenMetrics:
@@ -133,7 +167,3 @@ def metrics_or_none(factory: type[MetricsT]) -> MetricsT | None:
     except Exception as exc:
         logger.warning("%s unavailable: %s", factory.__name__, exc)
         return None
-
-
-def batch_metrics_or_none() -> BatchMetrics | None:
-    return metrics_or_none(BatchMetrics)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -81,6 +81,20 @@ class TextOrTexts(BaseModel):
         None,
         description="many English texts at once; the answer lists their results in the same order",
         examples=[["Hello world!", "How are you?"]],
+    )
+
+    priority: Literal["interactive", "bulk"] | None = Field(
+        None,
+        description="bulk: queue this request behind interactive work. A request is bulk anyway when "
+        "it is big (a long document, a long list: the app's interactive_max_chars and "
+        "interactive_max_texts); asking for interactive does not change that",
+    )
+    timeout_s: Annotated[float, Field(gt=0, le=86_400, allow_inf_nan=False)] | None = Field(
+        None,
+        description="seconds this client waits for the answer: work that cannot be decoded within them "
+        "is dropped, not decoded, and answered 504 (as X-Request-Timeout-Seconds; the sooner of the "
+        "two, and of the server's own request timeout, applies)",
+        examples=[10],
     )
 
     @classmethod

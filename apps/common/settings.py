@@ -64,6 +64,32 @@ class ModelAppSettings(HttpSettings):
         "their next request (fills the next batch; never more than a quarter of that call); an idle "
         "replica never waits",
     )
+    interactive_max_chars: int = Field(
+        2000,
+        ge=0,
+        description="a request with more characters than this in all (a long document, a big list) is "
+        "bulk work; a sentence or a paragraph is interactive (docs/configuration.md, Classes)",
+    )
+    interactive_max_texts: int = Field(
+        4, ge=1, description="a request with more texts than this in its `texts` list is bulk work"
+    )
+    bulk_max_wait_s: float = Field(
+        2.0,
+        ge=0,
+        le=60,
+        description="classes on (> 0): interactive work has its own model thread, bulk work one at a "
+        "lower OS priority; after this many seconds of back-to-back interactive calls with bulk work "
+        "waiting, the next call takes the oldest bulk work (no starvation). 0: no classes, one queue "
+        "oldest first",
+    )
+    cache_entries: int = Field(
+        10_000,
+        ge=0,
+        le=1_000_000,
+        description="outputs kept per replica (least recently used dropped first), by generation "
+        "parameters and prompt; a prompt repeated within a request is decoded once. 0: no cache, "
+        "every prompt decoded",
+    )
 
     @model_validator(mode="after")
     def _one_text_fits_a_request(self) -> ModelAppSettings:

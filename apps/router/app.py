@@ -19,8 +19,9 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from ray import serve
 
-from apps.common.http import ERROR_RESPONSES, create_app
+from apps.common.http import ERROR_RESPONSES, RequestTimeoutHeader, create_app
 from apps.common.request_guard import apply_http_settings
+from apps.common.scheduling import Ticket, header_timeout_s, sooner
 from apps.common.settings import parse_user_config
 from apps.common.streaming import STREAM_RESPONSE, ndjson_response
 from apps.router.api_document import AppDocument, merge_documents, serve_route_prefixes
@@ -56,6 +57,25 @@ FRONT_DOOR = (
     "[Try them in the playground](/playground)."
 )
 LEAF_ERRORS = {**ERROR_RESPONSES, 503: {"description": "A leaf app is missing or failing"}}
+ANSWER_GRACE_S = 1.0  # how much longer than the deadline it passed on the router waits for a leaf's answer
+
+
+class LeafDeadline:
+    """A client's deadline (`timeout_s`, X-Request-Timeout-Seconds: the sooner) across the router's
+    leaf calls: each call passes what is left of it on, and waits for the leaf's own answer (a 504
+    when its work could not be decoded in time) a little longer, at most `leaf_timeout_s`."""
+
+    def __init__(self, timeout_s: float | None, leaf_timeout_s: float):
+        self.ticket, self.leaf_timeout_s = Ticket.start("interactive", timeout_s), leaf_timeout_s
+
+    def next_call(self) -> tuple[float | None, float]:
+        """(the leaf's timeout_s, how long to wait for it); DeadlineExceededError once it passed."""
+        remaining = self.ticket.remaining_s()
+        if remaining is None:
+            return None, self.leaf_timeout_s
+        if remaining <= 0:
+            raise self.ticket.expired_error()
+        return remaining, min(self.leaf_timeout_s, remaining + ANSWER_GRACE_S)
 
 
 # (defined before the deployment: @serve.ingress pickles the routes where the class is defined)
@@ -131,29 +151,42 @@ class Router:
         response_model_exclude_none=True,
         responses={**LEAF_ERRORS, 200: STREAM_RESPONSE},
     )
-    async def route(self, request: RouteRequest):
-        timeout_s = self.settings.leaf_timeout_s
+    async def route(self, request: RouteRequest, timeout_header: RequestTimeoutHeader = None):
+        deadline = LeafDeadline(
+            sooner(request.timeout_s, header_timeout_s(timeout_header)), self.settings.leaf_timeout_s
+        )
+        priority = request.priority  # the leaf app gives the class; a request may ask for bulk
         # A `texts` list travels to each leaf app as one list: one batch there, not N requests.
         text: str | list[str] = request.text if request.texts is None else request.texts
         if request.stream:  # the leaf app's own events, passed on as they come
+            leaf_timeout_s, wait_s = deadline.next_call()
             if request.task == "summarize":
                 leaf, method = self.summarization, "summarize_stream"
-                args = (text, request.max_length, request.min_length)
+                args = (text, request.max_length, request.min_length, priority, leaf_timeout_s)
             else:
-                leaf, method, args = self.translation, "translate_stream", (text, request.target_lang)
-            first, rest = await leaf.open_stream(method, *args, timeout_s=timeout_s)
+                leaf, method = self.translation, "translate_stream"
+                args = (text, request.target_lang, priority, leaf_timeout_s)
+            first, rest = await leaf.open_stream(method, *args, timeout_s=wait_s)
             return ndjson_response(_prepend(first, rest), f"{leaf.ref.app} stream")
         response = RouteResponse(task=request.task, models={})
         if request.task in ("summarize", "summarize_then_translate"):
+            leaf_timeout_s, wait_s = deadline.next_call()
             summary = await self.summarization.call(
-                "summarize", text, request.max_length, request.min_length, timeout_s=timeout_s
+                "summarize",
+                text,
+                request.max_length,
+                request.min_length,
+                priority,
+                leaf_timeout_s,
+                timeout_s=wait_s,
             )
             text = summary.get("summary", summary.get("summaries"))
             response.summary, response.summaries = summary.get("summary"), summary.get("summaries")
             response.models[self.settings.summarization.app] = summary["model"]
         if request.task in ("translate", "summarize_then_translate"):
+            leaf_timeout_s, wait_s = deadline.next_call()
             translation = await self.translation.call(
-                "translate", text, request.target_lang, timeout_s=timeout_s
+                "translate", text, request.target_lang, priority, leaf_timeout_s, timeout_s=wait_s
             )
             response.translation = translation.get("translation")
             response.translations = translation.get("translations")
@@ -167,11 +200,16 @@ class Router:
         response_model=list[HFTranslation],
         responses=LEAF_ERRORS,
     )
-    async def hf_translation(self, request: HFTranslationRequest) -> list[HFTranslation]:
+    async def hf_translation(
+        self, request: HFTranslationRequest, timeout_header: RequestTimeoutHeader = None
+    ) -> list[HFTranslation]:
         """The Hugging Face Inference API's translation task: `InferenceClient(model=<this URL>)
         .translation(text, src_lang="en", tgt_lang="de")`. One answer per input, in order."""
+        leaf_timeout_s, wait_s = LeafDeadline(
+            header_timeout_s(timeout_header), self.settings.leaf_timeout_s
+        ).next_call()
         answer = await self.translation.call(
-            "translate", request.inputs, request.parameters.tgt_lang, timeout_s=self.settings.leaf_timeout_s
+            "translate", request.inputs, request.parameters.tgt_lang, None, leaf_timeout_s, timeout_s=wait_s
         )
         texts = answered_texts(answer, "translation", "translations")
         return [HFTranslation(translation_text=text) for text in texts]
@@ -182,16 +220,23 @@ class Router:
         response_model=list[HFSummary],
         responses=LEAF_ERRORS,
     )
-    async def hf_summarization(self, request: HFSummarizationRequest) -> list[HFSummary]:
+    async def hf_summarization(
+        self, request: HFSummarizationRequest, timeout_header: RequestTimeoutHeader = None
+    ) -> list[HFSummary]:
         """The Hugging Face Inference API's summarization task: `InferenceClient(model=<this URL>)
         .summarization(text, generate_parameters={"max_length": 30})`. One answer per input."""
         generate = request.parameters.generate_parameters
+        leaf_timeout_s, wait_s = LeafDeadline(
+            header_timeout_s(timeout_header), self.settings.leaf_timeout_s
+        ).next_call()
         answer = await self.summarization.call(
             "summarize",
             request.inputs,
             generate.max_length if generate else None,
             generate.min_length if generate else None,
-            timeout_s=self.settings.leaf_timeout_s,
+            None,
+            leaf_timeout_s,
+            timeout_s=wait_s,
         )
         return [HFSummary(summary_text=t) for t in answered_texts(answer, "summary", "summaries")]
 

@@ -16,6 +16,7 @@ Handle: `serve.get_deployment_handle("Summarizer", app_name="summarization").sum
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 
 from ray import serve
@@ -25,9 +26,17 @@ from apps.common.errors import UserInputError
 from apps.common.fan_out import FanOutAdmission, PeerCalls
 from apps.common.generation import GenerationParams, Seq2SeqGenerator, check_input_limits, generator_for
 from apps.common.health import ModelHealth
-from apps.common.http import ERROR_RESPONSES, create_app, validate
+from apps.common.http import ERROR_RESPONSES, RequestTimeoutHeader, create_app, validate
 from apps.common.logs import quiet_user_errors
 from apps.common.request_guard import apply_http_settings
+from apps.common.scheduling import (
+    Priority,
+    Ticket,
+    header_timeout_s,
+    request_class,
+    serve_request_timeout_s,
+    sooner,
+)
 from apps.common.schemas import text_fields
 from apps.common.settings import parse_user_config
 from apps.common.streaming import STREAM_RESPONSE, ndjson_response, progress_events
@@ -72,7 +81,7 @@ class Summarizer(ModelHealth, PublishesAPIDocument):
     def reconfigure(self, user_config: dict) -> None:
         settings = parse_user_config(SummarizationSettings, user_config, "summarization")
         self.generator = generator_for(settings.model, settings.backend, self.generator, settings.device)
-        self.generator.configure_batching(settings.max_batch_size, settings.batch_wait_timeout_s)
+        self.generator.configure(settings)
         apply_http_settings(self.app, settings)
         self._admission.limit = settings.max_map_reduce_requests
         self._chunks.configure(settings.chunk_calls_in_flight, settings.chunk_timeout_s)
@@ -82,23 +91,46 @@ class Summarizer(ModelHealth, PublishesAPIDocument):
         return "summarize: " if self.generator.uses_t5_prefixes else ""
 
     async def summarize(
-        self, text: str | list[str], max_length: int | None = None, min_length: int | None = None
+        self,
+        text: str | list[str],
+        max_length: int | None = None,
+        min_length: int | None = None,
+        priority: Priority | None = None,
+        timeout_s: float | None = None,
     ) -> dict:
-        """Handle entry point; same validation and answers as POST /summarize."""
+        """Handle entry point; same validation and answers as POST /summarize (`priority` and
+        `timeout_s` as its body's)."""
         request = validate(
-            SummarizeRequest, **text_fields(text), max_length=max_length, min_length=min_length
+            SummarizeRequest,
+            **text_fields(text),
+            max_length=max_length,
+            min_length=min_length,
+            priority=priority,
+            timeout_s=timeout_s,
         )
-        return (await self._run(request, self._params(request))).model_dump(exclude_none=True)
+        params, ticket = self._params(request), self._ticket(request, request.timeout_s)
+        return (await self._run(request, params, ticket)).model_dump(exclude_none=True)
 
     async def summarize_stream(
-        self, text: str | list[str], max_length: int | None = None, min_length: int | None = None
+        self,
+        text: str | list[str],
+        max_length: int | None = None,
+        min_length: int | None = None,
+        priority: Priority | None = None,
+        timeout_s: float | None = None,
     ) -> AsyncIterator[dict]:
         """Streaming handle entry point (`handle.options(stream=True)`): the events of POST
         /summarize with "stream": true. A request that cannot be served raises before the first."""
         request = validate(
-            SummarizeRequest, **text_fields(text), max_length=max_length, min_length=min_length
+            SummarizeRequest,
+            **text_fields(text),
+            max_length=max_length,
+            min_length=min_length,
+            priority=priority,
+            timeout_s=timeout_s,
         )
-        async for event in self._events(request, self._params(request)):
+        params, ticket = self._params(request), self._ticket(request, request.timeout_s)
+        async for event in self._events(request, params, ticket):
             yield event
 
     @http_app.post(
@@ -108,17 +140,37 @@ class Summarizer(ModelHealth, PublishesAPIDocument):
         response_model_exclude_none=True,
         responses={**ERROR_RESPONSES, 200: STREAM_RESPONSE},
     )
-    async def summarize_http(self, request: SummarizeRequest):
+    async def summarize_http(self, request: SummarizeRequest, timeout_header: RequestTimeoutHeader = None):
+        arrived = time.monotonic()
         params = self._params(request)  # a request that cannot be served is a 4xx before any stream
+        timeout_s = sooner(
+            request.timeout_s, header_timeout_s(timeout_header), await serve_request_timeout_s()
+        )
+        ticket = self._ticket(request, timeout_s, arrived)
         if request.stream:
-            return ndjson_response(self._events(request, params), "summarization")
-        return await self._run(request, params)
+            return ndjson_response(self._events(request, params, ticket), "summarization")
+        return await self._run(request, params, ticket)
 
-    async def _summarize_chunk(self, chunk: str, params: GenerationParams) -> str:
+    async def _summarize_chunk(
+        self, chunk: str, params: GenerationParams, wall_deadline: float | None, timeout_s: float | None
+    ) -> str:
         """Internal handle entry point, for map-reduce on this deployment's own replicas: the
-        summary of one chunk that fits the model's window."""
-        [summary] = await self.generator.generate([self.probe_prefix() + chunk], params, returns=False)
+        summary of one chunk that fits the model's window; chunks are bulk work, with their
+        request's deadline (Ticket.wall_deadline)."""
+        ticket = Ticket.from_wall("bulk", wall_deadline, timeout_s)
+        prompt = self.probe_prefix() + chunk
+        [summary] = await self.generator.generate([prompt], params, returns=False, ticket=ticket)
         return summary
+
+    def _ticket(
+        self, request: SummarizeRequest, timeout_s: float | None, arrived: float | None = None
+    ) -> Ticket:
+        """The request's class and its deadline, `timeout_s` after it `arrived` (None: now)."""
+        settings = self.settings
+        priority = request_class(
+            request.inputs, settings.interactive_max_texts, settings.interactive_max_chars, request.priority
+        )
+        return Ticket.start(priority, timeout_s, arrived)
 
     def _params(self, request: SummarizeRequest) -> GenerationParams:
         """The request's decoding, once its lengths and size are checked against the limits (and a
@@ -144,9 +196,13 @@ class Summarizer(ModelHealth, PublishesAPIDocument):
         )
 
     async def _run(
-        self, request: SummarizeRequest, params: GenerationParams, emit: Callable[[dict], None] | None = None
+        self,
+        request: SummarizeRequest,
+        params: GenerationParams,
+        ticket: Ticket,
+        emit: Callable[[dict], None] | None = None,
     ) -> SummarizeResponse:
-        generator, map_reduce = self.generator, self._map_reduce()
+        generator, map_reduce = self.generator, self._map_reduce(ticket)
         texts = [text.strip() for text in request.inputs]
         # each chunk's summary may be as long as the request's; the final one gets its min_length
         chunk_params = GenerationParams(max_new_tokens=params.max_new_tokens, num_beams=params.num_beams)
@@ -164,28 +220,32 @@ class Summarizer(ModelHealth, PublishesAPIDocument):
                 )
             for number, text in zip(long_texts, reduced, strict=True):
                 texts[number] = text
-        outputs = await generator.generate([self.probe_prefix() + text for text in texts], params)
+        outputs = await generator.generate(
+            [self.probe_prefix() + text for text in texts], params, ticket=ticket
+        )
         if request.texts is None:
             return SummarizeResponse(summary=outputs[0], model=generator.name)
         return SummarizeResponse(summaries=outputs, model=generator.name)
 
-    async def _events(self, request: SummarizeRequest, params: GenerationParams) -> AsyncIterator[dict]:
+    async def _events(
+        self, request: SummarizeRequest, params: GenerationParams, ticket: Ticket
+    ) -> AsyncIterator[dict]:
         """`progress` events as the chunks of long texts finish, then `done` with the answer."""
-        async for event in progress_events(lambda emit: self._run(request, params, emit)):
+        async for event in progress_events(lambda emit: self._run(request, params, ticket, emit)):
             yield event
 
-    def _map_reduce(self) -> MapReduce:
-        generator, prefix = self.generator, self.probe_prefix()
-        return MapReduce(
-            lambda text: generator.count_tokens(prefix + text),
-            generator.max_input_tokens,
-            self._chunk_anywhere,
-        )
+    def _map_reduce(self, ticket: Ticket | None = None) -> MapReduce:
+        """Map-reduce on this model; each chunk's summary from whichever replica of this deployment
+        Serve picks (sent once more if that replica dies under it or does not answer within
+        chunk_timeout_s), by `ticket`'s deadline."""
+        generator, prefix, deadline = self.generator, self.probe_prefix(), ticket or Ticket()
 
-    async def _chunk_anywhere(self, chunk: str, params: GenerationParams) -> str:
-        """One chunk's summary from whichever replica of this deployment Serve picks (sent once
-        more if that replica dies under it or does not answer within chunk_timeout_s)."""
-        return await self._chunks.call(chunk, params)
+        async def summarize_chunk(chunk: str, params: GenerationParams) -> str:
+            return await self._chunks.call(chunk, params, deadline.wall_deadline(), deadline.timeout_s)
+
+        return MapReduce(
+            lambda text: generator.count_tokens(prefix + text), generator.max_input_tokens, summarize_chunk
+        )
 
 
 app = Summarizer.bind()

@@ -15,6 +15,7 @@ deployment through its own handle (apps/common/fan_out.py) and puts the answers 
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 
 from ray import serve
@@ -25,9 +26,17 @@ from apps.common.errors import UserInputError
 from apps.common.fan_out import FanOutAdmission, PeerCalls
 from apps.common.generation import GenerationParams, Seq2SeqGenerator, check_input_limits, generator_for
 from apps.common.health import ModelHealth
-from apps.common.http import ERROR_RESPONSES, create_app, validate
+from apps.common.http import ERROR_RESPONSES, RequestTimeoutHeader, create_app, validate
 from apps.common.logs import quiet_user_errors
 from apps.common.request_guard import apply_http_settings
+from apps.common.scheduling import (
+    Priority,
+    Ticket,
+    header_timeout_s,
+    request_class,
+    serve_request_timeout_s,
+    sooner,
+)
 from apps.common.schemas import text_fields
 from apps.common.settings import parse_user_config
 from apps.common.streaming import STREAM_RESPONSE, ndjson_response
@@ -70,7 +79,7 @@ class Translator(ModelHealth, PublishesAPIDocument):
     def reconfigure(self, user_config: dict) -> None:
         settings = parse_user_config(TranslationSettings, user_config, "translation")
         self.generator = generator_for(settings.model, settings.backend, self.generator, settings.device)
-        self.generator.configure_batching(settings.max_batch_size, settings.batch_wait_timeout_s)
+        self.generator.configure(settings)
         apply_http_settings(self.app, settings)
         self._fan_out.limit = settings.max_fan_out_requests
         self._parts.configure(settings.part_calls_in_flight, settings.part_timeout_s)
@@ -79,18 +88,41 @@ class Translator(ModelHealth, PublishesAPIDocument):
     def probe_prefix(self) -> str:
         return task_prefix(self.generator, self.settings, self.settings.default_target_lang)
 
-    async def translate(self, text: str | list[str], target_lang: str | None = None) -> dict:
-        """Handle entry point; same validation and answers as POST /translate."""
-        request = validate(TranslateRequest, **text_fields(text), target_lang=target_lang)
-        return (await self._translate(request)).model_dump(exclude_none=True)
+    async def translate(
+        self,
+        text: str | list[str],
+        target_lang: str | None = None,
+        priority: Priority | None = None,
+        timeout_s: float | None = None,
+    ) -> dict:
+        """Handle entry point; same validation and answers as POST /translate (`priority` and
+        `timeout_s` as its body's)."""
+        request = validate(
+            TranslateRequest,
+            **text_fields(text),
+            target_lang=target_lang,
+            priority=priority,
+            timeout_s=timeout_s,
+        )
+        return (await self._run(self._plan(request, request.timeout_s))).model_dump(exclude_none=True)
 
     async def translate_stream(
-        self, text: str | list[str], target_lang: str | None = None
+        self,
+        text: str | list[str],
+        target_lang: str | None = None,
+        priority: Priority | None = None,
+        timeout_s: float | None = None,
     ) -> AsyncIterator[dict]:
         """Streaming handle entry point (`handle.options(stream=True)`): the events of POST
         /translate with "stream": true. A request that cannot be served raises before the first."""
-        request = validate(TranslateRequest, **text_fields(text), target_lang=target_lang)
-        async for event in self._events(self._plan(request)):
+        request = validate(
+            TranslateRequest,
+            **text_fields(text),
+            target_lang=target_lang,
+            priority=priority,
+            timeout_s=timeout_s,
+        )
+        async for event in self._events(self._plan(request, request.timeout_s)):
             yield event
 
     async def languages(self) -> dict:
@@ -118,17 +150,23 @@ class Translator(ModelHealth, PublishesAPIDocument):
         response_model_exclude_none=True,
         responses={**ERROR_RESPONSES, 200: STREAM_RESPONSE},
     )
-    async def translate_http(self, request: TranslateRequest):
-        job = self._plan(request)  # a request that cannot be served is a 4xx before anything streams
+    async def translate_http(self, request: TranslateRequest, timeout_header: RequestTimeoutHeader = None):
+        arrived = time.monotonic()
+        timeout_s = sooner(
+            request.timeout_s, header_timeout_s(timeout_header), await serve_request_timeout_s()
+        )
+        job = self._plan(
+            request, timeout_s, arrived
+        )  # a request that cannot be served: 4xx before any stream
         if request.stream:
             return ndjson_response(self._events(job), "translation")
         return await self._run(job)
 
-    async def _translate(self, request: TranslateRequest) -> TranslateResponse:
-        return await self._run(self._plan(request))
-
-    def _plan(self, request: TranslateRequest) -> TranslationJob:
-        """Check the request against the limits and cut every text into sentences that fit."""
+    def _plan(
+        self, request: TranslateRequest, timeout_s: float | None, arrived: float | None = None
+    ) -> TranslationJob:
+        """Check the request against the limits, cut every text into sentences that fit, and give
+        it its class and deadline (`timeout_s` after it `arrived`, time.monotonic(); None: now)."""
         settings, generator = self.settings, self.generator
         lang = request.target_lang or settings.default_target_lang
         if lang not in settings.languages:
@@ -147,38 +185,68 @@ class Translator(ModelHealth, PublishesAPIDocument):
             min_new_tokens=settings.min_new_tokens,
             num_beams=settings.num_beams,
         )
-        return TranslationJob(request.texts is not None, lang, prefix, documents, params)
+        priority = request_class(
+            request.inputs, settings.interactive_max_texts, settings.interactive_max_chars, request.priority
+        )
+        ticket = Ticket.start(priority, timeout_s, arrived)
+        return TranslationJob(request.texts is not None, lang, prefix, documents, params, ticket)
 
-    async def _translate_part(self, prompts: list[str], params: GenerationParams) -> list[str]:
+    async def _translate_part(
+        self,
+        prompts: list[str],
+        params: GenerationParams,
+        priority: Priority,
+        wall_deadline: float | None,
+        timeout_s: float | None,
+    ) -> list[str]:
         """Internal handle entry point, for fan-out on this deployment's own replicas: the
-        translations of one part of a long request (prompts with their task prefix)."""
-        return await self.generator.generate(prompts, params, returns=False)
+        translations of one part of a long request (prompts with their task prefix), with the
+        request's class and deadline (Ticket.wall_deadline)."""
+        ticket = Ticket.from_wall(priority, wall_deadline, timeout_s)
+        return await self.generator.generate(prompts, params, returns=False, ticket=ticket)
 
     def _fans_out(self, job: TranslationJob) -> bool:
         size = self.settings.part_sentences
         return 0 < size < len(job.prompts) and self._fan_out.has_room()
 
     async def _parts_in_order(self, job: TranslationJob) -> AsyncIterator[list[str]]:
-        """The request's translations part by part, in order, while every part runs on whichever
-        replica Serve picks; parts still running are cancelled if the request ends first."""
-        prompts = job.prompts
+        """The request's translations in order, as the parts they are in finish, while every part
+        runs on whichever replica Serve picks; parts still running are cancelled if the request
+        ends first. Only what this replica's cache lacks is sent, each sentence once."""
+        lookup = self.generator.lookup(job.prompts, job.params)
+        prompts, ticket = lookup.misses, job.ticket
         # parts of equal size (at most part_sentences), so replicas given as many parts get as much work
         count = -(-len(prompts) // self.settings.part_sentences)
-        size = -(-len(prompts) // count)
+        size = -(-len(prompts) // count) if count else 1
         parts = [
-            asyncio.ensure_future(self._parts.call(prompts[start : start + size], job.params))
+            asyncio.ensure_future(
+                self._parts.call(
+                    prompts[start : start + size],
+                    job.params,
+                    ticket.priority,
+                    ticket.wall_deadline(),
+                    ticket.timeout_s,
+                )
+            )
             for start in range(0, len(prompts), size)
         ]
         self._fan_out.hold_until_done(parts)
         logger.info(
-            "translating %d sentences in %d parts on every replica",
+            "translating %d sentences (%d to decode) in %d parts on every replica",
+            len(job.prompts),
             len(prompts),
             len(parts),
             extra={"fan_out_sentences": len(prompts), "fan_out_parts": len(parts)},
         )
         try:
-            for part in parts:
-                yield await part
+            ready = lookup.take_ready()
+            if ready:
+                yield ready
+            for start, part in zip(range(0, len(prompts), size), parts, strict=True):
+                lookup.fill(start, await part)
+                ready = lookup.take_ready()
+                if ready:
+                    yield ready
         finally:
             for part in parts:
                 part.cancel()
@@ -187,7 +255,7 @@ class Translator(ModelHealth, PublishesAPIDocument):
         if self._fans_out(job):
             outputs = [output async for part in self._parts_in_order(job) for output in part]
         else:
-            outputs = await self.generator.generate(job.prompts, job.params)
+            outputs = await self.generator.generate(job.prompts, job.params, ticket=job.ticket)
         return job.response(job.rejoin(outputs), self.generator.name)
 
     async def _events(self, job: TranslationJob) -> AsyncIterator[dict]:
@@ -198,7 +266,7 @@ class Translator(ModelHealth, PublishesAPIDocument):
         runs = (
             self._parts_in_order(job)
             if self._fans_out(job)
-            else self.generator.generate_stream(prompts, job.params)
+            else self.generator.generate_stream(prompts, job.params, job.ticket)
         )
         async for run in runs:
             for output in run:

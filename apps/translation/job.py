@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from apps.common.documents import Document
 from apps.common.generation import GenerationParams
+from apps.common.scheduling import Ticket
 from apps.translation.schemas import TranslateResponse
 
 
@@ -19,6 +20,7 @@ class TranslationJob:
     prefix: str
     documents: list[Document]
     params: GenerationParams
+    ticket: Ticket  # its class and deadline (apps/common/scheduling.py)
 
     @property
     def prompts(self) -> list[str]:

@@ -9,7 +9,8 @@ its code.
 
 Every check is on, positive-data acceptance among them: a body valid by the schema is answered 2xx,
 413 (a size limit of this deployment: characters, tokens) or 422 only for a value this deployment's
-configuration refuses (`refused_only_for_a_configured_value`), never for its shape.
+configuration refuses (`refused_only_for_a_configured_value`), never for its shape; 504 (and
+Serve's 408) only when the request set a deadline that passed (`answered_late_only_for_its_deadline`).
 
 Bounded and repeatable: a fixed seed and derandomized generation (same cases on every run), no
 example database, FUZZ_EXAMPLES generated cases per operation (plus the examples and coverage
@@ -41,8 +42,13 @@ CONFIG = {
     "request-timeout": 30,
     "checks": {
         "enabled": True,
-        # 422 only as refused_only_for_a_configured_value allows it
-        "positive_data_acceptance": {"enabled": True, "expected-statuses": ["2xx", "413", "422"]},
+        # 422 only as refused_only_for_a_configured_value allows it; 504 and Serve's 408 only for
+        # a request that set a deadline (answered_late_only_for_its_deadline)
+        "positive_data_acceptance": {
+            "enabled": True,
+            "expected-statuses": ["2xx", "408", "413", "422", "504"],
+        },
+        "not_a_server_error": {"enabled": True, "expected-statuses": ["2xx", "3xx", "4xx", "504"]},
     },
 }
 
@@ -64,6 +70,21 @@ def refused_only_for_a_configured_value(ctx, response, case):
     said = " ".join([str(answer.get("error", "")), *map(str, answer.get("details", []))])
     if not CONFIGURED_VALUE_REFUSALS.search(said):
         raise AssertionError(f"a body valid by the schema was refused for its shape: {said}")
+    return None
+
+
+@schemathesis.check
+def answered_late_only_for_its_deadline(ctx, response, case):
+    """A 504 (the queue dropped the work) or Serve's 408 only for a request that set a deadline of
+    its own (`timeout_s`, X-Request-Timeout-Seconds); a 504 says so."""
+    if response.status_code not in (408, 504):
+        return None
+    body = case.body if isinstance(case.body, dict) else {}
+    headers = {name.lower() for name in (case.headers or {})}
+    if "timeout_s" not in body and "x-request-timeout-seconds" not in headers:
+        raise AssertionError(f"{response.status_code} for a request that set no deadline")
+    if response.status_code == 504 and "deadline" not in response.json().get("error", ""):
+        raise AssertionError(f"a 504 that does not say a deadline passed: {response.text[:200]}")
     return None
 
 

@@ -138,10 +138,21 @@ def test_a_failing_call_fails_its_callers_only():
     assert run(scenario()) == ["p:good"]
 
 
+class BatchSizes:
+    def __init__(self, seen: list):
+        self.seen = seen
+
+    def record_batch(self, texts: int, seconds: float) -> None:
+        self.seen.append((texts, seconds))
+
+    def record_wait(self, priority: str, seconds: float) -> None:
+        pass
+
+
 def test_batch_sizes_are_reported():
     async def scenario():
         seen = []
-        batcher = AdaptiveBatcher(RecordingModel(), 16, 0.0, on_batch=lambda n, s: seen.append((n, s)))
+        batcher = AdaptiveBatcher(RecordingModel(), 16, 0.0, observer=BatchSizes(seen))
         await batcher.submit(["a", "b", "c"], "p", [1, 1, 1])
         return seen
 

@@ -4,7 +4,8 @@ after real traffic through the apps that gives every panel its data: each query 
 return at least one series with a number (not NaN), i.e. draw a line in Grafana. No query is
 exempt (only parsed): the rare events its series need are made for real.
 
-Traffic: translations (one text, a list, a long text that fans out in parts), summaries (one text,
+Traffic: translations (one text twice: a cache hit; one with a deadline that has passed when its
+turn comes: dropped; a list, a long text that fans out in parts), summaries (one text,
 one over the model's window: map-reduce), the router's tasks, a stream and /healthz, a 422 and a
 413. The rare events happen on a small translation app of this module's own (one replica taking
 one request at a time and queueing two more) with a router in front of it: a burst fills its
@@ -58,6 +59,7 @@ PART_TIMEOUT_S = 0.3
 BURST_CLIENTS = 20  # at each of the two routes, all released at once
 ROUND_WAIT_S = 6  # replicas report every second (conftest), Prometheus scrapes every second
 DEADLINE_S = 60
+ROUNDS: list[int] = []
 
 LONG_TRANSLATION = " ".join(list(TRANSLATIONS) * 2)  # 40 sentences: 3 parts of at most 16
 LONG_DOCUMENT = "\n\n".join(list(SUMMARIES) * 4)  # ~900 words: over the 512-token window
@@ -161,6 +163,7 @@ def small_apps(serve_url, apps):
     deployment.update(num_replicas=1, max_ongoing_requests=1, max_queued_requests=2)
     # one part call at a time: a second would find the queue full (a 503 of its own, no retry)
     deployment["user_config"].update(part_sentences=2, part_calls_in_flight=1, part_timeout_s=PART_TIMEOUT_S)
+    deployment["user_config"]["cache_entries"] = 0  # every request decoded: the burst must queue
     router = copy.deepcopy(app_config(apps, "router"))
     router.update(name=ROUTER, route_prefix=ROUTER_ROUTE)
     router["deployments"][0]["num_replicas"] = 1
@@ -201,6 +204,15 @@ def send_traffic(http: httpx.Client, small_apps: dict) -> dict[str, object]:
         got[name] = response.status_code
 
     post("translate", "/translate", {"text": "Hello world!", "target_lang": "de"}, 200)
+    post(
+        "translate it again (from the cache)",
+        "/translate",
+        {"text": "Hello world!", "target_lang": "de"},
+        200,
+    )
+    ROUNDS.append(len(ROUNDS))  # a text no round sent before, so never in the cache
+    late = {"text": f"Hello world, round {len(ROUNDS)}!", "timeout_s": 0.0001}
+    post("translate past its deadline (dropped, 504)", "/translate", late, 504)
     post("translate a list", "/translate", {"texts": list(TRANSLATIONS)[:8]}, 200)
     post("translate a long text in parts", "/translate", {"text": LONG_TRANSLATION}, 200)
     post("translate an empty text", "/translate", {"text": ""}, 422)

@@ -112,7 +112,8 @@ def test_batch_sizes_reach_prometheus(deployed):
     in parts) runs as one model call, counted with its texts on Ray's Prometheus endpoint. (How
     longer lists split into calls: tests/common/test_batching.py.)"""
     size = TranslationSettings().part_sentences  # serve_config.yaml's too (tests/test_defaults.py)
-    english = [list(TRANSLATIONS)[i % len(TRANSLATIONS)] for i in range(size)]
+    run = uuid.uuid4().hex[:8]  # texts no request sent before: decoded, none from the sentence cache
+    english = [f"Hello world, text {number} of batch {run}!" for number in range(size)]
     url = deployed["metrics_url"]
 
     def totals() -> tuple[float, float]:
@@ -184,7 +185,9 @@ def test_request_id_comes_back_and_is_on_every_log_line_of_the_request(deployed)
             assert http.post("/", json={"text": "How are you?"}).status_code == 200
         time.sleep(1)  # so every line of those requests is written before the window opens
         window_opened = time.time()
-        answer = http.post("/", json={"text": "Hello world!"}, headers={"X-Request-ID": request_id})
+        # a text no request sent before: decoded, not answered from the replica's sentence cache
+        fresh = f"Hello world, request {request_id}!"
+        answer = http.post("/", json={"text": fresh}, headers={"X-Request-ID": request_id})
         time.sleep(1)
         window_closed = time.time()
         assert answer.status_code == 200 and answer.headers["x-request-id"] == request_id
@@ -262,6 +265,7 @@ def test_user_config_change_applies_without_restarting_replicas(deployed):
 
     _redeploy_translation_user_config(deployed, original)
     _wait_for(lambda: httpx.post(url, json=romanian, timeout=60).status_code == 200)
+    wait_until_running(deployed["address"], APPS, timeout_s=120)  # both replicas reconfigured
     assert httpx.post(url, json=romanian, timeout=60).json()["translation"] == "Salut lume!"
     assert replicas(deployed, "translation", "Translator") == before
 

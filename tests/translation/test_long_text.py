@@ -2,6 +2,7 @@
 replica past part_sentences), put back in order with their paragraph breaks; nothing dropped or
 truncated."""
 
+import copy
 import itertools
 import json
 from concurrent.futures import ThreadPoolExecutor
@@ -12,8 +13,10 @@ from ray import serve
 
 from tests.replica_calls import model_calls_per_replica, replicas_called_since
 from textserve.demo_phrases import TRANSLATIONS
+from textserve.inprocess import app_config, deploy_app
 
 ENGLISH = list(TRANSLATIONS)
+UNCACHED, UNCACHED_ROUTE = "translation-uncached", "/translate-uncached"
 
 
 def fifty_sentence_text() -> tuple[str, dict[str, str]]:
@@ -39,6 +42,18 @@ TEXT, EXPECTED = fifty_sentence_text()
 @pytest.fixture(scope="module")
 def translator(apps):
     return serve.get_deployment_handle("Translator", app_name="translation")
+
+
+@pytest.fixture(scope="module")
+def uncached(apps):
+    """The translation app with `cache_entries: 0`: the demo sentences repeat, and fan-out must
+    be seen decoding them (with the cache, a repeated sentence is decoded once, then cached)."""
+    cfg = copy.deepcopy(app_config(apps, "translation"))
+    cfg.update(name=UNCACHED, route_prefix=UNCACHED_ROUTE)
+    [deployment] = cfg["deployments"]
+    deploy_app(cfg, user_config={**deployment["user_config"], "cache_entries": 0})
+    yield UNCACHED_ROUTE
+    serve.delete(UNCACHED)
 
 
 @pytest.mark.parametrize("lang", ["fr", "de"])
@@ -84,26 +99,31 @@ def long_text(sentences: int) -> tuple[str, str]:
     return text, "\n\n".join(" ".join(TRANSLATIONS[en]["fr"] for en in p) for p in paragraphs)
 
 
-def test_a_long_text_is_translated_in_parts_on_every_replica_and_rejoined_in_order(http, metrics_url):
+def test_a_long_text_is_translated_in_parts_on_every_replica_and_rejoined_in_order(
+    http, metrics_url, uncached
+):
     """200 sentences, more than part_sentences (16): the parts go through the deployment's own
-    handle to both replicas, and the answer is the same as sentence by sentence."""
+    handle to both replicas, and the answer is the same as sentence by sentence; with the cache
+    (each of the 20 sentences decoded once), the same answer."""
     text, expected = long_text(200)
-    before = model_calls_per_replica(metrics_url, "translation")
-    response = http.post("/translate", json={"text": text, "target_lang": "fr"})
+    before = model_calls_per_replica(metrics_url, UNCACHED)
+    response = http.post(uncached, json={"text": text, "target_lang": "fr"})
     assert response.status_code == 200, response.text
     assert response.json()["translation"] == expected
-    busy = replicas_called_since(metrics_url, "translation", before, calls=2)
+    busy = replicas_called_since(metrics_url, UNCACHED, before, calls=2)
     assert len(busy) >= 2, (before, busy)
+    cached = http.post("/translate", json={"text": text, "target_lang": "fr"})
+    assert cached.status_code == 200 and cached.json()["translation"] == expected
 
 
-def test_more_long_texts_at_once_than_replicas_fan_out_all_finish_exactly(serve_url, apps):
+def test_more_long_texts_at_once_than_replicas_fan_out_all_finish_exactly(serve_url, uncached):
     """12 long texts at once over 2 replicas fanning out 4 each: the rest are translated on their
     own replica, none waits on parts that cannot start (no deadlock), every answer exact."""
     text, expected = long_text(120)
 
     def post(_):
         with httpx.Client(base_url=serve_url, timeout=120) as client:
-            return client.post("/translate", json={"text": text})
+            return client.post(uncached, json={"text": text})
 
     with ThreadPoolExecutor(max_workers=12) as pool:
         answers = list(pool.map(post, range(12)))

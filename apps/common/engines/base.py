@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from apps.common.model_loading import ModelSource
@@ -59,3 +60,9 @@ class Seq2SeqEngine(ABC):
     @abstractmethod
     def generate(self, prompts: list[str], params: GenerationParams) -> list[str]:
         """Decode every prompt in one model call (blocking; run it off the event loop)."""
+
+    def background_worker(self) -> Callable[[list[str], GenerationParams], list[str]]:
+        """A `generate` for a lower-priority thread (apps/common/lanes.py), made on that thread so
+        that whatever threads it decodes on share its priority. Here: `generate` itself, for a
+        backend that decodes on the calling thread."""
+        return self.generate

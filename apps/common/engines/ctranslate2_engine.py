@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 
 from apps.common.engines.base import GenerationParams, Seq2SeqEngine, threads_from_env
 from apps.common.engines.ctranslate2_conversion import converted_model_dir
@@ -24,8 +25,6 @@ class CTranslate2Engine(Seq2SeqEngine):
     backend = "ctranslate2"
 
     def __init__(self, source: ModelSource, device: str):
-        import ctranslate2
-
         super().__init__(source, device)
         try:
             checkpoint = source.local_dir()
@@ -42,13 +41,7 @@ class CTranslate2Engine(Seq2SeqEngine):
         self.tokenizer = TokenizerJson(checkpoint)
         self.max_input_tokens = self.tokenizer.model_max_length
         self.compute_type = CT2_COMPUTE_TYPES[device]
-        self.translator = ctranslate2.Translator(
-            str(self.model_dir),
-            device=device,
-            compute_type=self.compute_type,
-            inter_threads=1,
-            intra_threads=threads_from_env(),
-        )
+        self.translator = self._new_translator()
         logger.info(
             "loaded %s from %s (ctranslate2, %s, %s)",
             source.model_id,
@@ -57,11 +50,31 @@ class CTranslate2Engine(Seq2SeqEngine):
             self.compute_type,
         )
 
+    def _new_translator(self):
+        import ctranslate2
+
+        return ctranslate2.Translator(
+            str(self.model_dir),
+            device=self.device,
+            compute_type=self.compute_type,
+            inter_threads=1,
+            intra_threads=threads_from_env(),
+        )
+
     def count_tokens(self, text: str) -> int:
         return self.tokenizer.count_tokens(text)
 
+    def background_worker(self) -> Callable[[list[str], GenerationParams], list[str]]:
+        """A second translator, made on the calling thread: CTranslate2 decodes on threads of its
+        own, which inherit the caller's priority. It holds a second copy of the weights."""
+        translator = self._new_translator()
+        return lambda prompts, params: self._decode(translator, prompts, params)
+
     def generate(self, prompts: list[str], params: GenerationParams) -> list[str]:
-        results = self.translator.translate_batch(
+        return self._decode(self.translator, prompts, params)
+
+    def _decode(self, translator, prompts: list[str], params: GenerationParams) -> list[str]:
+        results = translator.translate_batch(
             [self.tokenizer.tokens(prompt) for prompt in prompts],
             beam_size=params.num_beams,
             max_decoding_length=params.max_new_tokens,

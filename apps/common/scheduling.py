@@ -1,0 +1,122 @@
+"""How a request's work waits for the model: its class (interactive or bulk) and its deadline.
+
+- **Class**: a request is `bulk` when it is big: more than `interactive_max_texts` texts, or more
+  than `interactive_max_chars` characters in all (a long document, a big list, a stream of many
+  sentences); else `interactive`. A request may ask for `"priority": "bulk"`, never for more than
+  its class. How the batcher serves the classes: apps/common/batching.py.
+- **Deadline**: the soonest of the client's `timeout_s` (body), its `X-Request-Timeout-Seconds`
+  (header: Ray Serve's own per-request timeout) and Serve's HTTP `request_timeout_s`, from the
+  request's arrival; the router passes what is left of it on to the leaf apps, and a long request
+  passes it on to its parts. Work that cannot be decoded before its deadline is dropped, never
+  decoded, and answered 504 (DeadlineExceededError). Serve's own timeouts (the header's, its
+  request_timeout_s) answer 408 at the deadline itself and cancel the request, whose queued work
+  is then dropped the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from apps.common.errors import ServingError
+
+logger = logging.getLogger("ray.serve")
+
+Priority = Literal["interactive", "bulk"]
+PRIORITIES: tuple[Priority, ...] = ("interactive", "bulk")
+TIMEOUT_HEADER = "X-Request-Timeout-Seconds"
+
+
+class DeadlineExceededError(ServingError):
+    """The request's deadline passed, or would pass before its turn with the model could end:
+    its work was dropped (not decoded, or its answer discarded)."""
+
+    status_code = 504
+    retry_after_s = 1
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A request's place in the queue: its class and its deadline (time.monotonic(); None: none).
+    It crosses processes as (priority, wall_deadline(), timeout_s): see `from_wall`."""
+
+    priority: Priority = "interactive"
+    deadline: float | None = None
+    timeout_s: float | None = None  # the timeout it was given, for the 504's message
+
+    @classmethod
+    def start(cls, priority: Priority, timeout_s: float | None, since: float | None = None) -> Ticket:
+        """A ticket for a request that arrived at `since` (time.monotonic(); None: now) with
+        `timeout_s` (None: no deadline)."""
+        if timeout_s is None:
+            return cls(priority, None, None)
+        return cls(priority, (time.monotonic() if since is None else since) + timeout_s, timeout_s)
+
+    @classmethod
+    def from_wall(cls, priority: Priority, wall_deadline: float | None, timeout_s: float | None) -> Ticket:
+        """The ticket another process sent as `wall_deadline()` (time.time(): nodes' clocks agree
+        to well within a deadline's precision, while monotonic clocks are per machine)."""
+        if wall_deadline is None:
+            return cls(priority, None, timeout_s)
+        return cls(priority, time.monotonic() + (wall_deadline - time.time()), timeout_s)
+
+    def wall_deadline(self) -> float | None:
+        return None if self.deadline is None else time.time() + (self.deadline - time.monotonic())
+
+    def remaining_s(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def expired_error(self) -> DeadlineExceededError:
+        return DeadlineExceededError(
+            f"the request's deadline ({self.timeout_s:g} s) passed before the model could answer it, "
+            "so its work was dropped: send a longer timeout_s (or X-Request-Timeout-Seconds), less "
+            "text, or retry later"
+        )
+
+
+def request_class(texts: list[str], max_texts: int, max_chars: int, asked: Priority | None) -> Priority:
+    """`bulk` for a request past either bound, or one that asks for it; else `interactive`."""
+    if asked == "bulk" or len(texts) > max_texts or sum(len(text) for text in texts) > max_chars:
+        return "bulk"
+    return "interactive"
+
+
+def header_timeout_s(value: str | None) -> float | None:
+    """The X-Request-Timeout-Seconds header's seconds as Ray Serve reads it: a positive finite
+    number; anything else (absent, 0 or less: no timeout, unreadable: the default) gives no
+    deadline of the client's own."""
+    try:
+        seconds = float(value) if value is not None else math.nan
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds > 0 else None
+
+
+def sooner(*timeouts: float | None) -> float | None:
+    """The smallest of the timeouts given; None when none is."""
+    given = [timeout for timeout in timeouts if timeout is not None]
+    return min(given) if given else None
+
+
+_serve_timeout: dict[str, float | None] = {}
+
+
+async def serve_request_timeout_s() -> float | None:
+    """Serve's HTTP `request_timeout_s` (its proxy answers 408 past it), as the controller holds it:
+    asked once per process; None when Serve sets none or cannot say (then only the client's
+    timeout counts)."""
+    if "value" not in _serve_timeout:
+        try:
+            from ray.serve.context import _get_global_client
+
+            details = await asyncio.to_thread(lambda: _get_global_client().get_serve_details())
+            value = (details.get("http_options") or {}).get("request_timeout_s")
+            _serve_timeout["value"] = float(value) if value else None
+        except Exception as exc:  # outside Serve, or the controller is away: ask again next time
+            logger.warning("Serve's request_timeout_s is unknown (%s): deadlines are the client's", exc)
+            return None
+    return _serve_timeout["value"]
