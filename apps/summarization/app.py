@@ -100,15 +100,7 @@ class Summarizer(ModelHealth, PublishesAPIDocument):
     ) -> dict:
         """Handle entry point; same validation and answers as POST /summarize (`priority` and
         `timeout_s` as its body's)."""
-        request = validate(
-            SummarizeRequest,
-            **text_fields(text),
-            max_length=max_length,
-            min_length=min_length,
-            priority=priority,
-            timeout_s=timeout_s,
-        )
-        params, ticket = self._params(request), self._ticket(request, request.timeout_s)
+        request, params, ticket = self._handle_call(text, max_length, min_length, priority, timeout_s)
         return (await self._run(request, params, ticket)).model_dump(exclude_none=True)
 
     async def summarize_stream(
@@ -121,6 +113,19 @@ class Summarizer(ModelHealth, PublishesAPIDocument):
     ) -> AsyncIterator[dict]:
         """Streaming handle entry point (`handle.options(stream=True)`): the events of POST
         /summarize with "stream": true. A request that cannot be served raises before the first."""
+        request, params, ticket = self._handle_call(text, max_length, min_length, priority, timeout_s)
+        async for event in self._events(request, params, ticket):
+            yield event
+
+    def _handle_call(
+        self,
+        text: str | list[str],
+        max_length: int | None,
+        min_length: int | None,
+        priority: Priority | None,
+        timeout_s: float | None,
+    ) -> tuple[SummarizeRequest, GenerationParams, Ticket]:
+        """A handle call's arguments as a checked request, its decoding, class and deadline."""
         request = validate(
             SummarizeRequest,
             **text_fields(text),
@@ -129,9 +134,7 @@ class Summarizer(ModelHealth, PublishesAPIDocument):
             priority=priority,
             timeout_s=timeout_s,
         )
-        params, ticket = self._params(request), self._ticket(request, request.timeout_s)
-        async for event in self._events(request, params, ticket):
-            yield event
+        return request, self._params(request), self._ticket(request, request.timeout_s)
 
     @http_app.post(
         "/",

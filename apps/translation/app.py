@@ -97,14 +97,8 @@ class Translator(ModelHealth, PublishesAPIDocument):
     ) -> dict:
         """Handle entry point; same validation and answers as POST /translate (`priority` and
         `timeout_s` as its body's)."""
-        request = validate(
-            TranslateRequest,
-            **text_fields(text),
-            target_lang=target_lang,
-            priority=priority,
-            timeout_s=timeout_s,
-        )
-        return (await self._run(self._plan(request, request.timeout_s))).model_dump(exclude_none=True)
+        job = self._handle_call(text, target_lang, priority, timeout_s)
+        return (await self._run(job)).model_dump(exclude_none=True)
 
     async def translate_stream(
         self,
@@ -115,6 +109,17 @@ class Translator(ModelHealth, PublishesAPIDocument):
     ) -> AsyncIterator[dict]:
         """Streaming handle entry point (`handle.options(stream=True)`): the events of POST
         /translate with "stream": true. A request that cannot be served raises before the first."""
+        async for event in self._events(self._handle_call(text, target_lang, priority, timeout_s)):
+            yield event
+
+    def _handle_call(
+        self,
+        text: str | list[str],
+        target_lang: str | None,
+        priority: Priority | None,
+        timeout_s: float | None,
+    ) -> TranslationJob:
+        """A handle call's arguments as a checked, planned request (as POST /translate's body)."""
         request = validate(
             TranslateRequest,
             **text_fields(text),
@@ -122,8 +127,7 @@ class Translator(ModelHealth, PublishesAPIDocument):
             priority=priority,
             timeout_s=timeout_s,
         )
-        async for event in self._events(self._plan(request, request.timeout_s)):
-            yield event
+        return self._plan(request, request.timeout_s)
 
     async def languages(self) -> dict:
         """Handle entry point; same answer as GET /translate/languages."""
