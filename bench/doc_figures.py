@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import long_report, report, request_path
+from bench import long_report, mixed_report, report, request_path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = ("README.md", "docs/*.md", "bench/README.md", "deploy/README.md")
@@ -132,6 +132,10 @@ def render_long_document_table(results: dict) -> str:
     return f"```\n{long_report.table(results)}\n\n{long_report.result_line(results)}\n```"
 
 
+def render_mixed_load_table(results: dict) -> str:
+    return f"```\n{mixed_report.table(results)}\n\n{results['summary']}\n```"
+
+
 def render_translator_killed(record: dict) -> str:
     f = record["figures"]
     return (
@@ -224,6 +228,7 @@ RENDERERS: dict[str, Callable] = {
     "peer-targets": render_peer_targets,
     "request-path-table": render_request_path_table,
     "long-document-table": render_long_document_table,
+    "mixed-load-table": render_mixed_load_table,
     "translator-killed": render_translator_killed,
     "summarizer-killed": render_summarizer_killed,
     "gcs-killed": render_gcs_killed,

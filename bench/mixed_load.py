@@ -2,22 +2,25 @@
 sentence cache on a document whose sentences repeat.
 
     python -m bench.mixed_load [--quick] [--rounds N] [--alone-s S] [--mixed-s S] [--cache-runs N]
+                               [--bulk-fill N]
 
 1. builds the benchmark's t5-small-shaped model (bench/models.py, the variant whose greedy output is
    text) and the texts: interactive sentences (make bench's ~30-token translate sentences), bulk
    bodies (documents of 64 sentences, ~9,000 characters, which fan out in parts, alternating with
    lists of 64 texts) and documents of 40 distinct sentences x 4, a new sentence set each;
 2. starts a local 2-CPU Ray cluster (its own, in its own temp dir; stopped at the end) and deploys
-   serve_config.yaml's translation app (2 replicas x 0.2 CPU) in two designs, changing only the
-   model, forced output lengths and: `fifo` (bulk_max_wait_s 0: one queue in arrival order) and
-   `classes` (the default bulk_max_wait_s), both with cache_entries 0 (the bodies repeat);
-3. per round (A B, then B A, ...): interactive clients alone, then the same clients beside bulk
+   serve_config.yaml's translation app (2 replicas x 0.2 CPU) in three designs, changing only the
+   model, forced output lengths and: `fifo` (bulk_max_wait_s 0: one queue in arrival order),
+   `classes` (the defaults) and `bulk_fill` (classes with interactive_batch_size --bulk-fill), all with
+   cache_entries 0 (the bodies repeat);
+3. per round (A B C, then C B A, ...): interactive clients alone, then the same clients beside bulk
    clients; p50/p95 and req/s of the interactive clients, bulk sentences answered per second, the
    replicas' queue wait per class (ray_textserve_queue_wait_seconds);
 4. the cache: each repeated document to `classes` (cache_entries 0) and to `cache` (the default
    cache_entries), alternating, after one warm-up document each; the cache's hits and misses;
 5. prints the tables, writes bench/results/mixed-load-<date>.json and ends with one line:
-   `mixed_load: interactive_p95_x=... fifo_p95_x=... bulk_kept=... cache_x=... cpu=...`.
+   `mixed_load: interactive_p95_x=... fifo_p95_x=... bulk_kept=... cache_x=... bulk_fill_p95_x=...
+   bulk_fill_kept=... cpu=...`.
 """
 
 from __future__ import annotations
@@ -51,13 +54,21 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 HOST = "127.0.0.1"
 APP, DEPLOYMENT = "translation", "Translator"
+BULK_FILL = 16  # interactive_batch_size of the `bulk_fill` design: interactive calls that carry more bulk
 # design -> what changes in serve_config.yaml's user_config (besides the model and forced lengths)
 OVERRIDES = {
     "fifo": {"bulk_max_wait_s": 0, "cache_entries": 0},
     "classes": {"cache_entries": 0},
+    "bulk_fill": {"cache_entries": 0, "interactive_batch_size": BULK_FILL},
     "cache": {},  # the defaults: classes and the cache on
 }
-KNOBS = ("interactive_max_chars", "interactive_max_texts", "bulk_max_wait_s", "cache_entries")
+KNOBS = (
+    "interactive_max_chars",
+    "interactive_max_texts",
+    "bulk_max_wait_s",
+    "interactive_batch_size",
+    "cache_entries",
+)
 BULK_SENTENCES = 64  # every bulk request: a document of 64 sentences or a list of 64 texts
 BULK_WORDS = (19, 25)  # words per bulk sentence: ~140 characters, a ~9,000-character document
 BULK_BODIES = 8  # distinct bulk bodies the bulk clients cycle through (4 documents, 4 lists)
@@ -243,6 +254,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="an interactive client's pause after each answer (a person)",
     )
     parser.add_argument("--bulk-clients", type=int, default=2)
+    parser.add_argument(
+        "--bulk-fill",
+        type=int,
+        default=BULK_FILL,
+        help="interactive_batch_size of the bulk_fill design (a point on the trade that knob makes)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     parser.add_argument("--keep-logs", action="store_true", help="keep the Ray cluster's temp dir (logs)")
     return parser.parse_args(argv)
@@ -257,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     plan.update(
         interactive_clients=args.interactive_clients, bulk_clients=args.bulk_clients, think_s=args.think_s
     )
+    OVERRIDES["bulk_fill"] = {**OVERRIDES["bulk_fill"], "interactive_batch_size": args.bulk_fill}
     started = time.monotonic()
 
     def say(message: str) -> None:
@@ -285,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         "sentence_tokens": SENTENCE_TOKENS,
         "plan": plan,
         "serving_defaults": serving_knobs(),
+        "bulk_fill_batch_size": args.bulk_fill,
         "texts": {
             "interactive": {
                 "sentences": len(sentences.texts),

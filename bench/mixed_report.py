@@ -7,7 +7,10 @@ import math
 
 from bench.report import format_figure, machine_line
 
-DESIGNS = ("fifo", "classes")  # FIFO: bulk_max_wait_s 0, one queue in arrival order; classes: the default
+# fifo: bulk_max_wait_s 0, one queue in arrival order; classes: the defaults; bulk_fill: classes with
+# larger interactive calls (interactive_batch_size, bench/mixed_load.py's BULK_FILL), the other end
+# of the trade that knob makes
+DESIGNS = ("fifo", "classes", "bulk_fill")
 # (figure, comparison, bound, what it means); the targets
 TARGETS = (
     ("interactive_p95_x", "<=", 2.0, "interactive p95 beside bulk, classes: <= 2x its p95 alone"),
@@ -90,6 +93,8 @@ def derive(results: dict) -> None:
         "fifo_p95_x": ratio(p95("fifo"), alone_p95),
         "bulk_kept": ratio(bulk("classes"), bulk("fifo")),
         "cache_x": ratio(cache.get("off", {}).get("mean_s"), cache.get("on", {}).get("mean_s")),
+        "bulk_fill_p95_x": ratio(p95("bulk_fill"), alone_p95),
+        "bulk_fill_kept": ratio(bulk("bulk_fill"), bulk("fifo")),
     }
     results["targets"] = targets(results["figures"])
 
@@ -112,6 +117,8 @@ def summary_line(results: dict) -> str:
         f"fifo_p95_x={format_figure(f.get('fifo_p95_x'))} "
         f"bulk_kept={format_figure(f.get('bulk_kept'))} "
         f"cache_x={format_figure(f.get('cache_x'))} "
+        f"bulk_fill_p95_x={format_figure(f.get('bulk_fill_p95_x'))} "
+        f"bulk_fill_kept={format_figure(f.get('bulk_fill_kept'))} "
         f"cpu={results['machine'].get('cpu')}"
     )
 
@@ -123,7 +130,7 @@ def _cell_row(
     rate = bulk_rate([bulk], sentences) if bulk else None
     errors = cell["errors"] + (bulk["errors"] if bulk else 0)
     return (
-        f"{design:<8}{number:>6}  {load:<12}{cell['window_s']:>8.1f}{cell['throughput']:>9.2f}"
+        f"{design:<10}{number:>6}  {load:<12}{cell['window_s']:>8.1f}{cell['throughput']:>9.2f}"
         f"{format_figure(cell['p50']):>8}{bound}{format_figure(cell['p95']):>7}{bound}"
         f"{format_figure(rate, '.1f'):>10}{errors:>5}"
         f"{format_figure(cpu.get('replica_cores')):>9}{format_figure(cpu.get('machine_busy_cores')):>9}"
@@ -151,7 +158,7 @@ def table(results: dict) -> str:
         f"(~{texts['interactive']['mean_chars']:.0f} characters)",
         f"bulk: {plan['bulk_clients']} closed-loop clients alternating a ~{bulk['document_chars']:.0f}-"
         f"character document and a list of {sentences} texts, {sentences} sentences each",
-        f"{'design':<8}{'round':>6}  {'load':<12}{'window':>8}{'req/s':>9}{'p50 s':>8}{'p95 s':>8}"
+        f"{'design':<10}{'round':>6}  {'load':<12}{'window':>8}{'req/s':>9}{'p50 s':>8}{'p95 s':>8}"
         f"{'bulk s/s':>10}{'err':>5}{'replica':>9}{'machine':>9}",
     ]
     for r in results["rounds"]:
@@ -177,11 +184,11 @@ def table(results: dict) -> str:
         f"\ninteractive alone: p50 {format_figure(alone['p50_s'])} s, p95 {format_figure(alone['p95_s'])} s, "
         f"{format_figure(alone['req_per_s'])} req/s (mean over {len(results['rounds'])} runs)"
     )
-    lines.append(f"{'design':<8} {'p50 s':>7} {'p95 s':>7} {'p95 x alone':>12} {'bulk sentences/s':>17}")
+    lines.append(f"{'design':<10} {'p50 s':>7} {'p95 s':>7} {'p95 x alone':>12} {'bulk sentences/s':>17}")
     for design, p in results["beside_bulk"].items():
         i = p["interactive"]
         lines.append(
-            f"{design:<8} {format_figure(i['p50_s']):>7} {format_figure(i['p95_s']):>7} "
+            f"{design:<10} {format_figure(i['p50_s']):>7} {format_figure(i['p95_s']):>7} "
             f"{format_figure(ratio(i['p95_s'], alone['p95_s'])):>12} "
             f"{format_figure(p['bulk_sentences_per_s'], '.1f'):>17}"
         )
@@ -196,10 +203,14 @@ def table(results: dict) -> str:
     for t in results["targets"]:
         met = {True: "met", False: "NOT met", None: "no figure"}[t["met"]]
         lines.append(f"  {t['what']:<72} {format_figure(t['value']):>6}  {met}")
-    fifo = results["figures"].get("fifo_p95_x")
-    lines.append(
-        f"  {'(FIFO, for comparison: interactive p95 beside bulk over alone)':<72} {format_figure(fifo):>6}"
-    )
+    figures = results["figures"]
+    fill = results.get("bulk_fill_batch_size", "-")
+    for name, what in (
+        ("fifo_p95_x", "(FIFO, for comparison: interactive p95 beside bulk over alone)"),
+        ("bulk_fill_p95_x", f"(classes, interactive_batch_size {fill}: interactive p95 over alone)"),
+        ("bulk_fill_kept", f"(classes, interactive_batch_size {fill}: bulk throughput over FIFO's)"),
+    ):
+        lines.append(f"  {what:<72} {format_figure(figures.get(name)):>6}")
     return "\n".join(lines)
 
 

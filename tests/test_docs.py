@@ -62,6 +62,7 @@ def test_measured_figures_and_settings_in_the_docs_come_from_files():
         ("bench/README.md", "bench-table"),
         ("bench/README.md", "bench-targets"),
         ("bench/README.md", "long-document-table"),
+        ("bench/README.md", "mixed-load-table"),
         ("docs/reliability.md", "translator-killed"),
         ("docs/reliability.md", "summarizer-killed"),
         ("docs/reliability.md", "gcs-killed"),

@@ -57,18 +57,39 @@ class _Pending(Generic[ParamsT]):
     ticket: Ticket = NO_TICKET
     enqueued_at: float = field(default_factory=time.monotonic)
     expiry: asyncio.TimerHandle | None = None
+    # Prompts are handed to model calls in order, maybe in slices (an interactive call may take a
+    # bulk run's first few; the rest stays queued, in its place); answered when all are decoded.
+    taken: int = 0  # prompts handed to calls so far
+    answered: int = 0  # prompts decoded so far
+    outputs: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.outputs = [""] * len(self.prompts)
 
     @property
     def size(self) -> int:
-        return len(self.prompts)
+        """Prompts not yet handed to a model call."""
+        return len(self.prompts) - self.taken
 
     @property
     def length(self) -> float:
-        return sum(self.lengths) / len(self.lengths)
+        rest = self.lengths[self.taken :] or self.lengths
+        return sum(rest) / len(rest)
 
     @property
     def bulk(self) -> bool:
         return self.ticket.priority == "bulk"
+
+
+class _Slice:
+    """The next `size` prompts of a request, for one model call."""
+
+    def __init__(self, item: _Pending, size: int):
+        self.item, self.start, self.size = item, item.taken, size
+
+    @property
+    def prompts(self) -> list[str]:
+        return self.item.prompts[self.start : self.start + self.size]
 
 
 @dataclass(eq=False)
@@ -97,6 +118,7 @@ class AdaptiveBatcher(Generic[ParamsT]):
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
         self.bulk_max_wait_s = 0.0
+        self.interactive_batch_size = 1
         self._observer = observer
         self._queue: list[_Pending] = []
 
@@ -106,10 +128,13 @@ class AdaptiveBatcher(Generic[ParamsT]):
         max_wait_s: float,
         run_bulk_batch: RunBatch | None = None,
         bulk_max_wait_s: float = 0.0,
+        interactive_batch_size: int = 1,
     ) -> None:
-        """Batch limits; `run_bulk_batch` is the bulk lane's model call (None: one lane for all)."""
+        """Batch limits; `run_bulk_batch` is the bulk lane's model call (None: one lane for all);
+        an interactive call takes queued bulk prompts until it holds `interactive_batch_size`."""
         self.max_batch_size, self.max_wait_s = max_batch_size, max_wait_s
         self.bulk_max_wait_s = bulk_max_wait_s
+        self.interactive_batch_size = interactive_batch_size
         if run_bulk_batch is None:
             self._bulk = None  # a running bulk call finishes; the main lane takes the rest
         elif self._bulk is None or self._bulk.run_batch is not run_bulk_batch:
@@ -248,10 +273,13 @@ class AdaptiveBatcher(Generic[ParamsT]):
             except asyncio.TimeoutError:
                 return
 
-    def _take_batch(self, lane: _Lane) -> list[_Pending]:
+    def _take_batch(self, lane: _Lane) -> list[_Slice]:
         """The lane's head, plus the same-params requests nearest to it in length that fit
-        (interactive ones first). Requests whose caller has gone (cancelled, e.g. the client
-        disconnected) are dropped; so are those whose deadline the call would pass."""
+        (interactive ones first). With classes, an interactive call then takes queued bulk prompts
+        (the front of a bulk run, whose rest keeps its place) until it holds
+        `interactive_batch_size`: bulk work progresses inside the calls interactive traffic makes.
+        Requests whose caller has gone (cancelled, e.g. the client disconnected) are dropped; so
+        are those whose deadline the call would pass."""
         now = time.monotonic()
         eligible = []
         for item in self._eligible(lane):
@@ -267,34 +295,51 @@ class AdaptiveBatcher(Generic[ParamsT]):
         head = eligible[0]
         candidates = [item for item in eligible[1:] if item.params == head.params]
         candidates.sort(key=lambda item: (item.bulk, abs(item.length - head.length)))
-        batch, size = [head], head.size
+        batch, size = [_Slice(head, head.size)], head.size
         for item in candidates:
             if size + item.size <= self.max_batch_size:
-                batch.append(item)
+                batch.append(_Slice(item, item.size))
                 size += item.size
-        taken = {id(item) for item in batch}
-        self._queue = [item for item in self._queue if id(item) not in taken]
-        if self._observer is not None:
-            for item in batch:
-                self._observer.record_wait(item.ticket.priority, now - item.enqueued_at)
+        if self._bulk is not None and lane is self._main:
+            size = self._fill_with_bulk(batch, size, head.params)
+        first = [part.item for part in batch if part.item.taken == 0]  # its wait ends now
+        for part in batch:
+            part.item.taken += part.size
+        for item in first:
+            self._observe(lambda o, item=item: o.record_wait(item.ticket.priority, now - item.enqueued_at))
+        self._queue = [item for item in self._queue if item.size > 0]
         return batch
+
+    def _fill_with_bulk(self, batch: list[_Slice], size: int, params: ParamsT) -> int:
+        """Add the oldest queued bulk prompts to an interactive call until it holds
+        `interactive_batch_size` (never more than max_batch_size); the new size."""
+        room = min(self.interactive_batch_size, self.max_batch_size) - size
+        chosen = {id(part.item) for part in batch}
+        for item in self._queue:
+            if room <= 0:
+                break
+            if item.bulk and id(item) not in chosen and item.params == params and not item.future.done():
+                take = min(item.size, room)
+                batch.append(_Slice(item, take))
+                size, room = size + take, room - take
+        return size
 
     def _expire(self, item: _Pending) -> None:
         """Answer `item` DeadlineExceededError now; a queued item leaves the queue undecoded."""
         if item.future.done():
             return
         item.future.set_exception(item.ticket.expired_error())
-        queued = any(queued is item for queued in self._queue)
-        if queued:
+        undecoded = item.size  # never handed to a call; the rest, in a call now, is wasted work
+        if undecoded:
             self._queue = [other for other in self._queue if other is not item]
-            self._observe(lambda o: o.record_expired(item.size, decoded=False))
+            self._observe(lambda o: o.record_expired(undecoded, decoded=False))
         logger.info(
             "%d texts of request %s dropped: its deadline (%g s) %s",
-            item.size,
+            len(item.prompts) - item.answered,
             item.request_id or "-",
             item.ticket.timeout_s,
-            "could not be met" if queued else "passed while they were decoded",
-            extra={"expired_texts": item.size, "expired_decoding": not queued},
+            "could not be met" if undecoded else "passed while they were decoded",
+            extra={"expired_texts": len(item.prompts) - item.answered, "expired_decoding": not undecoded},
         )
 
     def _observe(self, record: Callable[[BatchObserver], None]) -> None:
@@ -304,47 +349,60 @@ class AdaptiveBatcher(Generic[ParamsT]):
             except Exception:
                 logger.exception("batch metrics failed")
 
-    async def _run(self, lane: _Lane, batch: list[_Pending]) -> None:
-        prompts = [prompt for item in batch for prompt in item.prompts]
+    async def _run(self, lane: _Lane, batch: list[_Slice]) -> None:
+        prompts = [prompt for part in batch for prompt in part.prompts]
         started = time.monotonic()
         try:
-            outputs = await lane.run_batch(prompts, batch[0].params)
+            outputs = await lane.run_batch(prompts, batch[0].item.params)
         except Exception as exc:  # the callers get the error; the batcher keeps serving
-            for item in batch:
-                if not item.future.done():
-                    item.future.set_exception(exc)
+            for part in batch:
+                if not part.item.future.done():
+                    part.item.future.set_exception(exc)
+                if part.item.expiry is not None:
+                    part.item.expiry.cancel()
+            self._queue = [item for item in self._queue if not item.future.done()]
             return
         finally:
             lane.last_done_at = time.monotonic()
             lane.last_call_s, lane.last_texts = lane.last_done_at - started, len(prompts)
-            lane.last_returning = sum(item.size for item in batch if item.returns)
-            if lane is self._main and any(item.bulk for item in batch):
+            # callers answered by this call (a slice that leaves more of its request queued or
+            # decoding elsewhere answers no one yet)
+            lane.last_returning = sum(
+                part.size
+                for part in batch
+                if part.item.returns and part.item.answered + part.size == len(part.item.prompts)
+            )
+            if lane is self._main and any(part.item.bulk for part in batch):
                 lane.busy_since = lane.last_done_at  # bulk was served here: aging starts again
-            for item in batch:
-                if item.expiry is not None:
-                    item.expiry.cancel()
         seconds = lane.last_done_at - started
+        items = {id(part.item): part.item for part in batch}
         logger.info(
             "batch of %d texts from %d requests decoded in %.3f s",
             len(prompts),
-            len(batch),
+            len(items),
             seconds,
             extra={
-                "request_ids": [item.request_id for item in batch],
+                "request_ids": [item.request_id for item in items.values()],
                 "batch_texts": len(prompts),
-                "batch_requests": len(batch),
+                "batch_requests": len(items),
                 "batch_lane": lane.name if self._bulk is not None else "all",
                 "decode_s": round(seconds, 4),
             },
         )
         self._observe(lambda o: o.record_batch(len(prompts), seconds))
         position, late = 0, 0
-        for item in batch:
+        for part in batch:
+            item = part.item
             if item.future.done():  # a caller that gave up (cancelled), or whose deadline passed
                 expired = not item.future.cancelled() and item.future.exception() is not None
-                late += item.size if expired else 0
+                late += part.size if expired else 0
             else:
-                item.future.set_result(outputs[position : position + item.size])
-            position += item.size
+                item.outputs[part.start : part.start + part.size] = outputs[position : position + part.size]
+                item.answered += part.size
+                if item.answered == len(item.prompts):
+                    item.future.set_result(item.outputs)
+            position += part.size
+            if item.future.done() and item.expiry is not None:
+                item.expiry.cancel()
         if late:
             self._observe(lambda o: o.record_expired(late, decoded=True))

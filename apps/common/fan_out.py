@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import AsyncExitStack, contextmanager
 from typing import Any
@@ -75,6 +76,9 @@ class FanOutAdmission:
             self.active -= 1
 
 
+REPLICA_COUNT_TTL_S = 10.0
+
+
 class PeerCalls:
     """Calls of `method` on whichever replica of this deployment Serve picks (this one included),
     at most `in_flight` at once from this replica, each within `timeout_s` (one retry)."""
@@ -87,6 +91,26 @@ class PeerCalls:
         self._placing = asyncio.Lock()  # one part given a replica at a time (see the module's doc)
         self._in_flight = 0
         self.timeout_s = 20.0
+        self._replicas, self._counted_at = 1, -REPLICA_COUNT_TTL_S
+
+    async def replica_count(self) -> int:
+        """Running replicas of this deployment, as Serve's controller said at most
+        REPLICA_COUNT_TTL_S ago (1 when it cannot say): a request cut into a multiple of it gives
+        every replica as much work."""
+        now = time.monotonic()
+        if now - self._counted_at >= REPLICA_COUNT_TTL_S:
+            self._counted_at = now
+            try:
+                from ray.serve.context import _get_global_client
+
+                context = serve.get_replica_context()
+                details = await asyncio.to_thread(lambda: _get_global_client().get_serve_details())
+                app = details["applications"][context.app_name]
+                replicas = app["deployments"][context.deployment]["replicas"]
+                self._replicas = max(1, sum(replica.get("state") == "RUNNING" for replica in replicas))
+            except Exception as exc:  # outside Serve, or the controller is away: keep the last count
+                logger.warning("could not count the replicas (%s): %d assumed", exc, self._replicas)
+        return self._replicas
 
     def configure(self, in_flight: int, timeout_s: float) -> None:
         if in_flight != self._in_flight:

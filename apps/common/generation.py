@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from apps.common.batching import NO_TICKET, AdaptiveBatcher
 from apps.common.engines import Backend, Device, GenerationParams, Seq2SeqEngine, load_engine, resolve_device
 from apps.common.errors import InputTooLargeError
-from apps.common.lanes import BULK_NICE, ModelLane
+from apps.common.lanes import ModelLane, run_at_lower_priority
 from apps.common.metrics import SchedulingMetrics, TokenMetrics, metrics_or_none
 from apps.common.request_ids import current_request_id
 from apps.common.scheduling import Ticket
@@ -53,7 +53,7 @@ class Seq2SeqGenerator:
         self.engine = engine
         self._lane = ModelLane("interactive")
         self._bulk_lane: ModelLane | None = None
-        self._bulk_generate = None  # the engine's background worker, made on the bulk lane
+        self._bulk_generate = None  # the engine's background worker (lanes.py)
         self._cache = SentenceCache()
         self._token_metrics = metrics_or_none(TokenMetrics)
         self._metrics = metrics_or_none(SchedulingMetrics)
@@ -70,10 +70,11 @@ class Seq2SeqGenerator:
         return self.engine.uses_t5_prefixes
 
     def configure(self, settings: ModelAppSettings) -> None:
-        """Batch limits, classes (a bulk lane when `bulk_max_wait_s` > 0) and the cache's size."""
+        """Batch limits, classes (a bulk lane when `bulk_max_wait_s` > 0, interactive calls filled
+        to `interactive_batch_size` with bulk work) and the cache's size."""
         if settings.bulk_max_wait_s > 0 and self._bulk_lane is None:
-            self._bulk_lane = ModelLane("bulk", BULK_NICE)
-            self._bulk_generate = self._bulk_lane.call_now(self.engine.background_worker)
+            self._bulk_lane = ModelLane("bulk")
+            self._bulk_generate = run_at_lower_priority(self.engine.background_worker)
         elif settings.bulk_max_wait_s == 0 and self._bulk_lane is not None:
             self._bulk_lane.close()
             self._bulk_lane = self._bulk_generate = None
@@ -82,6 +83,7 @@ class Seq2SeqGenerator:
             settings.batch_wait_timeout_s,
             self._call_bulk_model if self._bulk_lane is not None else None,
             settings.bulk_max_wait_s,
+            settings.interactive_batch_size,
         )
         self._cache.resize(settings.cache_entries)
 
@@ -106,12 +108,14 @@ class Seq2SeqGenerator:
                 )
         return lengths
 
-    def lookup(self, prompts: list[str], params: GenerationParams) -> Lookup:
+    def lookup(self, prompts: list[str], params: GenerationParams, count_misses: bool = True) -> Lookup:
         """`prompts` against this replica's sentence cache (counted in the metrics): what is known,
-        and what is left to decode, each prompt once (sentence_cache.py)."""
+        and what is left to decode, each prompt once (sentence_cache.py). `count_misses=False` when
+        the misses go on to be looked up again where they are decoded (a fanned-out text's parts),
+        so each prompt is counted once."""
         lookup = self._cache.lookup(params, prompts)
         if self._metrics is not None and self._cache.capacity > 0:
-            self._metrics.record_lookups(lookup.hits, len(lookup.misses))
+            self._metrics.record_lookups(lookup.hits, len(lookup.misses) if count_misses else 0)
         return lookup
 
     async def generate(

@@ -1,8 +1,17 @@
 """Model threads ("lanes") of a replica: one thread each, so the event loop keeps serving while the
-model decodes. The bulk lane's thread runs at a lower OS priority (nice +BULK_NICE), and so do the
-threads an engine makes on it (Linux threads inherit their creator's nice value): a model call
-cannot be interrupted, but the kernel lets the interactive lane's call run whenever it has one,
-and gives the bulk lane the CPU the interactive lane leaves (docs/decisions.md, "Classes").
+model decodes. The bulk lane's engine decodes on threads of the lowest CPU priority Linux gives
+without privilege, SCHED_IDLE: threads made by `run_at_lower_priority` (Linux threads inherit their
+creator's scheduling policy). A model call cannot be interrupted, but the kernel lets the
+interactive lane's call run whenever it has one, and gives the bulk lane the CPU the interactive
+lane leaves (docs/decisions.md, "Interactive before bulk").
+
+Why SCHED_IDLE, not nice +19: Ray starts its workers, Serve's replicas among them, at nice 15, and
+nice stops at 19; a thread at 15 sharing a core with one at 19 gets only 70% of it (CFS weights 36
+and 15), against ~92% beside a SCHED_IDLE thread (weight 3), which also never delays its wakeup.
+
+The lanes' own threads keep the process's priority: they hold the GIL while they prepare a call
+and read its results, and a starved low-priority thread holding the GIL would stall the replica's
+event loop (priority inversion).
 """
 
 from __future__ import annotations
@@ -10,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -18,41 +26,48 @@ from typing import Any, TypeVar
 logger = logging.getLogger("ray.serve")
 ResultT = TypeVar("ResultT")
 
-# nice +19, the lowest priority: a CPU-bound thread at nice 0 gets ~98.5% of a core it shares with
-# one at +19 (Linux CFS weights 1024 and 15); raising one's own nice needs no privilege.
-BULK_NICE = 19
+BULK_NICE = 19  # where SCHED_IDLE is refused: the lowest nice value instead
 
 
-def lower_thread_priority(nice: int) -> None:
-    """Add `nice` to the calling thread's nice value (Linux: per thread). Logged, not raised,
-    where the OS does not allow it: the lane then runs at normal priority."""
+def lower_thread_priority() -> None:
+    """Put the calling thread in SCHED_IDLE (Linux: per thread, no privilege needed); where that is
+    refused, at nice 19. Logged, not raised, where neither is allowed: it then keeps its priority."""
     try:
-        thread = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + nice)
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # 0: the calling thread
+        return
+    except (AttributeError, OSError) as exc:
+        reason = exc
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, BULK_NICE)  # on Linux, 0 is the calling thread here too
     except (AttributeError, OSError) as exc:
         logger.warning(
-            "could not lower the bulk lane's thread priority (%s): it runs at normal priority", exc
+            "could not lower the bulk lane's priority (%s; %s): it runs at normal priority", reason, exc
         )
 
 
-def thread_nice() -> int:
-    """The calling thread's nice value."""
-    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+def thread_is_lowered(thread_id: int) -> bool:
+    """Whether a thread of this process runs at the bulk lane's priority (SCHED_IDLE or nice 19)."""
+    return (
+        os.sched_getscheduler(thread_id) == os.SCHED_IDLE
+        or os.getpriority(os.PRIO_PROCESS, thread_id) == BULK_NICE
+    )
+
+
+def run_at_lower_priority(fn: Callable[..., ResultT]) -> ResultT:
+    """`fn()` on a new thread at the bulk lane's priority, waited for: the threads it starts (an
+    engine's decoding threads) keep that priority after it ends."""
+    with ThreadPoolExecutor(
+        max_workers=1, thread_name_prefix="lower-priority", initializer=lower_thread_priority
+    ) as executor:
+        return executor.submit(fn).result()
 
 
 class ModelLane:
-    """One thread for model calls, `nice` above the process's priority (0: the same)."""
+    """One thread for model calls."""
 
-    def __init__(self, name: str, nice: int = 0):
+    def __init__(self, name: str):
         self.name = name
-        initializer = (lambda: lower_thread_priority(nice)) if nice else None
-        self._executor = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix=f"generate-{name}", initializer=initializer
-        )
-
-    def call_now(self, fn: Callable[..., ResultT], *args: Any) -> ResultT:
-        """`fn(*args)` on the lane's thread, waited for here (e.g. to make an engine's threads there)."""
-        return self._executor.submit(fn, *args).result()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"generate-{name}")
 
     async def call(self, fn: Callable[..., ResultT], *args: Any) -> ResultT:
         """`fn(*args)` on the lane's thread, awaited without blocking the event loop."""

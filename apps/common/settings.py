@@ -82,6 +82,15 @@ class ModelAppSettings(HttpSettings):
         "waiting, the next call takes the oldest bulk work (no starvation). 0: no classes, one queue "
         "oldest first",
     )
+    interactive_batch_size: int = Field(
+        2,
+        ge=1,
+        le=256,
+        description="classes on: an interactive model call takes queued bulk texts until it holds "
+        "this many (at most max_batch_size), so bulk work progresses in the calls interactive "
+        "traffic makes; a larger call keeps more bulk throughput and answers the sentence later. "
+        "1: interactive texts only",
+    )
     cache_entries: int = Field(
         10_000,
         ge=0,

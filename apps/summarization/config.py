@@ -44,6 +44,14 @@ class SummarizationSettings(ModelAppSettings):
         description="most texts decoded in one model call (~500-token inputs are compute bound: "
         "batches of 8 decode as many documents/s as 16, with less memory)",
     )
+    interactive_batch_size: int = Field(
+        2,
+        ge=1,
+        le=256,
+        description="classes on: an interactive model call takes queued bulk texts (map-reduce "
+        "chunks) until it holds this many (at most max_batch_size): a paragraph's summary carries "
+        "one ~500-token chunk along, not a full batch of them. 1: interactive texts only",
+    )
     default_max_length: int = Field(60, ge=1, description="summary length cap, in tokens, if unasked")
     default_min_length: int = Field(0, ge=0, description="summary length floor, in tokens, if unasked")
     max_length_limit: int = Field(200, ge=1, le=1024, description="largest max_length a caller may ask")

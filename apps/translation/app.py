@@ -5,8 +5,9 @@ Deploy: `serve deploy serve_config.yaml` (app `translation`, import path `apps.t
 Handle: `serve.get_deployment_handle("Translator", app_name="translation").translate.remote(text, "fr")`;
 `text` may be a list of strings, translated together as one batch.
 
-A request with more than `part_sentences` sentences sends them in parts to every replica of this
-deployment through its own handle (apps/common/fan_out.py) and puts the answers back in order.
+A request with more than `part_sentences` sentences is cut into parts, as many for every replica:
+the first is decoded here, the others go to every replica of this deployment through its own
+handle (apps/common/fan_out.py); the answers are put back in order.
 """
 
 # No `from __future__ import annotations` here: FastAPI must resolve the routes' body types
@@ -214,26 +215,37 @@ class Translator(ModelHealth, PublishesAPIDocument):
         return 0 < size < len(job.prompts) and self._fan_out.has_room()
 
     async def _parts_in_order(self, job: TranslationJob) -> AsyncIterator[list[str]]:
-        """The request's translations in order, as the parts they are in finish, while every part
-        runs on whichever replica Serve picks; parts still running are cancelled if the request
-        ends first. Only what this replica's cache lacks is sent, each sentence once."""
-        lookup = self.generator.lookup(job.prompts, job.params)
+        """The request's translations in order, as the parts they are in finish: the first part
+        on this replica, every other on whichever replica Serve picks; parts still running are
+        cancelled if the request ends first. Only what this replica's cache lacks is sent, each
+        sentence once."""
+        lookup = self.generator.lookup(job.prompts, job.params, count_misses=False)  # parts count them
         prompts, ticket = lookup.misses, job.ticket
-        # parts of equal size (at most part_sentences), so replicas given as many parts get as much work
+        # parts of equal size, so that replicas given as many parts get as much work: one for each
+        # replica when each fits one model call (parts arrive one by one, and each would start a
+        # call of its own), else at most part_sentences each, as many for every replica
+        replicas = await self._parts.replica_count()
         count = -(-len(prompts) // self.settings.part_sentences)
+        if count > 1:
+            if len(prompts) <= replicas * self.settings.max_batch_size:
+                count = replicas
+            else:
+                count = -(-count // replicas) * replicas
         size = -(-len(prompts) // count) if count else 1
-        parts = [
-            asyncio.ensure_future(
-                self._parts.call(
-                    prompts[start : start + size],
-                    job.params,
-                    ticket.priority,
-                    ticket.wall_deadline(),
-                    ticket.timeout_s,
+
+        def send(start: int) -> asyncio.Future:
+            part = prompts[start : start + size]
+            if start == 0 and replicas > 1:
+                # decoded here: routed, it could land on a replica already given another part
+                # (this one counts the request itself as one in flight, so the two tie)
+                return asyncio.ensure_future(
+                    self.generator.generate(part, job.params, returns=False, ticket=ticket)
                 )
+            return asyncio.ensure_future(
+                self._parts.call(part, job.params, ticket.priority, ticket.wall_deadline(), ticket.timeout_s)
             )
-            for start in range(0, len(prompts), size)
-        ]
+
+        parts = [send(start) for start in range(0, len(prompts), size)]
         self._fan_out.hold_until_done(parts)
         logger.info(
             "translating %d sentences (%d to decode) in %d parts on every replica",

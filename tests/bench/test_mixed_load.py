@@ -102,6 +102,8 @@ def test_the_designs_differ_from_the_configured_app_only_in_the_model_lengths_an
     assert ml.OVERRIDES["fifo"] == {"bulk_max_wait_s": 0, "cache_entries": 0}
     assert "bulk_max_wait_s" not in ml.OVERRIDES["classes"]  # the default aging
     assert ml.OVERRIDES["cache"] == {}  # the default cache
+    assert ml.OVERRIDES["bulk_fill"] == {"cache_entries": 0, "interactive_batch_size": ml.BULK_FILL}
+    assert ml.serving_knobs()["interactive_batch_size"] < ml.BULK_FILL  # the other end of the trade
 
 
 def test_the_designs_user_configs_are_valid_settings():
@@ -213,6 +215,8 @@ def _results(cache=True) -> dict:
         "rounds": [
             _round("fifo", 1, 0.30, 3.0, 30),
             _round("classes", 1, 0.34, 0.60, 28),
+            _round("bulk_fill", 1, 0.30, 1.0, 30),
+            _round("bulk_fill", 2, 0.30, 1.2, 30),
             _round("classes", 2, 0.30, 0.52, 29),
             _round("fifo", 2, 0.26, 2.6, 30),
         ],
@@ -241,6 +245,8 @@ def test_the_ratios_pool_the_rounds():
     assert f["fifo_p95_x"] == pytest.approx(2.8 / 0.30)
     assert f["bulk_kept"] == pytest.approx(57 / 60)
     assert f["cache_x"] == pytest.approx(3.5)
+    assert f["bulk_fill_p95_x"] == pytest.approx(1.1 / 0.30)
+    assert f["bulk_fill_kept"] == pytest.approx(1.0)
 
 
 def test_the_targets_say_met_or_not_and_none_without_a_figure():
@@ -266,9 +272,10 @@ def test_mean_leaves_out_missing_figures():
 
 def test_the_summary_line():
     assert mr.summary_line(_results()) == (
-        "mixed_load: interactive_p95_x=1.87 fifo_p95_x=9.33 bulk_kept=0.95 cache_x=3.50 cpu=AMD EPYC"
+        "mixed_load: interactive_p95_x=1.87 fifo_p95_x=9.33 bulk_kept=0.95 cache_x=3.50 "
+        "bulk_fill_p95_x=3.67 bulk_fill_kept=1.00 cpu=AMD EPYC"
     )
-    assert mr.summary_line(_results(cache=False)).endswith("bulk_kept=0.95 cache_x=- cpu=AMD EPYC")
+    assert "bulk_kept=0.95 cache_x=- bulk_fill" in mr.summary_line(_results(cache=False))
 
 
 def test_the_table_has_a_row_per_run_and_the_targets():

@@ -1,15 +1,16 @@
 """A generator's lanes on the real engines (apps/common/lanes.py, generation.py): the bulk lane
-decodes what the interactive lane decodes, on threads at a lower OS priority; the engines'
-own decoding threads (CTranslate2's) inherit it."""
+decodes what the interactive lane decodes; CTranslate2 decodes bulk work on its own threads in
+SCHED_IDLE, while the lanes' Python threads (which hold the GIL) keep the process's priority."""
 
 import asyncio
 import os
+import threading
 
 import pytest
 
 from apps.common.engines import GenerationParams, load_engine
 from apps.common.generation import Seq2SeqGenerator
-from apps.common.lanes import BULK_NICE, thread_nice
+from apps.common.lanes import run_at_lower_priority, thread_is_lowered
 from apps.common.scheduling import Ticket
 from apps.translation.config import TranslationSettings
 from textserve.demo_phrases import translation_pairs
@@ -18,21 +19,44 @@ CASES = translation_pairs()[:8]
 PARAMS = GenerationParams(max_new_tokens=64)
 
 
-def thread_nices() -> dict[int, int]:
-    """Every thread of this process: its id -> its nice value."""
-    nices = {}
+def thread_ticks() -> dict[int, int]:
+    """Every thread of this process: its id -> CPU ticks it has used (user + system)."""
+    ticks = {}
     for task in os.listdir("/proc/self/task"):
-        with open(f"/proc/self/task/{task}/stat") as stat:
-            nices[int(task)] = int(stat.read().rsplit(")", 1)[1].split()[16])
-    return nices
+        try:
+            with open(f"/proc/self/task/{task}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # ended meanwhile
+            continue
+        ticks[int(task)] = int(fields[11]) + int(fields[12])
+    return ticks
+
+
+def lane_threads() -> list[int]:
+    """The native ids of the lane threads (generation.py's ModelLane: "generate-<lane>")."""
+    return [thread.native_id for thread in threading.enumerate() if thread.name.startswith("generate-")]
+
+
+def test_threads_started_at_lower_priority_keep_it_and_the_caller_keeps_its_own():
+    def start_a_thread() -> int:
+        started = threading.Thread(target=threading.Event().wait, args=(5,), daemon=True)
+        started.start()
+        return started.native_id
+
+    child = run_at_lower_priority(start_a_thread)
+    assert thread_is_lowered(child)
+    assert os.sched_getscheduler(child) == os.SCHED_IDLE  # Linux, no privilege needed
+    assert not thread_is_lowered(threading.get_native_id())
 
 
 @pytest.mark.parametrize("backend", ["ctranslate2", "transformers"])
-def test_the_bulk_lane_decodes_the_same_at_a_lower_priority(demo_models, backend):
+def test_the_bulk_lane_decodes_the_same_and_ctranslate2_decodes_it_at_the_lowest_priority(
+    demo_models, backend
+):
     engine = load_engine(str(demo_models["demo-translation"]), backend)
-    before = thread_nices()
     generator = Seq2SeqGenerator(engine)
-    generator.configure(TranslationSettings(model="m", cache_entries=0))
+    # interactive calls take no bulk texts here, so each lane decodes its own class
+    generator.configure(TranslationSettings(model="m", cache_entries=0, interactive_batch_size=1))
     prompts, expected = [p for p, _ in CASES], [e for _, e in CASES]
 
     async def both_lanes():
@@ -41,9 +65,19 @@ def test_the_bulk_lane_decodes_the_same_at_a_lower_priority(demo_models, backend
         return await asyncio.gather(bulk, interactive)
 
     assert asyncio.run(both_lanes()) == [expected, expected]
-    new = {tid: nice for tid, nice in thread_nices().items() if tid not in before}
-    base = thread_nice()
-    assert sorted(new.values()).count(base + BULK_NICE) >= (2 if backend == "ctranslate2" else 1), new
-    assert base in new.values()  # the interactive lane's thread
+    assert lane_threads() and not any(thread_is_lowered(tid) for tid in lane_threads())
+
+    async def bulk_only():
+        for _ in range(20):
+            await generator.generate(prompts * 4, PARAMS, ticket=Ticket("bulk"))
+
+    before = thread_ticks()
+    asyncio.run(bulk_only())
+    used = {tid: ticks - before.get(tid, 0) for tid, ticks in thread_ticks().items()}
+    lowered = sum(ticks for tid, ticks in used.items() if thread_is_lowered(tid))
+    if backend == "ctranslate2":  # its decoding threads, made at the bulk lane's priority
+        assert lowered > 0.8 * sum(used.values()), used
+    else:  # transformers decodes on the lane's own thread, at the process's priority
+        assert lowered == 0, used
     generator.configure(TranslationSettings(model="m", bulk_max_wait_s=0))  # no classes: no bulk lane
     assert asyncio.run(generator.generate(prompts[:1], PARAMS, ticket=Ticket("bulk"))) == expected[:1]

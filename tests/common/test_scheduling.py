@@ -47,9 +47,11 @@ class Observer:
         self.expired.append((texts, decoded))
 
 
-def classes(main: Lane, bulk: Lane, bulk_max_wait_s: float = 2.0, observer=None) -> AdaptiveBatcher:
+def classes(
+    main: Lane, bulk: Lane, bulk_max_wait_s: float = 2.0, observer=None, interactive_batch_size: int = 1
+) -> AdaptiveBatcher:
     batcher = AdaptiveBatcher(main, observer=observer)
-    batcher.configure(16, 0.0, bulk, bulk_max_wait_s)
+    batcher.configure(16, 0.0, bulk, bulk_max_wait_s, interactive_batch_size)
     return batcher
 
 
@@ -145,6 +147,55 @@ def test_bulk_work_fills_the_bulk_lane_while_interactive_work_runs_beside_it():
     assert main.calls == [["i0", "i1", "i2"]] and bulk.calls == [["b0", "b1", "b2"]]
     [(main_start, main_end)], [(bulk_start, bulk_end)] = main.spans, bulk.spans
     assert max(main_start, bulk_start) < min(main_end, bulk_end)  # at once, not one after the other
+
+
+def test_an_interactive_call_takes_queued_bulk_texts_up_to_interactive_batch_size():
+    """The bulk lane is busy; a bulk list of 10 waits. A sentence's call takes the list's first 3
+    texts (4 in all), the bulk lane the other 7 when it frees; the list is answered whole, in
+    order, and its queue wait is reported once."""
+
+    async def scenario():
+        main, bulk, observer = Lane(0.05), Lane(0.3), Observer()
+        batcher = classes(main, bulk, observer=observer, interactive_batch_size=4)
+        busy = asyncio.create_task(batcher.submit(["busy"], "p", [9], ticket=BULK))
+        await asyncio.sleep(0.01)
+        texts = [f"t{n}" for n in range(10)]
+        listed = asyncio.create_task(batcher.submit(texts, "p", [5] * 10, ticket=BULK))
+        await asyncio.sleep(0.01)
+        assert await batcher.submit(["hi"], "p", [5], ticket=INTERACTIVE) == ["p:hi"]
+        answer = await listed
+        await busy
+        return main, bulk, observer, texts, answer
+
+    main, bulk, observer, texts, answer = asyncio.run(scenario())
+    assert answer == [f"p:{t}" for t in texts]
+    assert main.calls == [["hi", "t0", "t1", "t2"]]
+    assert bulk.calls == [["busy"], texts[3:]]
+    assert sorted(p for p, _ in observer.waits) == ["bulk", "bulk", "interactive"]
+
+
+def test_a_request_whose_deadline_passes_between_its_slices_is_dropped_undecoded_for_the_rest():
+    """An interactive call took the first 2 texts of a bulk list; its deadline passes before the
+    rest is taken: the list is answered 504, its 6 untaken texts counted as never decoded."""
+
+    async def scenario():
+        main, bulk, observer = Lane(0.05), Lane(1.0), Observer()
+        batcher = classes(main, bulk, observer=observer, interactive_batch_size=3)
+        busy = asyncio.create_task(batcher.submit(["busy"], "p", [9], ticket=BULK))
+        await asyncio.sleep(0.01)
+        listed = asyncio.create_task(
+            batcher.submit([f"t{n}" for n in range(8)], "p", [5] * 8, ticket=Ticket.start("bulk", 0.3))
+        )
+        await asyncio.sleep(0.01)
+        await batcher.submit(["hi"], "p", [5], ticket=INTERACTIVE)
+        with pytest.raises(DeadlineExceededError):
+            await listed
+        await busy
+        return main, bulk, observer
+
+    main, bulk, observer = asyncio.run(scenario())
+    assert main.calls == [["hi", "t0", "t1"]] and bulk.calls == [["busy"]]
+    assert observer.expired == [(6, False)]
 
 
 def test_a_request_past_its_deadline_is_answered_at_once_and_never_decoded():

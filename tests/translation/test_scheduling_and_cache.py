@@ -100,6 +100,23 @@ def test_a_sentence_repeated_in_a_request_is_decoded_once(http, metrics_url):
     assert response.json()["translation"] == " ".join(alone.json()["translations"] * 4)
 
 
+def test_a_text_fanned_out_in_parts_counts_each_sentence_once_in_the_cache_lookups(http, metrics_url):
+    """40 sentences, 20 distinct, more than part_sentences: the replica that takes the request
+    counts the 20 repeats as hits and sends the 20 others in parts, which count them where they are
+    decoded (here: misses), so every sentence is counted once."""
+    unique = [fresh_text() for _ in range(20)]
+    document = " ".join(unique * 2)
+    texts = "ray_textserve_batched_texts_total"
+    before_texts = sum(counters(metrics_url, texts, "replica").values())
+    before = counters(metrics_url, "ray_textserve_cache_lookups_total", "result")
+    response = http.post("/translate", json={"text": document})
+    assert response.status_code == 200, response.text
+    want = {"hit": 20, "miss": 20}
+    lookups = grows(metrics_url, "ray_textserve_cache_lookups_total", "result", before, want)
+    assert lookups == want
+    assert sum(counters(metrics_url, texts, "replica").values()) - before_texts == 20
+
+
 @pytest.fixture(scope="module")
 def swap_app(serve_url, apps, demo_models):
     cfg = copy.deepcopy(app_config(apps, "translation"))

@@ -62,7 +62,9 @@ class Seq2SeqEngine(ABC):
         """Decode every prompt in one model call (blocking; run it off the event loop)."""
 
     def background_worker(self) -> Callable[[list[str], GenerationParams], list[str]]:
-        """A `generate` for a lower-priority thread (apps/common/lanes.py), made on that thread so
-        that whatever threads it decodes on share its priority. Here: `generate` itself, for a
-        backend that decodes on the calling thread."""
+        """A `generate` for bulk work, made on a lower-priority thread (apps/common/lanes.py) so
+        that the threads it decodes on share that priority. Here: `generate` itself, for a backend
+        that decodes on the calling thread (transformers: its Python decoding loop holds the GIL
+        between ops, so it cannot run at a lower priority without stalling the event loop): its
+        bulk calls run at normal priority."""
         return self.generate

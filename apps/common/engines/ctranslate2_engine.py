@@ -66,7 +66,8 @@ class CTranslate2Engine(Seq2SeqEngine):
 
     def background_worker(self) -> Callable[[list[str], GenerationParams], list[str]]:
         """A second translator, made on the calling thread: CTranslate2 decodes on threads of its
-        own, which inherit the caller's priority. It holds a second copy of the weights."""
+        own, which inherit that thread's priority, while the thread that calls it (tokenizing,
+        holding the GIL) may run at any. It holds a second copy of the weights."""
         translator = self._new_translator()
         return lambda prompts, params: self._decode(translator, prompts, params)
 
