@@ -28,6 +28,19 @@ def counters(metrics_url: str, name: str, label: str, app: str = "translation") 
     return totals_by(scrape(metrics_url), name, label, application=app)
 
 
+def settled(metrics_url: str, name: str, label: str, quiet_s: float = 2.5, within_s: float = 15) -> dict:
+    """The counters once they have not moved for `quiet_s` (replicas report every second or so, so
+    an earlier test's last requests may still be on their way)."""
+    deadline, last = time.monotonic() + within_s, counters(metrics_url, name, label)
+    while time.monotonic() < deadline:
+        time.sleep(quiet_s)
+        now = counters(metrics_url, name, label)
+        if now == last:
+            break
+        last = now
+    return last
+
+
 def grows(metrics_url: str, name: str, label: str, before: dict, by: dict[str, float], within_s: float = 15):
     """Wait until every `by` label's counter has grown by at least its amount (replicas report every
     second or so); the growth seen."""
@@ -107,8 +120,8 @@ def test_a_text_fanned_out_in_parts_counts_each_sentence_once_in_the_cache_looku
     unique = [fresh_text() for _ in range(20)]
     document = " ".join(unique * 2)
     texts = "ray_textserve_batched_texts_total"
+    before = settled(metrics_url, "ray_textserve_cache_lookups_total", "result")
     before_texts = sum(counters(metrics_url, texts, "replica").values())
-    before = counters(metrics_url, "ray_textserve_cache_lookups_total", "result")
     response = http.post("/translate", json={"text": document})
     assert response.status_code == 200, response.text
     want = {"hit": 20, "miss": 20}
