@@ -61,7 +61,7 @@ class _Pending(Generic[ParamsT]):
     # bulk run's first few; the rest stays queued, in its place); answered when all are decoded.
     taken: int = 0  # prompts handed to calls so far
     answered: int = 0  # prompts decoded so far
-    outputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
         self.outputs = [""] * len(self.prompts)
@@ -281,15 +281,7 @@ class AdaptiveBatcher(Generic[ParamsT]):
         Requests whose caller has gone (cancelled, e.g. the client disconnected) are dropped; so
         are those whose deadline the call would pass."""
         now = time.monotonic()
-        eligible = []
-        for item in self._eligible(lane):
-            # its own call at the last call's pace per text: a lower bound (a call costs less per
-            # text the more it holds), so only work that surely cannot make it is dropped here
-            quickest = lane.last_call_s * min(1.0, item.size / lane.last_texts)
-            if item.ticket.deadline is not None and item.ticket.deadline <= now + quickest:
-                self._expire(item)
-            else:
-                eligible.append(item)
+        eligible = [item for item in self._eligible(lane) if self._can_meet_deadline(lane, item, now)]
         if not eligible:
             return []
         head = eligible[0]
@@ -301,7 +293,7 @@ class AdaptiveBatcher(Generic[ParamsT]):
                 batch.append(_Slice(item, item.size))
                 size += item.size
         if self._bulk is not None and lane is self._main:
-            size = self._fill_with_bulk(batch, size, head.params)
+            self._fill_with_bulk(lane, batch, size, head.params, now)
         first = [part.item for part in batch if part.item.taken == 0]  # its wait ends now
         for part in batch:
             part.item.taken += part.size
@@ -310,19 +302,31 @@ class AdaptiveBatcher(Generic[ParamsT]):
         self._queue = [item for item in self._queue if item.size > 0]
         return batch
 
-    def _fill_with_bulk(self, batch: list[_Slice], size: int, params: ParamsT) -> int:
+    def _can_meet_deadline(self, lane: _Lane, item: _Pending, now: float) -> bool:
+        """False (and `item` expired) when even its own call at `lane`'s last pace per text would
+        end past its deadline: a lower bound (a call costs less per text the more it holds), so
+        only work that surely cannot make it is dropped."""
+        quickest = lane.last_call_s * min(1.0, item.size / lane.last_texts)
+        if item.ticket.deadline is not None and item.ticket.deadline <= now + quickest:
+            self._expire(item)
+            return False
+        return True
+
+    def _fill_with_bulk(
+        self, lane: _Lane, batch: list[_Slice], size: int, params: ParamsT, now: float
+    ) -> None:
         """Add the oldest queued bulk prompts to an interactive call until it holds
-        `interactive_batch_size` (never more than max_batch_size); the new size."""
+        `interactive_batch_size` (never more than max_batch_size)."""
         room = min(self.interactive_batch_size, self.max_batch_size) - size
         chosen = {id(part.item) for part in batch}
-        for item in self._queue:
+        for item in list(self._queue):  # _can_meet_deadline may drop an item from the queue
             if room <= 0:
                 break
-            if item.bulk and id(item) not in chosen and item.params == params and not item.future.done():
+            fits = item.bulk and id(item) not in chosen and item.params == params
+            if fits and self._can_meet_deadline(lane, item, now):
                 take = min(item.size, room)
                 batch.append(_Slice(item, take))
-                size, room = size + take, room - take
-        return size
+                room -= take
 
     def _expire(self, item: _Pending) -> None:
         """Answer `item` DeadlineExceededError now; a queued item leaves the queue undecoded."""
@@ -333,13 +337,14 @@ class AdaptiveBatcher(Generic[ParamsT]):
         if undecoded:
             self._queue = [other for other in self._queue if other is not item]
             self._observe(lambda o: o.record_expired(undecoded, decoded=False))
+        unanswered = len(item.prompts) - item.answered
         logger.info(
             "%d texts of request %s dropped: its deadline (%g s) %s",
-            len(item.prompts) - item.answered,
+            unanswered,
             item.request_id or "-",
             item.ticket.timeout_s,
             "could not be met" if undecoded else "passed while they were decoded",
-            extra={"expired_texts": len(item.prompts) - item.answered, "expired_decoding": not undecoded},
+            extra={"expired_texts": unanswered, "expired_decoding": not undecoded},
         )
 
     def _observe(self, record: Callable[[BatchObserver], None]) -> None:
@@ -375,16 +380,15 @@ class AdaptiveBatcher(Generic[ParamsT]):
             if lane is self._main and any(part.item.bulk for part in batch):
                 lane.busy_since = lane.last_done_at  # bulk was served here: aging starts again
         seconds = lane.last_done_at - started
-        items = {id(part.item): part.item for part in batch}
         logger.info(
             "batch of %d texts from %d requests decoded in %.3f s",
             len(prompts),
-            len(items),
+            len(batch),  # a request has at most one slice in a call
             seconds,
             extra={
-                "request_ids": [item.request_id for item in items.values()],
+                "request_ids": [part.item.request_id for part in batch],
                 "batch_texts": len(prompts),
-                "batch_requests": len(items),
+                "batch_requests": len(batch),
                 "batch_lane": lane.name if self._bulk is not None else "all",
                 "decode_s": round(seconds, 4),
             },

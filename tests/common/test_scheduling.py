@@ -198,6 +198,30 @@ def test_a_request_whose_deadline_passes_between_its_slices_is_dropped_undecoded
     assert observer.expired == [(6, False)]
 
 
+def test_bulk_texts_whose_deadline_an_interactive_call_would_pass_are_dropped_not_taken_along():
+    """The interactive lane's last call took 0.3 s for one text; a bulk text with 0.15 s left is
+    not taken into the next interactive call (it would end past its deadline) but dropped at once,
+    undecoded."""
+
+    async def scenario():
+        main, bulk, observer = Lane(0.3), Lane(1.0), Observer()
+        batcher = classes(main, bulk, observer=observer, interactive_batch_size=4)
+        await batcher.submit(["warm"], "p", [1], ticket=INTERACTIVE)
+        busy = asyncio.create_task(batcher.submit(["busy"], "p", [9], ticket=BULK))
+        await asyncio.sleep(0.01)
+        late = asyncio.create_task(batcher.submit(["late"], "p", [5], ticket=Ticket.start("bulk", 0.15)))
+        await asyncio.sleep(0)
+        assert await batcher.submit(["hi"], "p", [5], ticket=INTERACTIVE) == ["p:hi"]
+        with pytest.raises(DeadlineExceededError):
+            await late
+        await busy
+        return main, observer
+
+    main, observer = asyncio.run(scenario())
+    assert main.calls == [["warm"], ["hi"]]
+    assert observer.expired == [(1, False)]
+
+
 def test_a_request_past_its_deadline_is_answered_at_once_and_never_decoded():
     async def scenario():
         main, observer = Lane(0.5), Observer()
