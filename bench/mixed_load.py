@@ -83,14 +83,14 @@ def app_name(design: str) -> str:
     return f"bench-mixed-{design}"
 
 
-def design_config(config: dict, design: str, model: str) -> tuple[dict, dict]:
+def design_config(config: dict, design: str, model: str, overrides: dict = OVERRIDES) -> tuple[dict, dict]:
     """serve_config.yaml's translation app under the design's own name and route, its user_config
-    with the model, forced output lengths and the design's OVERRIDES. (app config, user_config)"""
+    with the model, forced output lengths and the design's `overrides`. (app config, user_config)"""
     app_cfg = copy.deepcopy(app_config(config, APP))
     name = app_name(design)
     app_cfg.update(name=name, route_prefix=f"/{name}")
     [deployment] = app_cfg["deployments"]
-    user_config = {**deployment["user_config"], "model": model, **OVERRIDES[design]}
+    user_config = {**deployment["user_config"], "model": model, **overrides[design]}
     user_config.update(max_new_tokens=SENTENCE_TOKENS, min_new_tokens=SENTENCE_TOKENS)
     return app_cfg, user_config
 
@@ -215,11 +215,11 @@ def measure_cache(port: int, metrics_url: str, deployed: dict, runs: int, say) -
     return out
 
 
-def deploy(config: dict, design: str, model: Path, bodies: dict, port: int, say) -> dict:
+def deploy(config: dict, design: str, model: Path, bodies: dict, port: int, say, overrides: dict) -> dict:
     """Deploy one design and warm it with an interactive and a bulk request of each kind."""
     from textserve.inprocess import deploy_app
 
-    app_cfg, user_config = design_config(config, design, str(model))
+    app_cfg, user_config = design_config(config, design, str(model), overrides)
     deploy_app(app_cfg, user_config=user_config)
     app, path = app_name(design), f"/{app_name(design)}"
     pids = replica_pids(app, DEPLOYMENT)
@@ -274,7 +274,10 @@ def main(argv: list[str] | None = None) -> int:
     plan.update(
         interactive_clients=args.interactive_clients, bulk_clients=args.bulk_clients, think_s=args.think_s
     )
-    OVERRIDES["bulk_fill"] = {**OVERRIDES["bulk_fill"], "interactive_batch_size": args.bulk_fill}
+    overrides = {
+        **OVERRIDES,
+        "bulk_fill": {**OVERRIDES["bulk_fill"], "interactive_batch_size": args.bulk_fill},
+    }
     started = time.monotonic()
 
     def say(message: str) -> None:
@@ -324,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         from ray import serve
 
         say(f"Ray cluster up, Serve on {HOST}:{port}")
-        deployed = {design: deploy(config, design, model, bodies, port, say) for design in DESIGNS}
+        deployed = {design: deploy(config, design, model, bodies, port, say, overrides) for design in DESIGNS}
         results["designs"] = {d: {k: v for k, v in s.items() if k != "path"} for d, s in deployed.items()}
         for number, design in round_order(DESIGNS, plan["rounds"]):
             result = run_round(number, design, deployed, plan, bodies, port, metrics_url)
@@ -336,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         serve.delete(deployed.pop("fifo")["app"])
         if plan["cache_runs"] > 0:
-            deployed["cache"] = deploy(config, "cache", model, bodies, port, say)
+            deployed["cache"] = deploy(config, "cache", model, bodies, port, say, overrides)
             results["designs"]["cache"] = {k: v for k, v in deployed["cache"].items() if k != "path"}
             results["cache"] = measure_cache(port, metrics_url, deployed, plan["cache_runs"], say)
         for s in deployed.values():
