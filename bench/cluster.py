@@ -5,11 +5,14 @@ Python proxy (the seed guide's stack)."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 from textserve.haproxy import haproxy_env
 from textserve.inprocess import free_port
@@ -91,3 +94,21 @@ def own_cluster(prefix: str, keep_logs: bool = False, **options) -> Iterator[tup
             os.environ["RAY_TMPDIR"] = previous_tmp
         if not keep_logs:
             shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+def exit_driver(code: int) -> NoReturn:
+    """End a benchmark process that ran a Ray driver with `code`, its output flushed, skipping the
+    interpreter's teardown and the C++ static destructors.
+
+    Ray 2.60's driver keeps an OpenTelemetry metrics reader thread (in `_raylet.so`) that goes on
+    exporting every `RAY_metrics_report_interval_ms` after `ray.shutdown()`. When an export fails
+    while `exit()` runs the static destructors, it logs through spdlog's registry, already destroyed,
+    and the process dies with SIGSEGV after having done everything (a core of `python -m bench
+    --quick`: the reader thread in `spdlog::details::registry::initialize_logger` from
+    `RayLog::~RayLog` from `OpenTelemetryMetricExporter::Export`; the main thread in `exit`'s frees).
+    There is no public API to stop that thread; every cluster is stopped and every file written
+    before this is called, so nothing is left to the teardown."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -6,13 +6,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
+from bench.bodies import Bodies
+from bench.metrics import decoding_counters
 from bench.models import Workload
 from bench.peers.spec import PeerServer, PeerSpec
 from bench.replicas import replica_pids
 from bench.systems import System, request_bodies
-from textserve.prometheus import metric_total, settled
 
 
 @dataclass
@@ -22,34 +24,25 @@ class Endpoint:
     workload: str
     port: int
     path: str
-    bodies: list[dict]
+    bodies: Bodies  # each sent once over the endpoint's warm-up, cells and open-loop ladder
     pids: list[int]  # the processes doing the work (replicas, a peer's workers)
-    # (model calls, texts in them) so far, for the batch size column; None where not exposed
-    batch_totals: Callable[[], tuple[float, float]] | None = None
+    # model calls, decoded texts and cache lookups so far (bench/metrics.decoding_counters), for the
+    # batch column and the guard; None where the server does not expose them
+    counters: Callable[[], dict[str, float]] | None = None
 
 
 def serve_endpoint(system: System, workload: str, load: Workload, port: int, metrics_url: str) -> Endpoint:
     """A deployed Serve system's application for `workload` (System.deploy first)."""
     target = system.target(workload)
-
-    def totals() -> tuple[float, float]:
-        def read() -> tuple[float, float]:
-            return (
-                metric_total(metrics_url, "ray_textserve_model_calls_total", application=target.app),
-                metric_total(metrics_url, "ray_textserve_batched_texts_total", application=target.app),
-            )
-
-        return settled(read, 8)  # replicas report every second: wait until the totals stop moving
-
     return Endpoint(
         system=system.name,
         backend=system.backend,
         workload=workload,
         port=port,
         path=target.path,
-        bodies=request_bodies(load),
+        bodies=Bodies(request_bodies(load)),
         pids=replica_pids(target.app, target.deployment),
-        batch_totals=None if system.name == "reference" else totals,
+        counters=None if system.name == "reference" else partial(decoding_counters, metrics_url, target.app),
     )
 
 
@@ -66,13 +59,15 @@ def peer_endpoint(
         load.output_tokens,
         log_dir / f"{spec.name}-{load.name}.log",
     ) as server:
-        server.request(load.texts[0])  # warm: the first call loads lazily in some servers
+        bodies = Bodies([spec.body(load.name, text) for text in load.texts])
+        bodies.take()  # text 0, sent here to warm: the first call loads lazily in some servers
+        server.request(load.texts[0])
         yield Endpoint(
             system=spec.name,
             backend="ctranslate2",
             workload=load.name,
             port=server.port,
             path=spec.path(load.name),
-            bodies=[spec.body(load.name, text) for text in load.texts],
+            bodies=bodies,
             pids=server.pids(),
         )

@@ -15,9 +15,12 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
+
+from bench.bodies import Bodies, as_bodies
 
 
 @dataclass
@@ -28,11 +31,14 @@ class CellResult:
     errors: int  # non-200 answers and broken connections (never expected)
     censored: int  # still in flight when the window closed
     throughput: float  # completed / window_s, requests per second
+    sent: int  # requests sent over warm-up and window (each a body of its own when they are distinct)
+    answered: int  # 200s over warm-up and window: what the replicas' counters are compared with
     p50: float
     p95: float
     p99: float
     latency_is_lower_bound: bool  # a censored request reaches p99: the true percentiles are higher
     statuses: dict[str, int]
+    out_of_bodies: bool = False  # the distinct bodies ran out before the window closed: not a measurement
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -45,7 +51,7 @@ class _Client(threading.Thread):
         host: str,
         port: int,
         path: str,
-        bodies: list[bytes],
+        bodies: Bodies,
         state: _Run,
         think_s: float = 0.0,
     ):
@@ -56,10 +62,11 @@ class _Client(threading.Thread):
         self.in_flight_since: float | None = None
 
     def run(self) -> None:
-        run, sent = self.state, 0
+        run = self.state
         while not run.stop.is_set() and run.take_ticket():
-            body = self.bodies[(self.number * 7 + sent) % len(self.bodies)]
-            sent += 1
+            body = self.bodies.take()
+            if body is None:
+                break  # no distinct body left: the cell says so
             started = time.perf_counter()
             self.in_flight_since = started
             try:
@@ -121,7 +128,7 @@ def closed_loop(
     host: str,
     port: int,
     path: str,
-    bodies: list[dict],
+    bodies: Sequence[dict] | Bodies,
     clients: int,
     duration_s: float,
     warmup_s: float = 0.0,
@@ -129,10 +136,12 @@ def closed_loop(
     think_s: float = 0.0,
 ) -> CellResult:
     """Drive `clients` closed-loop clients for `warmup_s + duration_s`; measure the last `duration_s`.
-    Each waits `think_s` after an answer before its next request (0: at once)."""
-    encoded = [json.dumps(body).encode() for body in bodies]
+    Each waits `think_s` after an answer before its next request (0: at once). `bodies`: a list,
+    sent round and round, or a Bodies (bench/bodies.py) whose next ones this run takes."""
+    bodies = as_bodies(bodies)
+    taken_before = bodies.taken
     run = _Run(max_requests, timeout_s=duration_s + warmup_s + 120)
-    threads = [_Client(number, host, port, path, encoded, run, think_s) for number in range(clients)]
+    threads = [_Client(number, host, port, path, bodies, run, think_s) for number in range(clients)]
     began = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -165,11 +174,14 @@ def closed_loop(
         errors=sum(1 for *_, st in in_window if st != 200),
         censored=len(censored),
         throughput=len(ok) / window,
+        sent=bodies.taken - taken_before,
+        answered=sum(1 for *_, st in records if st == 200),
         p50=p50,
         p95=p95,
         p99=p99,
         latency_is_lower_bound=bool(censored) and max(censored) >= p99,
         statuses=statuses,
+        out_of_bodies=bodies.spent,
     )
 
 
@@ -189,20 +201,21 @@ def post(port: int, path: str, body: bytes, timeout_s: float = 900) -> tuple[flo
     return took, json.loads(data)
 
 
-def post_at_once(port: int, path: str, body: bytes, count: int) -> tuple[float, list[float]]:
-    """`count` documents sent together; (wall seconds until the last answer, each one's seconds)."""
-    barrier = threading.Barrier(count)
+def post_at_once(port: int, path: str, bodies: list[bytes]) -> tuple[float, list[float]]:
+    """`bodies` sent together, each on its own connection; (wall seconds until the last answer, each
+    one's seconds)."""
+    barrier = threading.Barrier(len(bodies))
     times: list[float] = []
     errors: list[BaseException] = []
 
-    def one() -> None:
+    def one(body: bytes) -> None:
         barrier.wait()
         try:
             times.append(post(port, path, body)[0])
         except BaseException as exc:  # reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=one, daemon=True) for _ in range(count)]
+    threads = [threading.Thread(target=one, args=(body,), daemon=True) for body in bodies]
     started = time.perf_counter()
     for thread in threads:
         thread.start()

@@ -27,19 +27,22 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime
+import itertools
 import json
 import os
 import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 
 from apps.common.documents import split_sentences
-from bench.cluster import start_cluster, stop_cluster
+from bench.cluster import exit_driver, start_cluster, stop_cluster
 from bench.documents import WORDS_PER_DOCUMENT, build_document, describe_document
+from bench.guard import decoding_reasons
 from bench.load import post, post_at_once
 from bench.long_report import mean, result_line, speedup, table
 from bench.metrics import delta, settled_counters
@@ -58,6 +61,7 @@ TEXT_CHARS = 9_900  # the long translation: just within translation's max_input_
 APPS = {"summarize": ("summarization", "Summarizer"), "translate": ("translation", "Translator")}
 SYSTEMS = {"fanout": None, "single": 1}  # replicas; None: as serve_config.yaml configures them
 FULL = {"documents": 3, "concurrent": 2}
+FIRST_SEED = 1000  # of the documents sent (bench/documents.build_document), one more each
 QUICK = {"documents": 1, "concurrent": 0}
 
 
@@ -85,16 +89,27 @@ def request_body(document: str, tokens: int = SUMMARY_TOKENS) -> dict:
     return {"text": document, "max_length": tokens, "min_length": tokens}
 
 
-def long_text(chars: int = TEXT_CHARS) -> str:
-    """The long translation: the benchmark's document cut at the last sentence within `chars`."""
-    text = build_document(chars // 4)[:chars]
+def long_text(chars: int = TEXT_CHARS, seed: int = 20) -> str:
+    """The long translation: a document of the benchmark's (`seed`) cut at the last sentence within
+    `chars`."""
+    text = build_document(chars // 4, seed)[:chars]
     return text[: text.rfind(".") + 1]
+
+
+def request_bodies(workload: str, words: int) -> Iterator[bytes]:
+    """Each request's body, none like an earlier one (the replicas would answer a repeat from their
+    cache): the same `words`-word shape, sentences drawn anew from a seed of its own."""
+    for seed in itertools.count(FIRST_SEED):
+        if workload == "summarize":
+            yield json.dumps(request_body(build_document(words, seed))).encode()
+        else:
+            yield json.dumps({"text": long_text(seed=seed)}).encode()
 
 
 def measure(
     plan: dict,
     workload: str,
-    body: bytes,
+    words: int,
     tokenizer,
     model: Path,
     config: dict,
@@ -104,7 +119,9 @@ def measure(
     say,
 ) -> dict:
     """Deploy both systems of `workload` on the running cluster and time them; their results by
-    name. The systems are deleted afterwards."""
+    name. Both systems are sent the same documents, each a document neither was sent before; the
+    guard (bench/guard.py) marks a system `invalid` where its replicas answered from their cache.
+    The systems are deleted afterwards."""
     from ray import serve
 
     from bench.replicas import replica_pids
@@ -121,8 +138,11 @@ def measure(
         systems[name] = {"app": app, "path": f"/{app}", "pids": pids}
         out[name] = {"replicas": replicas, "replica_pids": pids, "sequential_s": [], "sequential_cpu": {}}
         say(f"deployed {workload} {name}: {replicas} replica(s), pids {pids}")
+    bodies = request_bodies(workload, words)
+    documents = [next(bodies) for _ in range(1 + plan["documents"])]  # a warm-up, the timed ones
+    at_once = [next(bodies) for _ in range(max(plan["concurrent"], 0))]
     for name, s in systems.items():
-        took, answer = post(port, s["path"], body)
+        took, answer = post(port, s["path"], documents[0])
         out[name]["warmup_s"] = round(took, 2)
         if workload == "summarize":
             out[name]["summary_tokens"] = tokenizer.count_tokens(answer["summary"])
@@ -135,14 +155,14 @@ def measure(
     for number in range(plan["documents"]):
         for name, s in systems.items():  # alternating: both see the same background load
             with CpuMeter(s["pids"]) as meter:
-                took, _ = post(port, s["path"], body)
+                took, _ = post(port, s["path"], documents[1 + number])
             meters[name].append(meter)
             out[name]["sequential_s"].append(round(took, 2))
             say(f"{workload} {name}: document {number + 1}/{plan['documents']} {took:.1f} s")
     if plan["concurrent"] > 1:
         for name, s in systems.items():
             with CpuMeter(s["pids"]) as meter:
-                wall, times = post_at_once(port, s["path"], body, plan["concurrent"])
+                wall, times = post_at_once(port, s["path"], at_once)
             out[name]["concurrent"] = {
                 "documents": plan["concurrent"],
                 "wall_s": round(wall, 2),
@@ -157,6 +177,10 @@ def measure(
         calls = delta(after["calls"], before[name]["calls"])
         texts = delta(after["texts"], before[name]["texts"])
         r["calls_per_replica"], r["texts_per_replica"] = calls, texts
+        lookups = delta(after["cache"], before[name]["cache"])
+        r["cache_lookups"] = lookups
+        decoded = {"decoded_texts": sum(texts.values()), "cache_hits": lookups.get("hit", 0.0)}
+        r["invalid"] = decoding_reasons(decoded, round(sum(lookups.values())))
         r["avg_batch"] = sum(texts.values()) / sum(calls.values()) if sum(calls.values()) else None
         # a replica "used": it decoded at least a tenth of its fair share of the chunks
         fair = sum(texts.values()) / max(len(texts), 1)
@@ -222,12 +246,11 @@ def main(argv: list[str] | None = None) -> int:
     from apps.common.engines.ctranslate2_conversion import converted_model_dir
 
     converted_model_dir(model)  # convert once, before anything is timed
-    document = build_document(args.words)
+    document = build_document(args.words, FIRST_SEED)  # the first sent; the others are alike
     from apps.common.engines.tokenizer_files import TokenizerJson
 
     tokenizer = TokenizerJson(model)
     doc = describe_document(document, tokenizer)
-    body = json.dumps(request_body(document)).encode()
     say(f"document: {doc['words']} words, {doc['tokens']} tokens, {doc['level1_chunks']} first-level chunks")
 
     config = yaml.safe_load((REPO_ROOT / "serve_config.yaml").read_text())
@@ -254,10 +277,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if "summarize" in workloads:
                 results["systems"] = measure(
-                    plan, "summarize", body, tokenizer, model, config, port, metrics_url, ray_tmp, say
+                    plan, "summarize", args.words, tokenizer, model, config, port, metrics_url, ray_tmp, say
                 )
             if "translate" in workloads:
-                text = long_text()
+                text = long_text(seed=FIRST_SEED)  # the first sent; the others are alike
                 sentences = len(split_sentences(text).sentences)
                 say(f"long translation: {len(text)} characters, {sentences} sentences")
                 results["translation"] = {
@@ -266,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
                     "systems": measure(
                         plan,
                         "translate",
-                        json.dumps({"text": text}).encode(),
+                        args.words,
                         tokenizer,
                         model,
                         config,
@@ -309,8 +332,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"wrote {path}")
     print(results["summary"])
+    problems = [
+        f"{workload} {name}: {'; '.join(system['invalid'])}"
+        for workload, case in (("summarize", results), ("translate", results.get("translation")))
+        if case and "systems" in case
+        for name, system in case["systems"].items()
+        if system.get("invalid")
+    ]
+    if problems:
+        print("\nnot decoding (cache hits or texts not decoded):", *problems, sep="\n  ", file=sys.stderr)
+        return 1
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_driver(main())

@@ -4,22 +4,43 @@ the workload's bound and nothing dropped)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 
 from bench.cpu_split import CpuSplit
 from bench.endpoints import Endpoint
 from bench.load import closed_loop
+from bench.metrics import counters_delta
 from bench.open_loop import bracketed, open_loop, sustained_rate
 from bench.replicas import MemorySampler, wait_until_idle
 
 P99_BOUND_S = {"translate": 2.0, "summarize": 10.0}  # what an interactive caller accepts
 OPEN_LOOP_START = 0.8  # the ladder starts at this share of the 32-client closed-loop throughput
 OPEN_LOOP_FACTOR = 1.15  # up (or down) this much a step until the limit is bracketed, then bisected
+WARM_REQUESTS = 4  # sent to each endpoint before its cells
+RATE_MARGIN = 1.5  # texts are prepared for answers at this many times the raw engine's best rate
+
+
+def texts_needed(plan: dict, workload: str, raw_texts_per_s: float) -> int:
+    """Distinct texts one endpoint may send over its warm-up, closed-loop cells and open-loop ladder
+    if it answered at RATE_MARGIN x the raw engine's best rate (no server can, see bench/guard.py);
+    a run that still runs out says so in its cells instead of sending a text twice."""
+    rate = RATE_MARGIN * raw_texts_per_s
+    closed_s = len(plan["clients"]) * (plan["warmup"][workload] + plan["window"][workload])
+    ladder_s = plan["open_steps"] * plan["open_window"][workload]
+    in_flight = sum(plan["clients"])  # sent, not yet answered, as each window closes
+    return 1 + WARM_REQUESTS + in_flight + math.ceil(rate * (closed_s + ladder_s))
 
 
 def warm(endpoint: Endpoint) -> None:
     closed_loop(
-        "127.0.0.1", endpoint.port, endpoint.path, endpoint.bodies, clients=2, duration_s=1, max_requests=4
+        "127.0.0.1",
+        endpoint.port,
+        endpoint.path,
+        endpoint.bodies,
+        clients=2,
+        duration_s=1,
+        max_requests=WARM_REQUESTS,
     )
     wait_until_idle(endpoint.pids)
 
@@ -31,7 +52,7 @@ def measure_closed(endpoint: Endpoint, plan: dict, clients: list[int], progress)
     cells = []
     for count in clients:
         progress.set_postfix_str(f"{endpoint.system} {endpoint.workload} {count} clients")
-        before = endpoint.batch_totals() if endpoint.batch_totals else None
+        before = endpoint.counters() if endpoint.counters else None
         cpu = CpuSplit(endpoint.pids)
         result = closed_loop(
             "127.0.0.1",
@@ -45,10 +66,11 @@ def measure_closed(endpoint: Endpoint, plan: dict, clients: list[int], progress)
         cores = cpu.stop()  # warm-up and window: the same load
         settle_s = wait_until_idle(endpoint.pids)  # what the cut-off requests left running
         avg_batch = 1.0 if endpoint.system == "reference" else None  # one generate per request
+        decoded = None  # what the replicas did for this cell, cut-off requests included
         if before is not None:
-            after = endpoint.batch_totals()
-            calls, texts = after[0] - before[0], after[1] - before[1]
-            avg_batch = texts / calls if calls else None
+            decoded = counters_delta(endpoint.counters(), before)
+            calls = decoded["model_calls"]
+            avg_batch = decoded["decoded_texts"] / calls if calls else None
         cells.append(
             {
                 "system": endpoint.system,
@@ -56,6 +78,7 @@ def measure_closed(endpoint: Endpoint, plan: dict, clients: list[int], progress)
                 "workload": endpoint.workload,
                 **asdict(result),
                 "avg_batch": avg_batch,
+                "decoded": decoded,
                 "settle_s": round(settle_s, 1),
                 "cpu_cores": cores,
             }
@@ -83,6 +106,7 @@ def measure_open(endpoint: Endpoint, plan: dict, closed_rate: float, progress) -
         wait_until_idle(endpoint.pids)
         return result
 
+    before = endpoint.counters() if endpoint.counters else None
     best, steps = sustained_rate(
         run_at,
         max(OPEN_LOOP_START * closed_rate, 0.05),
@@ -94,6 +118,8 @@ def measure_open(endpoint: Endpoint, plan: dict, closed_rate: float, progress) -
     return {
         "system": endpoint.system,
         "workload": workload,
+        "answered": sum(step.completed for step in steps),
+        "decoded": counters_delta(endpoint.counters(), before) if before is not None else None,
         "p99_bound_s": bound,
         "sustained_rate": best,
         "bracketed": bracketed(steps, best, bound),  # False: no step failed, the rate is a lower bound

@@ -16,6 +16,7 @@ def replica_counters(metrics_url: str, app: str) -> dict[str, dict[str, float]]:
     return {
         "calls": per_replica(text, "ray_textserve_model_calls_total", app),
         "texts": per_replica(text, "ray_textserve_batched_texts_total", app),
+        "cache": totals_by(text, "ray_textserve_cache_lookups_total", "result", application=app),
     }
 
 
@@ -63,3 +64,19 @@ def class_delta(after: dict, before: dict) -> dict:
         "model_calls": calls,
         "avg_batch": texts / calls if calls else None,
     }
+
+
+def decoding_counters(metrics_url: str, app: str, timeout_s: float = 8) -> dict[str, float]:
+    """One app's model calls, the texts decoded in them and its cache lookups by result, summed over
+    its replicas, once they stop moving: what `make bench`'s guard compares with the requests."""
+    counters = settled_class_counters(metrics_url, app, timeout_s)
+    return {
+        "model_calls": counters["calls"],
+        "decoded_texts": counters["texts"],
+        "cache_hits": counters["cache"].get("hit", 0.0),
+        "cache_misses": counters["cache"].get("miss", 0.0),
+    }
+
+
+def counters_delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
+    return {name: value - before.get(name, 0.0) for name, value in after.items()}

@@ -39,7 +39,7 @@ from pathlib import Path
 import yaml
 
 from apps.common.documents import split_sentences
-from bench.cluster import own_cluster
+from bench.cluster import exit_driver, own_cluster
 from bench.documents import bulk_document, distinct_sentences, repeated_document
 from bench.load import closed_loop, post
 from bench.long_document import SENTENCE_TOKENS, TEXT_CHARS
@@ -364,4 +364,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_driver(main())

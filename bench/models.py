@@ -9,13 +9,15 @@ for token. Built once into the cache directory (~/.cache/textserve/bench), never
 from __future__ import annotations
 
 import json
+import os
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from apps.common.engines.ctranslate2_conversion import cache_root
+from bench.workload_texts import fitted_texts
 from textserve.demo_models import train_t5_tokenizer
 
 BUILD_VERSION = 2
@@ -63,7 +65,7 @@ WORDS = _WORD_LIST.split()
 @dataclass(frozen=True)
 class Workload:
     name: str  # "translate" or "summarize"
-    texts: tuple[str, ...]  # request inputs, each about `input_tokens` tokens with its task prefix
+    texts: tuple[str, ...]  # distinct request inputs, each `input_tokens` tokens with its task prefix
     input_tokens: int
     output_tokens: int  # forced: min_new_tokens == max_new_tokens
 
@@ -107,37 +109,52 @@ def ensure_model() -> Path:
     return target
 
 
-def _fit(tokenizer, rng: random.Random, prefix: str, tokens: int) -> str:
-    """An English-looking text that, with `prefix`, is exactly `tokens` tokens (</s> included)."""
-    words: list[str] = []
-    while len(tokenizer(prefix + " ".join(words) + ".").input_ids) < tokens:
-        words.append(rng.choice(WORDS))
-    while len(words) > 1 and len(tokenizer(prefix + " ".join(words) + ".").input_ids) > tokens:
-        words.pop()
-    return " ".join(words).capitalize() + "."
+TEXTS_VERSION = 3  # texts drawn per index (bench/workload_texts.py)
+# workload -> (task prefix the apps add, input tokens with it, output tokens forced)
+SHAPES = {
+    "translate": ("translate English to French: ", 30, 30),
+    "summarize": ("summarize: ", 500, 60),
+}
+DEFAULT_COUNTS = {"translate": 64, "summarize": 16}
 
 
-def workloads(path: Path, count: int = 64) -> dict[str, Workload]:
-    """Translation of ~30-token sentences (-> 30 tokens) and summarization of ~500-token
-    documents (-> 60 tokens); lengths counted with the task prefixes the apps add. Made once and
-    kept beside the model, so every process reads the same texts without loading a tokenizer."""
-    saved = Path(path) / "bench_workloads.json"
-    if saved.is_file():
-        return {
-            name: Workload(name, tuple(w["texts"]), w["input_tokens"], w["output_tokens"])
-            for name, w in json.loads(saved.read_text()).items()
-        }
-    from transformers import AutoTokenizer
+def _save_atomically(path: Path, data: dict) -> None:
+    partial = path.with_suffix(f".{os.getpid()}.partial")
+    partial.write_text(json.dumps(data))
+    partial.replace(path)
 
-    tokenizer = AutoTokenizer.from_pretrained(str(path))
-    rng = random.Random(11)
-    sentences = tuple(_fit(tokenizer, rng, "translate English to French: ", 30) for _ in range(count))
-    documents = tuple(_fit(tokenizer, rng, "summarize: ", 500) for _ in range(count // 4))
-    made = {
-        "translate": Workload("translate", sentences, 30, 30),
-        "summarize": Workload("summarize", documents, 500, 60),
-    }
-    saved.write_text(json.dumps({name: asdict(w) for name, w in made.items()}))
+
+def workloads(path: Path, counts: dict[str, int] | None = None) -> dict[str, Workload]:
+    """Translation of 30-token sentences (-> 30 tokens) and summarization of 500-token documents
+    (-> 60 tokens), lengths counted with the task prefixes the apps add: the first `counts[name]`
+    distinct texts of each (default 64 sentences, 16 documents; bench/workload_texts.py). Kept beside
+    the model dir once made, so every process reads the same texts without loading a tokenizer; a run
+    that needs more makes only the missing ones."""
+    counts = {**DEFAULT_COUNTS, **(counts or {})}
+    # beside the model dir, not in it: its files are the CTranslate2 conversion's fingerprint
+    saved = Path(path).parent / f"{Path(path).name}-workloads.json"
+    stored = json.loads(saved.read_text()) if saved.is_file() else {}
+    if stored.get("texts_version") != TEXTS_VERSION:
+        stored = {"texts_version": TEXTS_VERSION}
+    count_batch = None
+    made = {}
+    for name, (prefix, input_tokens, output_tokens) in SHAPES.items():
+        texts = stored.setdefault(name, [])
+        if len(texts) < counts[name]:
+            if count_batch is None:
+                from transformers import AutoTokenizer
+
+                tokenizer = AutoTokenizer.from_pretrained(str(path))
+
+                def count_batch(batch: list[str], tokenizer=tokenizer) -> list[int]:
+                    return [len(ids) for ids in tokenizer(batch).input_ids]
+
+            texts += fitted_texts(
+                count_batch, WORDS, prefix, input_tokens, range(len(texts), counts[name]), name
+            )
+        made[name] = Workload(name, tuple(texts[: counts[name]]), input_tokens, output_tokens)
+    if count_batch is not None:
+        _save_atomically(saved, stored)
     return made
 
 

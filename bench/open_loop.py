@@ -5,14 +5,15 @@ sustains with p99 under a bound and nothing dropped."""
 from __future__ import annotations
 
 import http.client
-import json
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from bench.bodies import Bodies, as_bodies
 
 KEEPING_UP = 0.9  # a sustained rate is answered at >= this share of its arrivals
 
@@ -33,10 +34,12 @@ class OpenLoopResult:
     # its capacity over the rate when it does not (a queue can grow for a whole window with p99
     # still under a bound as long as the window)
     keeping_up: float = 1.0
+    out_of_bodies: bool = False  # fewer distinct bodies were left than arrivals: not a measurement
 
     def sustained(self, p99_bound_s: float) -> bool:
         return (
-            self.dropped == 0
+            not self.out_of_bodies
+            and self.dropped == 0
             and self.completed > 0
             and self.p99 <= p99_bound_s
             and self.keeping_up >= KEEPING_UP
@@ -47,7 +50,7 @@ def open_loop(
     host: str,
     port: int,
     path: str,
-    bodies: list[dict],
+    bodies: Sequence[dict] | Bodies,
     rate: float,
     duration_s: float,
     grace_s: float = 30.0,
@@ -57,16 +60,21 @@ def open_loop(
     """Poisson arrivals at `rate` per second for `duration_s`, each sent as it arrives on a free
     kept-alive connection (up to `max_in_flight` at once; a later arrival waits for one, and its
     wait counts in its latency: no coordinated omission). Requests still unanswered `grace_s` after
-    the window are dropped."""
+    the window are dropped. `bodies`: a list, sent round and round, or a Bodies (bench/bodies.py)
+    whose next ones the arrivals take; where too few are left, the arrivals beyond are never sent
+    and the result says `out_of_bodies`."""
     import queue
     import random
 
-    encoded = [json.dumps(body).encode() for body in bodies]
     rng = random.Random(seed)
     arrivals, t = [], rng.expovariate(rate)
     while t < duration_s:
         arrivals.append(t)
         t += rng.expovariate(rate)
+    bodies = as_bodies(bodies)
+    encoded = bodies.take_many(len(arrivals))
+    out_of_bodies = len(encoded) < len(arrivals)
+    arrivals = arrivals[: len(encoded)]
     jobs: queue.Queue = queue.Queue()
     results: list[tuple[float, float, int]] = []
     lock = threading.Lock()
@@ -105,7 +113,7 @@ def open_loop(
         delay = began + offset - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
-        jobs.put((began + offset, encoded[number % len(encoded)]))
+        jobs.put((began + offset, encoded[number]))
     deadline = began + duration_s + grace_s
     while time.perf_counter() < deadline:
         with lock:
@@ -142,6 +150,7 @@ def open_loop(
         p99=p99,
         statuses=statuses,
         keeping_up=round(answered / arrived, 3) if arrived else 1.0,
+        out_of_bodies=out_of_bodies,
     )
 
 

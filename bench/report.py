@@ -10,6 +10,7 @@ import platform
 from pathlib import Path
 
 from bench.cpu_split import format_split
+from bench.guard import highest_raw
 from bench.open_loop import KEEPING_UP
 from textserve.machine import cpu_line, describe_cpu
 
@@ -73,6 +74,12 @@ def cell(results: dict, system: str, workload: str, clients: int) -> dict | None
     )
 
 
+def valid_cell(results: dict, system: str, workload: str, clients: int) -> dict | None:
+    """The cell, unless the guard refused it (bench/guard.py): what the summary compares."""
+    found = cell(results, system, workload, clients)
+    return None if found is None or found.get("invalid") else found
+
+
 def raw_ceiling(results: dict, backend: str, workload: str, clients: int | None = None) -> dict | None:
     """The raw engine figure for `backend` and `workload`: the one measured at the batch `clients`
     closed-loop clients can fill (runs before 2026-12-02 measured one batch size for all)."""
@@ -83,7 +90,7 @@ def raw_ceiling(results: dict, backend: str, workload: str, clients: int | None 
 def derive(results: dict) -> None:
     """Add ratios to the reference and serving efficiency to `results`, in place."""
     for c in results["cells"]:
-        ref = cell(results, "reference", c["workload"], c["clients"])
+        ref = valid_cell(results, "reference", c["workload"], c["clients"])
         c["x_reference"] = c["throughput"] / ref["throughput"] if ref and ref["throughput"] else None
         c["p50_vs_reference"] = c["p50"] / ref["p50"] if ref and ref["p50"] else None
         raw = None
@@ -121,7 +128,7 @@ def table(results: dict) -> str:
     w = _name_width(results)
     header = (
         f"{'system':<{w}}{'clients':>8}{'req/s':>9}{'p50 s':>8}{'p95 s':>8}{'p99 s':>8}"
-        f"{'batch':>7}{'err':>5}{'x ref':>8}{'eff.':>7}"
+        f"{'batch':>7}{'err':>5}{'hits':>6}{'dec.':>6}{'x ref':>8}{'eff.':>7}"
     )
     for workload in results["plan"]["workloads"]:
         spec = results["workloads"][workload]
@@ -136,17 +143,27 @@ def table(results: dict) -> str:
                 if c is None:
                     continue
                 bound = ">" if c["latency_is_lower_bound"] else " "
+                decoded = c.get("decoded")
+                hits = decoded and decoded.get("cache_hits")
+                share = decoded["decoded_texts"] / c["answered"] if decoded and c.get("answered") else None
                 lines.append(
                     f"{system:<{w}}{clients:>8}{c['throughput']:>9.2f}{format_figure(c['p50']):>8}"
                     f"{bound}{format_figure(c['p95']):>7}{bound}{format_figure(c['p99']):>7}"
                     f"{format_figure(c['avg_batch'], '.1f'):>7}"
-                    f"{c['errors']:>5}"
+                    f"{c['errors']:>5}{format_figure(hits, '.0f'):>6}{format_figure(share):>6}"
                     f"{format_figure(c['x_reference'], '.1f'):>8}{format_figure(c['efficiency']):>7}"
+                    + ("  INVALID" if c.get("invalid") else "")
                 )
     lines.append(
         "\n'>': requests still in flight when the window closed reach that percentile; it is a "
-        "lower bound.\nbatch: texts per model call, from the replicas' textserve_* metrics."
+        "lower bound.\nbatch: texts per model call; hits: cache hits; dec.: texts decoded per request "
+        "answered; all three from the replicas' textserve_* metrics (ours only).\n"
+        "Every request sends a text no earlier request of the run sent (bench/workload_texts.py)."
     )
+    invalid = invalid_lines(results)
+    if invalid:
+        lines.append("\nINVALID (not decoding, or above the raw engine: left out of the summary line):")
+        lines += [f"  {line}" for line in invalid]
     lines.append("\nresident memory per replica (peak over the run, MiB):")
     for m in results["memory"]:
         lines.append(
@@ -159,6 +176,8 @@ def table(results: dict) -> str:
     )
     for r in results["raw"]:
         served = f"   for {', '.join(map(str, r['clients']))} clients" if r.get("clients") else ""
+        if r["texts_per_s"] == highest_raw(results, r["backend"], r["workload"]):
+            served += f"{',' if served else '  '} the guard's ceiling"
         lines.append(
             f"  {r['backend']:<13}{r['workload']:<11}batch {r['batch']:<4}{r['texts_per_s']:>8.2f} "
             f"texts/s   peak RSS {r['max_rss_mib']:.0f} MiB{served}"
@@ -204,8 +223,23 @@ def open_loop_table(results: dict) -> str:
         )
         bound, rate = f"{o['p99_bound_s']:>9.0f}s", format_figure(o["sustained_rate"])
         rate += "" if o.get("bracketed", True) else ">"  # no step failed: a lower bound
-        lines.append(f"{o['system']:<{w}}{o['workload']:<11}{bound}{rate:>13}   {ladder}")
+        invalid = "  INVALID" if o.get("invalid") else ""
+        lines.append(f"{o['system']:<{w}}{o['workload']:<11}{bound}{rate:>13}   {ladder}{invalid}")
     return "\n".join(lines)
+
+
+def invalid_lines(results: dict) -> list[str]:
+    """One line per cell or ladder the guard refused (bench/guard.py), with its reasons."""
+    lines = [
+        f"{c['system']} {c['workload']} {c['clients']} clients: {'; '.join(c['invalid'])}"
+        for c in results.get("cells", [])
+        if c.get("invalid")
+    ]
+    return lines + [
+        f"{o['system']} {o['workload']} open loop: {'; '.join(o['invalid'])}"
+        for o in results.get("open_loop", [])
+        if o.get("invalid")
+    ]
 
 
 def peers(results: dict) -> list[str]:
@@ -217,7 +251,7 @@ def sustained(results: dict, system: str, workload: str) -> float | None:
         (
             o["sustained_rate"]
             for o in results.get("open_loop", [])
-            if (o["system"], o["workload"]) == (system, workload)
+            if (o["system"], o["workload"]) == (system, workload) and not o.get("invalid")
         ),
         None,
     )
@@ -230,8 +264,8 @@ def versus_best_peer(results: dict, system: str) -> dict:
     closed, worst, open_ratios, one_client = [], None, {}, {}
     for workload in results["plan"]["workloads"]:
         for clients in PEER_CLIENTS:
-            ours = cell(results, system, workload, clients)
-            theirs = [c for p in peers(results) if (c := cell(results, p, workload, clients))]
+            ours = valid_cell(results, system, workload, clients)
+            theirs = [c for p in peers(results) if (c := valid_cell(results, p, workload, clients))]
             if not ours or not theirs:
                 continue
             best = max(theirs, key=lambda c: c["throughput"])
@@ -247,8 +281,8 @@ def versus_best_peer(results: dict, system: str) -> dict:
                 worst is None or entry["throughput_x"] < worst["throughput_x"]
             ):
                 worst = entry
-        ours_one = cell(results, system, workload, 1)
-        theirs_one = [c for p in peers(results) if (c := cell(results, p, workload, 1)) and c["p50"]]
+        ours_one = valid_cell(results, system, workload, 1)
+        theirs_one = [c for p in peers(results) if (c := valid_cell(results, p, workload, 1)) and c["p50"]]
         if ours_one and theirs_one:  # the quickest peer for a lone request
             quickest = min(theirs_one, key=lambda c: c["p50"])
             one_client[workload] = {
@@ -278,9 +312,9 @@ def summary(results: dict) -> dict:
         system = f"ours-{backend}"
         per = {}
         for workload in results["plan"]["workloads"]:
-            c = cell(results, system, workload, SUMMARY_CLIENTS)
-            one = cell(results, system, workload, 1)
-            full = cell(results, system, workload, 64)
+            c = valid_cell(results, system, workload, SUMMARY_CLIENTS)
+            one = valid_cell(results, system, workload, 1)
+            full = valid_cell(results, system, workload, 64)
             per[workload] = {
                 "x_reference_32": c and c["x_reference"],
                 "efficiency_32": c and c["efficiency"],

@@ -6,8 +6,10 @@ The demo T5s (a few milliseconds a batch) make the request path -- ingress, prox
 router's extra hop through a DeploymentHandle -- most of each request's time. For each way of
 running the cluster (VARIANTS: Serve's Python proxy or HAProxy, the dashboard on or off, Serve's
 throughput flags) a fresh local cluster gets serve_config.yaml's three apps with the demo models,
-and closed-loop clients post the seed's request to `/translate` and to the router's `/`. Writes
-bench/results/request-path-<date>.json and prints the table.
+and closed-loop clients post the seed's request to `/translate` and to the router's `/`, each a
+sentence of the demo phrases' words no earlier request sent (a repeat would be a cache lookup, not
+the path a new text takes). Writes bench/results/request-path-<date>.json and prints the table;
+exits 1 where the guard (bench/guard.py) finds a cell answered from the cache.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import random
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -23,9 +26,12 @@ from pathlib import Path
 import yaml
 
 from bench import report
-from bench.cluster import start_cluster, stop_cluster
+from bench.bodies import Bodies
+from bench.cluster import exit_driver, start_cluster, stop_cluster
 from bench.cpu_split import CpuSplit, format_split
+from bench.guard import decoding_reasons
 from bench.load import closed_loop
+from bench.metrics import counters_delta, decoding_counters
 from textserve.demo_phrases import TRANSLATIONS
 from textserve.inprocess import deploy_app
 from textserve.run_config import DEFAULT_CONFIG, derive_config
@@ -69,6 +75,26 @@ VARIANTS = {
 }
 FULL = {"clients": [1, 32], "window_s": 6, "warmup_s": 2}
 QUICK = {"clients": [32], "window_s": 3, "warmup_s": 1}
+WARM_S = 1
+MAX_RATE = 1000  # requests/s no variant reaches here: the distinct texts prepared cover it
+
+
+def distinct_sentences(count: int, seed: int = 5) -> list[str]:
+    """`count` distinct sentences of 4-8 words drawn from the demo phrases: the demo model reads
+    each (its vocabulary), and decodes each anew."""
+    words = sorted({w.strip(".!?,").lower() for phrase in TRANSLATIONS for w in phrase.split()})
+    rng, seen, out = random.Random(seed), set(), []
+    while len(out) < count:
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(4, 8))).capitalize() + "."
+        if text not in seen:
+            seen.add(text)
+            out.append(text)
+    return out
+
+
+def texts_needed(plan: dict) -> int:
+    per_route = WARM_S + len(plan["clients"]) * (plan["window_s"] + plan["warmup_s"])
+    return MAX_RATE * len(ROUTES) * per_route
 
 
 def deploy_demo_apps() -> None:
@@ -80,15 +106,17 @@ def deploy_demo_apps() -> None:
 
 
 def measure_variant(variant: Variant, plan: dict) -> list[dict]:
-    """Every route and client count on a fresh cluster run the variant's way."""
-    bodies = [{"text": text} for text in TRANSLATIONS]
-    port, _ = start_cluster(variant.ingress, dashboard=variant.dashboard, env=variant.env)
+    """Every route and client count on a fresh cluster run the variant's way; each cell with what
+    the translation app's replicas decoded for it (both routes end there)."""
+    bodies = Bodies([{"text": text} for text in distinct_sentences(texts_needed(plan))])
+    port, metrics_url = start_cluster(variant.ingress, dashboard=variant.dashboard, env=variant.env)
     try:
         deploy_demo_apps()
         cells = []
         for route in ROUTES:
-            closed_loop("127.0.0.1", port, route, bodies, clients=4, duration_s=1)  # warm
+            closed_loop("127.0.0.1", port, route, bodies, clients=4, duration_s=WARM_S)
             for clients in plan["clients"]:
+                before = decoding_counters(metrics_url, "translation")
                 cpu = CpuSplit([])  # every process by its name: replicas, HAProxy, Ray's own
                 result = closed_loop(
                     "127.0.0.1",
@@ -99,9 +127,13 @@ def measure_variant(variant: Variant, plan: dict) -> list[dict]:
                     duration_s=plan["window_s"],
                     warmup_s=plan["warmup_s"],
                 )
-                cells.append(
-                    {"variant": variant.name, "route": route, **asdict(result), "cpu_cores": cpu.stop()}
-                )
+                cores = cpu.stop()
+                decoded = counters_delta(decoding_counters(metrics_url, "translation"), before)
+                cell = {"variant": variant.name, "route": route, **asdict(result), "cpu_cores": cores}
+                cell["decoded"] = decoded
+                reasons = ["ran out of distinct texts"] if result.out_of_bodies else []
+                cell["invalid"] = reasons + decoding_reasons(decoded, result.answered)
+                cells.append(cell)
         return cells
     finally:
         stop_cluster()
@@ -110,11 +142,13 @@ def measure_variant(variant: Variant, plan: dict) -> list[dict]:
 def table(results: dict) -> str:
     lines = [report.machine_line(results), ""]
     header = f"{'variant':<12}{'route':<12}{'clients':>8}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'errors':>8}"
-    lines.append(header)
+    lines.append(header + f"{'hits':>6}")
     for c in results["cells"]:
+        hits = c["decoded"]["cache_hits"] if c.get("decoded") else None
         lines.append(
             f"{c['variant']:<12}{c['route']:<12}{c['clients']:>8}{c['throughput']:>9.1f}"
             f"{c['p50'] * 1000:>9.1f}{c['p95'] * 1000:>9.1f}{c['errors']:>8}"
+            f"{report.format_figure(hits, '.0f'):>6}" + ("  INVALID" if c.get("invalid") else "")
         )
     lines.append(
         "\nCPU during the 32-client cells, cores (clients: the bench's process, its client threads "
@@ -160,8 +194,16 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
     print(f"\nwhole run {results['elapsed_s']:.0f} s; wrote {path}")
+    problems = [
+        f"{c['variant']} {c['route']} {c['clients']} clients: {'; '.join(c['invalid'])}"
+        for c in results["cells"]
+        if c.get("invalid")
+    ]
+    if problems:
+        print("\nnot decoding (answered from the cache):", *problems, sep="\n  ", file=sys.stderr)
+        return 1
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_driver(main())

@@ -194,3 +194,31 @@ def test_the_long_translation_fits_the_translation_apps_limit():
     _, user_config = ld.system_config(CONFIG, "single", "m", "translate")
     assert user_config["max_input_chars"] >= len(text)
     assert user_config["min_new_tokens"] == user_config["max_new_tokens"] == ld.SENTENCE_TOKENS
+
+
+@pytest.mark.parametrize("workload", ["summarize", "translate"])
+def test_every_document_sent_is_new_down_to_its_sentences(workload):
+    """The replicas cache outputs per sentence (and per chunk): a document sent twice, or two that
+    share sentences, would be timed as cache lookups."""
+    import json
+
+    from apps.common.documents import split_sentences
+
+    bodies = ld.request_bodies(workload, 2_000)
+    texts = [json.loads(next(bodies))["text"] for _ in range(4)]
+    sentences = [s for text in texts for s in split_sentences(text).sentences]
+    assert len(set(sentences)) == len(sentences) > 4 * 20
+    if workload == "translate":
+        assert all(9_000 < len(text) <= 10_000 for text in texts)
+    else:
+        assert all(abs(len(text.split()) - 2_000) < 30 for text in texts)
+
+
+def test_a_system_answered_from_its_cache_is_refused():
+    from bench.guard import decoding_reasons
+
+    assert decoding_reasons({"decoded_texts": 40, "cache_hits": 0}, 40) == []
+    assert decoding_reasons({"decoded_texts": 1, "cache_hits": 39}, 40) == [
+        "39 cache hits for 40 texts answered (> 1%)",
+        "1 texts decoded for 40 answered (< 99%)",
+    ]
