@@ -5,14 +5,16 @@
 
 1. builds the t5-small-shaped model (random weights), its CTranslate2 conversion and the two
    workloads (bench/models.py), and each peer's own venv (bench/peers/);
-2. measures the raw engine ceiling of each backend without a server (bench/raw.py);
+2. measures the raw engine ceiling of each backend without a server (bench/raw.py), then makes as
+   many distinct texts as the run may send (bench/workload_texts.py): no request repeats a text;
 3. runs each peer's server on the converted model (bench/peers/), then starts a local Ray cluster
    and deploys the reference and our apps in turn; each system gets closed-loop clients (1, 8, 32,
-   64; the reference 1 and 32) and an open-loop Poisson ladder (bench/measure.py); batch sizes
-   come from our replicas' metrics, memory from /proc;
-4. prints the table, writes bench/results/<date>.json and a plot per workload, and ends with one
-   line: `translate_x=.. summarize_x=.. efficiency=.. vs_best_peer=.. open_loop_vs_best_peer=..
-   backend=..`.
+   64; the reference 1 and 32) and an open-loop Poisson ladder (bench/measure.py); batch sizes,
+   decoded texts and cache hits come from our replicas' metrics, memory from /proc;
+4. marks what did not measure decoding (bench/guard.py), prints the table, writes
+   bench/results/<date>.json and a plot per workload, and ends with one line: `translate_x=..
+   summarize_x=.. efficiency=.. vs_best_peer=.. open_loop_vs_best_peer=.. backend=..`. Exits 1 if
+   the guard refused a figure (named on stderr), else 0.
 """
 
 from __future__ import annotations

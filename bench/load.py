@@ -31,7 +31,7 @@ class CellResult:
     errors: int  # non-200 answers and broken connections (never expected)
     censored: int  # still in flight when the window closed
     throughput: float  # completed / window_s, requests per second
-    sent: int  # requests sent over warm-up and window (each a body of its own when they are distinct)
+    sent: int  # bodies taken over warm-up and window (one per request answered, one per text sent again)
     answered: int  # 200s over warm-up and window: what the replicas' counters are compared with
     p50: float
     p95: float
@@ -62,9 +62,11 @@ class _Client(threading.Thread):
         self.in_flight_since: float | None = None
 
     def run(self) -> None:
-        run = self.state
+        run, body = self.state, None
         while not run.stop.is_set() and run.take_ticket():
-            body = self.bodies.take()
+            # a new text after an answer; after an error the same one again, as a client retries
+            # (nothing was decoded for it, and a server that sheds load fast does not use up texts)
+            body = body or self.bodies.take()
             if body is None:
                 break  # no distinct body left: the cell says so
             started = time.perf_counter()
@@ -84,6 +86,8 @@ class _Client(threading.Thread):
             if run.stop.is_set() and status == 0:
                 return  # cut off at the end of the window: counted as censored by the runner
             run.record(started, time.perf_counter(), status)
+            if status == 200:
+                body = None
             if self.think_s:
                 run.stop.wait(self.think_s)  # a person reading the answer before the next request
         self._close()

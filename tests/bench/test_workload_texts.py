@@ -57,8 +57,9 @@ class _Recorder(BaseHTTPRequestHandler):
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         with self.server.lock:
+            first = body["text"] not in self.server.received
             self.server.received.append(body["text"])
-        self.send_response(200)
+        self.send_response(503 if first and self.server.shed_first else 200)
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"{}")
@@ -72,7 +73,7 @@ def recorder():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     httpd.daemon_threads = True
     httpd.handle_error = lambda request, address: None  # clients cut off at a window's end
-    httpd.received, httpd.lock = [], threading.Lock()
+    httpd.received, httpd.lock, httpd.shed_first = [], threading.Lock(), False
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield httpd
@@ -100,6 +101,19 @@ def test_a_run_that_runs_out_of_distinct_bodies_says_so_instead_of_repeating_one
     step = open_loop("127.0.0.1", recorder.server_port, "/", bodies, rate=100, duration_s=0.3)
     assert step.out_of_bodies and step.offered == 0 and not step.sustained(2.0)
     assert sorted(recorder.received) == sorted(f"text {i}" for i in range(30))
+
+
+def test_a_text_answered_with_an_error_is_sent_again_not_replaced(recorder):
+    """A server that sheds load answers fast: were each retry a new text, it would use up a run's
+    texts at its rejection rate (BentoML's 503s did, in a full run)."""
+    recorder.shed_first = True  # 503 the first time a text comes, 200 the second
+    bodies = Bodies([{"text": f"text {i}"} for i in range(100_000)])
+    cell = closed_loop("127.0.0.1", recorder.server_port, "/", bodies, clients=4, duration_s=0.5)
+    counts = {}
+    for text in recorder.received:
+        counts[text] = counts.get(text, 0) + 1
+    assert cell.errors > 0 and cell.sent - 4 <= cell.answered <= cell.sent
+    assert sum(1 for n in counts.values() if n == 2) >= cell.answered and max(counts.values()) == 2
 
 
 def test_a_list_of_bodies_is_still_sent_round_and_round(recorder):
