@@ -15,6 +15,9 @@ def plot_workloads(results: dict, out_dir: Path, stem: str) -> list[Path]:
     except ImportError:
         return []
     paths = []
+    # one colour per system in every panel
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colour = {system: palette[n % len(palette)] for n, system in enumerate(results["plan"]["systems"])}
     for workload in results["plan"]["workloads"]:
         ladders = [o for o in results.get("open_loop", []) if o["workload"] == workload]
         fig, axes = plt.subplots(1, 3 if ladders else 2, figsize=(17 if ladders else 12, 4.5), squeeze=False)
@@ -24,8 +27,9 @@ def plot_workloads(results: dict, out_dir: Path, stem: str) -> list[Path]:
             if not cells:
                 continue
             clients = [c["clients"] for c in cells]
-            throughput.plot(clients, [c["throughput"] for c in cells], marker="o", label=system)
-            line = latency.plot(clients, [c["p95"] for c in cells], marker="o", label=system)[0]
+            style = {"marker": "o", "label": system, "color": colour[system]}
+            throughput.plot(clients, [c["throughput"] for c in cells], **style)
+            line = latency.plot(clients, [c["p95"] for c in cells], **style)[0]
             bounds = [c for c in cells if c["latency_is_lower_bound"]]  # true p95 is higher
             latency.scatter(
                 [c["clients"] for c in bounds],
@@ -48,7 +52,11 @@ def plot_workloads(results: dict, out_dir: Path, stem: str) -> list[Path]:
             for o in ladders:
                 steps = sorted(o["steps"], key=lambda s: s["rate"])
                 ladder.plot(
-                    [s["rate"] for s in steps], [s["p99"] for s in steps], marker="o", label=o["system"]
+                    [s["rate"] for s in steps],
+                    [s["p99"] for s in steps],
+                    marker="o",
+                    label=o["system"],
+                    color=colour.get(o["system"]),
                 )
             ladder.axhline(ladders[0]["p99_bound_s"], color="grey", linestyle="--", label="p99 bound")
             ladder.set_title("open loop: p99 latency vs offered rate")
