@@ -39,13 +39,14 @@ def replica_logs(ray_tmp: Path, app: str) -> dict[str, list[dict]]:
 
 
 def map_reduces(records: list[dict]) -> list[dict]:
-    """Each map-reduce a replica logged: the text's characters, its chunks and levels, seconds."""
+    """Each map-reduce a replica logged: the text's characters, its chunks and levels, seconds, when."""
     return [
         {
             "chars": r["map_reduce_chars"],
             "chunks": r["map_reduce_chunks"],
             "levels": r["map_reduce_levels"],
             "map_s": r["map_reduce_s"],
+            "at": r.get("timestamp_ns", 0) / 1e9,  # when it was logged, as it ended (epoch seconds)
         }
         for r in records
         if "map_reduce_chunks" in r
