@@ -25,6 +25,7 @@ from ray import serve
 
 from apps.common.errors import ServiceBusyError
 from apps.common.replica_deaths import CallTimeoutError, retry_if_replica_died
+from apps.common.serve_internals import serve_details
 
 logger = logging.getLogger("ray.serve")
 
@@ -101,10 +102,8 @@ class PeerCalls:
         if now - self._counted_at >= REPLICA_COUNT_TTL_S:
             self._counted_at = now
             try:
-                from ray.serve.context import _get_global_client
-
                 context = serve.get_replica_context()
-                details = await asyncio.to_thread(lambda: _get_global_client().get_serve_details())
+                details = await serve_details()
                 app = details["applications"][context.app_name]
                 replicas = app["deployments"][context.deployment]["replicas"]
                 self._replicas = max(1, sum(replica.get("state") == "RUNNING" for replica in replicas))

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from apps.common.errors import ServingError
+from apps.common.serve_internals import serve_details
 
 logger = logging.getLogger("ray.serve")
 
@@ -111,9 +111,7 @@ async def serve_request_timeout_s() -> float | None:
     timeout counts)."""
     if "value" not in _serve_timeout:
         try:
-            from ray.serve.context import _get_global_client
-
-            details = await asyncio.to_thread(lambda: _get_global_client().get_serve_details())
+            details = await serve_details()
             value = (details.get("http_options") or {}).get("request_timeout_s")
             _serve_timeout["value"] = float(value) if value else None
         except Exception as exc:  # outside Serve, or the controller is away: ask again next time

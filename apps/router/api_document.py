@@ -15,6 +15,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from apps.common.errors import ServiceBusyError
+from apps.common.serve_internals import serve_details
+
 SCHEMA_REF = "#/components/schemas/"
 
 
@@ -109,14 +112,22 @@ def merge_documents(
     return json.loads(json.dumps(merged))  # plain JSON types only
 
 
-async def serve_route_prefixes() -> dict[str, str]:
-    """Each running app's route prefix, as Serve's controller holds it (what `serve status` and the
-    dashboard read; Serve has no public call for it inside a replica)."""
-    from ray.serve.context import _get_global_client
+AppsView = tuple[tuple[str, str, float], ...]  # (app, route prefix, last deployed), by name
 
-    details = await asyncio.to_thread(lambda: _get_global_client().get_serve_details())
-    return {
-        name: app["route_prefix"]
-        for name, app in details.get("applications", {}).items()
+
+async def serve_apps(timeout_s: float) -> AppsView:
+    """Each running app's route prefix and last deploy time, as Serve's controller holds them.
+    ServiceBusyError (503) if the controller does not answer within `timeout_s`."""
+    try:
+        details = await serve_details(timeout_s)
+    except asyncio.TimeoutError:
+        raise ServiceBusyError(f"Serve's controller did not answer in {timeout_s:g} s; retry later") from None
+    return tuple(
+        (name, app["route_prefix"], app.get("last_deployed_time_s") or 0.0)
+        for name, app in sorted(details.get("applications", {}).items())
         if app.get("route_prefix") is not None
-    }
+    )
+
+
+def route_prefixes(view: AppsView) -> dict[str, str]:
+    return {name: prefix for name, prefix, _ in view}

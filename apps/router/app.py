@@ -24,7 +24,7 @@ from apps.common.request_guard import apply_http_settings
 from apps.common.scheduling import Ticket, header_timeout_s, sooner
 from apps.common.settings import parse_user_config
 from apps.common.streaming import STREAM_RESPONSE, ndjson_response
-from apps.router.api_document import AppDocument, merge_documents, serve_route_prefixes
+from apps.router.api_document import AppDocument, AppsView, merge_documents, route_prefixes, serve_apps
 from apps.router.config import RouterSettings
 from apps.router.hf_schemas import (
     HFSummarizationRequest,
@@ -36,6 +36,7 @@ from apps.router.hf_schemas import (
 from apps.router.leaf_client import LeafClient, LeafUnavailableError
 from apps.router.playground import PLAYGROUND_DIR, render_page
 from apps.router.schemas import RouteRequest, RouteResponse
+from apps.router.shared_answer import SharedAnswer
 
 # /openapi.json is the merged document of every app (api_document), made on each request
 http_app = create_app(
@@ -99,6 +100,20 @@ class Router:
         self.settings = RouterSettings()
         self.translation = LeafClient(self.settings.translation, self.settings.unavailable_retry_after_s)
         self.summarization = LeafClient(self.settings.summarization, self.settings.unavailable_retry_after_s)
+        self._share_answers()
+
+    def _share_answers(self) -> None:
+        """The anonymous routes' answers, each made by one call at a time (shared_answer.py): the
+        health check (a healthy one reused for health_cache_s), the apps' prefixes and deploy times
+        (apps_refresh_s), and the merged API document (made again when those change)."""
+        settings = self.settings
+        self._health = SharedAnswer(
+            lambda _: self._check_leaves(), settings.health_cache_s, keep=lambda answer: answer[0] == 200
+        )
+        self._apps = SharedAnswer(
+            lambda _: serve_apps(settings.controller_timeout_s), settings.apps_refresh_s
+        )
+        self._document = SharedAnswer(self._merge_documents, float("inf"), keep=lambda answer: not answer[1])
 
     def reconfigure(self, user_config: dict) -> None:
         settings = parse_user_config(RouterSettings, user_config, "router")
@@ -110,6 +125,7 @@ class Router:
             client.retry_after_s = settings.unavailable_retry_after_s
         apply_http_settings(self.app, settings)
         self.settings = settings
+        self._share_answers()
 
     @http_app.get(
         "/healthz",
@@ -120,7 +136,14 @@ class Router:
         """200 when every leaf app can generate (each runs a one-token decode; both are asked at
         once), else 503 naming the apps that cannot: what a load balancer or Kubernetes probe
         should ask. A leaf busy with a long batch answers after it, within health_timeout_s; a leaf
-        whose queue is full is reported "overloaded" without failing the check."""
+        whose queue is full is reported "overloaded" without failing the check. A healthy answer
+        is at most health_cache_s old; callers that come while a check runs share it."""
+        status, body = await self._health.get()
+        headers = {"Retry-After": "5"} if status != 200 else None
+        return JSONResponse(status_code=status, content=body, headers=headers)
+
+    async def _check_leaves(self) -> tuple[int, dict]:
+        """/healthz's status and body, from a probe of every leaf app."""
         timeout_s = min(self.settings.health_timeout_s, self.settings.leaf_timeout_s)
         clients = (self.translation, self.summarization)
         answers = await asyncio.gather(
@@ -140,9 +163,8 @@ class Router:
             else:
                 apps[client.ref.app] = answer
         if down:
-            body = {"status": "down", "error": f"not serving: {', '.join(down)}", "apps": apps}
-            return JSONResponse(status_code=503, content=body, headers={"Retry-After": "5"})
-        return JSONResponse(content={"status": "ok", "apps": apps})
+            return 503, {"status": "down", "error": f"not serving: {', '.join(down)}", "apps": apps}
+        return 200, {"status": "ok", "apps": apps}
 
     @http_app.post(
         "/",
@@ -242,15 +264,20 @@ class Router:
 
     @http_app.get("/openapi.json", include_in_schema=False)
     async def api_document(self) -> JSONResponse:
-        """Every app's routes at their real paths, asked of the running apps each time (so a leaf
-        app's redeploy shows): the leaf apps' documents through their handles, their route
-        prefixes from Serve's controller."""
+        """Every app's routes at their real paths: the leaf apps' documents through their handles,
+        their route prefixes from Serve's controller. Made again when an app is deployed or goes
+        away (seen within apps_refresh_s); callers in between share it."""
+        merged, _ = await self._document.get(await self._apps.get())
+        return JSONResponse(merged)
+
+    async def _merge_documents(self, view: AppsView) -> tuple[dict, dict]:
+        """The merged document for the apps in `view`, and the apps it lacks (with why)."""
         timeout_s = min(self.settings.health_timeout_s, self.settings.leaf_timeout_s)
         clients = (self.translation, self.summarization)
         documents = await asyncio.gather(
             *(client.ask("api_document", timeout_s=timeout_s) for client in clients), return_exceptions=True
         )
-        prefixes = await serve_route_prefixes()
+        prefixes = route_prefixes(view)
         own = serve.get_replica_context().app_name
         parts, missing = [AppDocument(own, prefixes.get(own, "/"), self.app.openapi())], {}
         for client, document in zip(clients, documents, strict=True):
@@ -264,13 +291,13 @@ class Router:
         merged = merge_documents(
             parts, title="textserve", description=FRONT_DOOR, version=self.app.version, missing=missing
         )
-        return JSONResponse(merged)
+        return merged, missing
 
     @http_app.get("/playground", include_in_schema=False)
     async def playground(self, request: Request) -> HTMLResponse:
         """A page to try the leaf apps in the browser (apps/router/playground/), through their
-        public HTTP API at the route prefixes Serve has for them now."""
-        prefixes = await serve_route_prefixes()
+        public HTTP API at the route prefixes Serve has for them (at most apps_refresh_s old)."""
+        prefixes = route_prefixes(await self._apps.get())
         page = render_page(
             request.scope.get("root_path", ""),
             prefixes.get(self.settings.translation.app),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from apps.common.serve_internals import CONTROLLER_TIMEOUT_S
 from apps.common.settings import HttpSettings, StrictSettings
 
 
@@ -32,4 +33,21 @@ class RouterSettings(HttpSettings):
     )
     unavailable_retry_after_s: float = Field(
         5.0, ge=1, description="the Retry-After of a 503 for a leaf app that is down or slow"
+    )
+    health_cache_s: float = Field(
+        2.0,
+        ge=0,
+        description="a /healthz answer of every leaf app serving is reused this long (a burst of "
+        "probes costs one check per router replica); a failed check is never reused",
+    )
+    apps_refresh_s: float = Field(
+        2.0,
+        ge=0,
+        description="the apps' route prefixes and deploy times, read from Serve's controller, are "
+        "reused this long; the merged /openapi.json is made again only when they change",
+    )
+    controller_timeout_s: float = Field(
+        CONTROLLER_TIMEOUT_S,
+        gt=0,
+        description="longest wait for Serve's controller (the apps' route prefixes)",
     )
