@@ -4,8 +4,10 @@ A leaf's answers on purpose (4xx, a busy 503) pass through unchanged; anything e
 LeafUnavailableError, answered 503 naming the app: "unavailable" (missing, dead, faulty),
 "timeout" or "overloaded" (its queue full), each counted in `textserve_rejected_requests`. A call
 whose replica died under it is sent once more within what is left of its timeout
-(apps/common/replica_deaths.py). A stream's first item is awaited like a call; each later item
-must come within the timeout of the one before; closing the stream cancels the leaf's work.
+(apps/common/replica_deaths.py). A call the router stops waiting for (its timeout, or its client
+gone) is cancelled at the leaf, which drops the work it had queued for it. A stream's first item is
+awaited like a call; each later item must come within the timeout of the one before; closing the
+stream cancels the leaf's work.
 """
 
 from __future__ import annotations
@@ -146,7 +148,13 @@ class LeafClient:
 
     async def _attempt(self, method: str, args: tuple, kwargs: dict, timeout_s: float) -> Any:
         response = getattr(self._get_handle(), method).remote(*args, **kwargs)
-        return await asyncio.wait_for(_await(response), timeout=timeout_s)
+        try:
+            return await asyncio.wait_for(_await(response), timeout=timeout_s)
+        except (asyncio.TimeoutError, asyncio.CancelledError):
+            # The router gave up, or its client went away: a handle call is not cancelled with the
+            # task awaiting it, so cancel it, and the leaf drops what it had queued for it.
+            response.cancel()
+            raise
 
     async def _attempt_stream(
         self, method: str, args: tuple, kwargs: dict, timeout_s: float

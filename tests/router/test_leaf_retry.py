@@ -23,6 +23,24 @@ from tests.recorded_metrics import RecordedMetric
 ANSWER = {"translation": "Bonjour le monde !", "target_lang": "fr", "model": "m"}
 
 
+class StandInResponse:
+    """A DeploymentResponse: awaitable, and `cancel()` stops the call (counted in `cancelled`)."""
+
+    def __init__(self, method: "StandInMethod", answer):
+        self.method, self.answer = method, answer
+        self.task: asyncio.Task | None = None
+
+    def __await__(self):
+        if self.task is None:
+            self.task = asyncio.ensure_future(self.answer)
+        return self.task.__await__()
+
+    def cancel(self) -> None:
+        self.method.cancelled += 1
+        if self.task is not None:
+            self.task.cancel()
+
+
 class StandInMethod:
     """`handle.translate`: each `.remote()` call takes the next outcome (an exception to raise, a
     delay in seconds before answering, or the answer)."""
@@ -30,6 +48,7 @@ class StandInMethod:
     def __init__(self, *outcomes):
         self.outcomes = list(outcomes)
         self.calls = 0
+        self.cancelled = 0
 
     def remote(self, *args, **kwargs):
         self.calls += 1
@@ -43,7 +62,7 @@ class StandInMethod:
                 return ANSWER
             return outcome
 
-        return respond()
+        return StandInResponse(self, respond())
 
 
 @pytest.fixture
@@ -142,7 +161,7 @@ def test_the_retry_stays_within_the_calls_timeout(counted):
                     await asyncio.sleep(0.3)
                     raise ActorDiedError()
 
-                return die_after_a_while()
+                return StandInResponse(self, die_after_a_while())
             return super().remote(*args, **kwargs)
 
     method = DiesLate(1.0)  # the retry would answer after 1 s
@@ -160,3 +179,41 @@ def test_the_retry_stays_within_the_calls_timeout(counted):
     assert error.reason == "timeout" and "no answer within 0.5 s" in str(error)
     assert method.calls == 2 and elapsed < 0.9
     assert counted.retries == [("translation", "ActorDiedError")]
+
+
+def _client_of(method: StandInMethod) -> LeafClient:
+    client = LeafClient(LeafAppRef(app="translation", deployment="Translator"), retry_after_s=5)
+    client._handle = SimpleNamespace(translate=method)
+    return client
+
+
+def test_a_call_the_router_stops_waiting_for_is_cancelled_at_the_leaf(counted):
+    method = StandInMethod(5.0)  # the leaf would answer after 5 s
+
+    async def run():
+        with pytest.raises(LeafUnavailableError) as raised:
+            await _client_of(method).call("translate", "Hello world!", "fr", timeout_s=0.2)
+        return raised.value
+
+    assert asyncio.run(run()).reason == "timeout"
+    assert method.cancelled == 1  # the leaf's call too, not only the router's wait
+
+
+def test_a_call_whose_client_went_away_is_cancelled_at_the_leaf(counted):
+    method = StandInMethod(5.0)
+
+    async def run():
+        task = asyncio.ensure_future(_client_of(method).call("translate", "Hello world!", "fr", timeout_s=10))
+        await asyncio.sleep(0.1)
+        task.cancel()  # as Serve cancels the router's handler when its HTTP client disconnects
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run())
+    assert method.cancelled == 1
+
+
+def test_an_answered_call_is_not_cancelled(counted):
+    method = StandInMethod(0.01)
+    result = asyncio.run(_client_of(method).call("translate", "Hello world!", "fr", timeout_s=5))
+    assert result == ANSWER and method.cancelled == 0
