@@ -95,8 +95,8 @@ def distinct_texts(model_dir: Path, loads: dict[str, Workload], plan: dict, resu
     from the raw engine's best rate): no request sends a text an earlier one sent."""
     counts = {}
     for name in loads:
-        raw = max((r["texts_per_s"] for r in results["raw"] if r["workload"] == name), default=None)
-        counts[name] = texts_needed(plan, name, raw if raw else FALLBACK_RATE[name])
+        raws = [guard.highest_raw(results, backend, name) for backend in results["plan"]["backends"]]
+        counts[name] = texts_needed(plan, name, max(filter(None, raws), default=FALLBACK_RATE[name]))
     made = workloads(model_dir, counts)
     for name in loads:
         results["workloads"][name]["texts"] = counts[name]
@@ -249,15 +249,7 @@ def conclude(results: dict, out_dir: Path, stem: str) -> int:
     print(f"\nwhole run {results.get('elapsed_s', 0):.0f} s")
     print(f"wrote {json_path}" + "".join(f", {p}" for p in plots))
     print(report.summary_line(results))
-    if problems:
-        print(
-            f"\n{len(problems)} figure(s) did not measure decoding, left out of the summary line:",
-            *problems,
-            sep="\n  ",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    return guard.exit_code(problems, "did not measure decoding, left out of the summary line")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ makes the run exit non-zero (bench/__main__.py, long_document.py).
 
 from __future__ import annotations
 
+import sys
+
 MAX_CACHE_HITS = 0.01  # of the requests answered
 MIN_DECODED = 0.99  # texts decoded by model calls, of the requests answered
 MAX_OVER_RAW = 1.05  # served throughput over the raw engine's highest (at any batch measured)
@@ -45,9 +47,8 @@ def highest_raw(results: dict, backend: str, workload: str) -> float | None:
 
 def validate(results: dict) -> list[str]:
     """Mark each cell and open-loop ladder of `results` that did not measure decoding (`invalid`:
-    its reasons); one line per such figure, empty if every figure holds."""
+    its reasons); one line per such figure (invalid_lines), empty if every figure holds."""
     backends = {c["system"]: c["backend"] for c in results.get("cells", [])}
-    problems = []
     for c in results.get("cells", []):
         reasons = ["ran out of distinct texts"] if c.get("out_of_bodies") else []
         if "answered" in c:
@@ -55,7 +56,6 @@ def validate(results: dict) -> list[str]:
         reasons += ceiling_reasons(c["throughput"], highest_raw(results, c["backend"], c["workload"]))
         if reasons:
             c["invalid"] = reasons
-            problems.append(f"{c['system']} {c['workload']} {c['clients']} clients: {'; '.join(reasons)}")
     for o in results.get("open_loop", []):
         backend = backends.get(o["system"])
         reasons = ["ran out of distinct texts"] if any(s.get("out_of_bodies") for s in o["steps"]) else []
@@ -65,5 +65,26 @@ def validate(results: dict) -> list[str]:
             reasons += ceiling_reasons(o["sustained_rate"], highest_raw(results, backend, o["workload"]))
         if reasons:
             o["invalid"] = reasons
-            problems.append(f"{o['system']} {o['workload']} open loop: {'; '.join(reasons)}")
-    return problems
+    return invalid_lines(results)
+
+
+def invalid_lines(results: dict) -> list[str]:
+    """One line per cell or ladder marked invalid, with its reasons."""
+    lines = [
+        f"{c['system']} {c['workload']} {c['clients']} clients: {'; '.join(c['invalid'])}"
+        for c in results.get("cells", [])
+        if c.get("invalid")
+    ]
+    return lines + [
+        f"{o['system']} {o['workload']} open loop: {'; '.join(o['invalid'])}"
+        for o in results.get("open_loop", [])
+        if o.get("invalid")
+    ]
+
+
+def exit_code(problems: list[str], what: str) -> int:
+    """1 after naming `problems` (the figures refused, `what` they failed) on stderr; 0 if none."""
+    if not problems:
+        return 0
+    print(f"\n{len(problems)} figure(s) {what}:", *problems, sep="\n  ", file=sys.stderr)
+    return 1

@@ -42,7 +42,7 @@ import yaml
 from apps.common.documents import split_sentences
 from bench.cluster import exit_driver, start_cluster, stop_cluster
 from bench.documents import WORDS_PER_DOCUMENT, build_document, describe_document
-from bench.guard import decoding_reasons
+from bench.guard import decoding_reasons, exit_code
 from bench.load import post, post_at_once
 from bench.long_report import mean, result_line, speedup, table
 from bench.metrics import delta, settled_counters
@@ -348,10 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, system in case["systems"].items()
         if system.get("invalid")
     ]
-    if problems:
-        print("\nnot decoding (cache hits or texts not decoded):", *problems, sep="\n  ", file=sys.stderr)
-        return 1
-    return 0
+    return exit_code(problems, "did not measure decoding (cache hits, or texts not decoded)")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import platform
 from pathlib import Path
 
 from bench.cpu_split import format_split
-from bench.guard import highest_raw
+from bench.guard import highest_raw, invalid_lines
 from bench.open_loop import KEEPING_UP
 from textserve.machine import cpu_line, describe_cpu
 
@@ -231,20 +231,6 @@ def open_loop_table(results: dict) -> str:
         invalid = "  INVALID" if o.get("invalid") else ""
         lines.append(f"{o['system']:<{w}}{o['workload']:<11}{bound}{rate:>13}   {ladder}{invalid}")
     return "\n".join(lines)
-
-
-def invalid_lines(results: dict) -> list[str]:
-    """One line per cell or ladder the guard refused (bench/guard.py), with its reasons."""
-    lines = [
-        f"{c['system']} {c['workload']} {c['clients']} clients: {'; '.join(c['invalid'])}"
-        for c in results.get("cells", [])
-        if c.get("invalid")
-    ]
-    return lines + [
-        f"{o['system']} {o['workload']} open loop: {'; '.join(o['invalid'])}"
-        for o in results.get("open_loop", [])
-        if o.get("invalid")
-    ]
 
 
 def peers(results: dict) -> list[str]:

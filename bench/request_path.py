@@ -29,7 +29,7 @@ from bench import report
 from bench.bodies import Bodies
 from bench.cluster import exit_driver, start_cluster, stop_cluster
 from bench.cpu_split import CpuSplit, format_split
-from bench.guard import decoding_reasons
+from bench.guard import decoding_reasons, exit_code
 from bench.load import closed_loop
 from bench.metrics import counters_delta, decoding_counters
 from textserve.demo_phrases import TRANSLATIONS
@@ -199,10 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         for c in results["cells"]
         if c.get("invalid")
     ]
-    if problems:
-        print("\nnot decoding (answered from the cache):", *problems, sep="\n  ", file=sys.stderr)
-        return 1
-    return 0
+    return exit_code(problems, "did not take a new text's path (answered from the cache)")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from apps.router.playground import PLAYGROUND_DIR, render_page
 from apps.router.schemas import RouteRequest, RouteResponse
 from apps.router.shared_answer import SharedAnswer
 
-# /openapi.json is the merged document of every app (api_document), made on each request
+# /openapi.json is the merged document of every app (api_document), shared until an app changes
 http_app = create_app(
     "textserve router",
     "Translate, summarize, or summarize then translate, by composing the leaf apps.",
