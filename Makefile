@@ -2,12 +2,11 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-export RAY_AUTH_MODE := disabled
 # No hub by default: models come from a local directory or the HF cache, else the demo models
 # (announced). Set HF_HUB_OFFLINE=0 to let transformers download t5-small.
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: run stop test system-packages bench bench-path bench-long bench-mixed figures peers lint demo-models install clean
+.PHONY: run status stop test system-packages bench bench-path bench-long bench-mixed figures peers lint demo-models install clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +25,9 @@ $(VENV)/.bench-installed: $(VENV)/.installed
 INGRESS ?= haproxy
 run: install
 	$(PY) -m textserve.local_stack up --ingress $(INGRESS)
+
+status:
+	@$(PY) -m textserve.local_stack status
 
 stop:
 	@if [ -x $(PY) ]; then $(PY) -m textserve.local_stack down; else echo "nothing to stop"; fi
@@ -52,9 +54,12 @@ system-packages:
 		|| { $$sudo apt-get update -q >/dev/null && $$sudo apt-get install -y -q --no-install-recommends $$missing >/dev/null; }; \
 	fi
 
+# The manifest checkers (checkov, kubernetes-validate) get a venv of their own under the cache
+# directory (tests/deploy/manifest_tools.py): checkov's pins would downgrade packages in .venv
 test: install peers system-packages
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) -m tests.deploy.manifest_tools
 	$(PY) -m pytest
 
 # Reference (the seed guide's design) vs our apps, both backends, on one local Ray cluster;

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
+from textserve import exposure
 from textserve.haproxy import haproxy_env
 from textserve.inprocess import free_port
 
@@ -33,7 +34,7 @@ def start_cluster(
 
     if ingress not in INGRESSES:
         raise ValueError(f"ingress {ingress!r}: use one of {INGRESSES}")
-    os.environ.update(RAY_AUTH_MODE="disabled", HF_HUB_OFFLINE="1")
+    os.environ.update(HF_HUB_OFFLINE="1")  # Ray's token and loopback: bench/__init__.py
     # batch metrics land within ~1 s (Ray reads this name as written: lower case)
     os.environ["RAY_metrics_report_interval_ms"] = "1000"  # noqa: SIM112
     if ingress == "haproxy":  # the node's processes (Serve's proxy among them) inherit it
@@ -51,12 +52,16 @@ def start_cluster(
         dashboard_host="127.0.0.1",
         dashboard_port=free_port(),
         _metrics_export_port=metrics_port,
-        runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1", "RAY_AUTH_MODE": "disabled"}},
+        runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1"}},
         logging_level="WARNING",
         log_to_driver=False,
     )
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
+    exposed = exposure.open_to_strangers(exposure.listening(exposure.descendant_pids(os.getpid())))
+    if exposed:  # bench/__init__.py sets what keeps them closed: something bypassed it
+        stop_cluster()
+        raise RuntimeError(f"the bench's cluster is open beyond 127.0.0.1: {[str(e) for e in exposed]}")
     return port, f"http://127.0.0.1:{metrics_port}/metrics"
 
 

@@ -31,8 +31,19 @@ def start_chromium(profile_dir: Path):
         assert shutil.which(program), f"{program} is missing: run `make system-packages`"
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console: CSP reports
     for flag in (*FLAGS, f"--user-data-dir={profile_dir}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
     return driver
+
+
+def csp_violations(driver) -> list[str]:
+    """The console messages since the last call that report something the page's
+    Content-Security-Policy refused (a blocked script, style, image, worker or fetch)."""
+    return [
+        entry["message"]
+        for entry in driver.get_log("browser")
+        if "Content Security Policy" in entry["message"] or "Content-Security-Policy" in entry["message"]
+    ]

@@ -10,10 +10,15 @@ import pytest
 import yaml
 
 from tests.serve_logs import ServeLogs
+from textserve.exposure import LOOPBACK_HEAD_ENV
 from textserve.haproxy import THROUGHPUT_ENV
 from textserve.inprocess import app_config, deploy_app, free_port
+from textserve.ray_auth import use_session_token
 
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+# Every cluster the tests start (this process's, the CLI's, the e2e heads) takes these before Ray
+# is first used: token auth with a token of this session's, every socket of a head on 127.0.0.1
+use_session_token()
+os.environ.update(LOOPBACK_HEAD_ENV)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # metrics reach Ray's Prometheus endpoint within a second or two instead of ~10 s
 os.environ.setdefault("RAY_metrics_report_interval_ms", "1000")
@@ -72,7 +77,7 @@ def ray_cluster() -> dict:
         num_cpus=2,
         include_dashboard=False,
         _metrics_export_port=metrics_port,
-        runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1", "RAY_AUTH_MODE": "disabled"}},
+        runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1"}},
     )
     SERVE_LOGS.append(ServeLogs(context.address_info["session_dir"]))
     yield {"metrics_url": f"http://127.0.0.1:{metrics_port}/metrics"}

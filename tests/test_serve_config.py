@@ -11,7 +11,8 @@ from apps.router.config import RouterSettings
 from apps.summarization.config import SummarizationSettings
 from apps.translation.config import TranslationSettings
 
-CONFIG = yaml.safe_load((Path(__file__).resolve().parent.parent / "serve_config.yaml").read_text())
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = yaml.safe_load((ROOT / "serve_config.yaml").read_text())
 APPS = {app["name"]: app for app in CONFIG["applications"]}
 
 
@@ -35,6 +36,29 @@ def test_a_hung_chunk_call_is_retried_in_time_for_the_request_to_finish():
     # before the router gives up on it
     [summarizer], [router] = APPS["summarization"]["deployments"], APPS["router"]["deployments"]
     assert summarizer["user_config"]["chunk_timeout_s"] < router["user_config"]["leaf_timeout_s"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "serve_config.yaml",
+        "deploy/serve_config.autoscaling.yaml",
+        "deploy/serve_config.gpu.yaml",
+        "deploy/kuberay/rayservice.yaml",
+        "deploy/kuberay/rayservice.gpu.yaml",
+    ],
+)
+def test_a_replica_going_away_outlives_the_longest_request(path):
+    # a redeploy or a scale-down stops a replica only after every request it holds is answered:
+    # none is allowed longer than request_timeout_s (tests/e2e/test_redeploy.py shows it)
+    document = yaml.safe_load((ROOT / path).read_text())
+    config = document["spec"]["serveConfigV2"] if "spec" in document else document
+    if isinstance(config, str):
+        config = yaml.safe_load(config)
+    longest = config["http_options"]["request_timeout_s"]
+    for app in config["applications"]:
+        for deployment in app["deployments"]:
+            assert deployment["graceful_shutdown_timeout_s"] > longest, (path, deployment["name"])
 
 
 def test_every_deployment_bounds_its_queue_and_says_when_to_retry():

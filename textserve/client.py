@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -93,6 +94,16 @@ def _options(**options: Any) -> dict:
     return {key: value for key, value in options.items() if value is not None}
 
 
+RETRY_JITTER = 0.5  # a retry waits up to this fraction of Retry-After longer, at random
+
+
+def retry_wait(retry_after: float, cap: float, rng: random.Random | None = None) -> float:
+    """Seconds to wait before sending a request again: what the server asked for (at most `cap`),
+    never less, plus up to RETRY_JITTER of it at random."""
+    asked = min(max(retry_after, 0.0), cap)
+    return asked * (1 + (rng or random).uniform(0, RETRY_JITTER))
+
+
 class TextServeClient:
     """A synchronous client of the translation and summarization apps (httpx underneath; one
     connection pool, kept alive between requests). Use it as a context manager or call close().
@@ -103,8 +114,9 @@ class TextServeClient:
 
     Retries: a 503 that carries a Retry-After header (the service is overloaded and said when to
     come back) is sent again, at most `max_retries` times (3 by default), after waiting Retry-After
-    seconds capped at `max_retry_wait` (10 s). Nothing else is retried; a 503 without Retry-After,
-    and the last 503, raise TextServeError with its `retry_after`.
+    seconds capped at `max_retry_wait` (10 s), and up to half as long again at random (`retry_wait`:
+    clients turned away together do not all come back at once). Nothing else is retried; a 503
+    without Retry-After, and the last 503, raise TextServeError with its `retry_after`.
     """
 
     def __init__(
@@ -195,7 +207,7 @@ class TextServeClient:
             if error.status != 503 or error.retry_after is None or attempt >= self.max_retries:
                 raise error
             attempt += 1
-            time.sleep(min(error.retry_after, self.max_retry_wait))
+            time.sleep(retry_wait(error.retry_after, self.max_retry_wait))
 
     def _json(self, method: str, path: str, body: dict | None = None) -> dict:
         response = self._send(method, path, body, stream=False)

@@ -38,6 +38,9 @@ NODE_ENV = {
     **THROUGHPUT_ENV,
     "RAY_SERVE_ENABLE_HA_PROXY": "1",
     "RAY_SERVE_HAPROXY_NBTHREAD": str(THREADS),
+    # a client that sends nothing (or reads nothing) for a minute loses its connection: Serve's
+    # default, 3600 s, lets idle connections hold HAProxy's slots for an hour
+    "RAY_SERVE_HAPROXY_TIMEOUT_CLIENT_S": "60",
     # its access log on its stdout, which Ray writes to <state dir>/<node>/admin.sock.*.stdout.log
     # (the default, syslog on 127.0.0.1:514, is lost where no syslog listens)
     "RAY_SERVE_HAPROXY_LOG_TARGET": "stdout format raw",

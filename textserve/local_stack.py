@@ -26,7 +26,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from textserve import processes, ray_address_file, ray_cluster
+from textserve import exposure, processes, ray_address_file, ray_auth, ray_cluster
 from textserve.demo_phrases import SUMMARIES
 from textserve.haproxy import haproxy_env
 from textserve.run_config import DEFAULT_CONFIG, REPO_ROOT
@@ -74,11 +74,12 @@ class Stack:
             return None
 
 
-def cluster_env() -> dict:
-    env = dict(os.environ)
-    env.setdefault("RAY_AUTH_MODE", "disabled")
-    env.setdefault("HF_HUB_OFFLINE", "1")
-    return env
+def use_stack_env(run_dir: Path) -> None:
+    """This process's environment, inherited by the head and every CLI call: the stack's Ray
+    token (made once, in the run dir, mode 0600), every socket of the head on 127.0.0.1, no hub."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.update(exposure.LOOPBACK_HEAD_ENV)
+    os.environ.update(ray_auth.token_env(ray_auth.ensure_token(Path(run_dir) / ray_auth.TOKEN_FILE)))
 
 
 def _running(pid: int | None) -> bool:
@@ -109,7 +110,7 @@ def start_head(stack: Stack) -> None:
     log_path = Path(stack.run_dir) / "ray.log"
     extra = ray_cluster.free_node_port_flags() if stack.free_node_ports else []
     args = ray_cluster.head_args(port=stack.gcs_port, dashboard_port=stack.dashboard_port, extra=extra)
-    env = cluster_env()
+    env = dict(os.environ)
     if stack.ingress == "haproxy":
         stack.haproxy_dir = tempfile.mkdtemp(prefix="ts-haproxy-")
         env.update(haproxy_env(Path(stack.haproxy_dir)))
@@ -117,7 +118,7 @@ def start_head(stack: Stack) -> None:
     stack.pid = proc.pid
     stack.save()
     try:
-        ray_cluster.wait_for_dashboard(stack.dashboard, proc, log_path, timeout_s=90)
+        ray_cluster.wait_for_dashboard(stack.dashboard, proc, log_path, timeout_s=90, env=env)
     except RuntimeError:
         stack.record.unlink(missing_ok=True)
         tail = log_path.read_text()[-2000:]
@@ -154,6 +155,7 @@ def up(args: argparse.Namespace) -> int:
         free_node_ports=args.free_node_ports,
         ingress=args.ingress,
     )
+    use_stack_env(Path(stack.run_dir))
     run_config_path = Path(stack.run_dir) / "serve_config.yaml"
     run_config.main(
         [
@@ -166,13 +168,42 @@ def up(args: argparse.Namespace) -> int:
     if serve_status_or_none(dashboard):
         # Serve compares configs, not code: redeploying an unchanged config would keep old code.
         print("shutting down the running apps so the current code and config are deployed")
-        subprocess.run([SERVE, "shutdown", "-y", "-a", dashboard], check=True, env=cluster_env())
-    subprocess.run([SERVE, "deploy", str(run_config_path), "-a", dashboard], check=True, env=cluster_env())
+        subprocess.run([SERVE, "shutdown", "-y", "-a", dashboard], check=True)
+    subprocess.run([SERVE, "deploy", str(run_config_path), "-a", dashboard], check=True)
     print("waiting for the three apps to be RUNNING ...")
     wait_until_running(dashboard, APPS, timeout_s=600)
     subprocess.run([SERVE, "status", "-a", dashboard], check=False)
+    if not report_exposure(stack):
+        return 1
     print(examples(f"http://127.0.0.1:{stack.http_port}"))
     return 0
+
+
+def stack_listeners(stack: Stack) -> list[exposure.Listener]:
+    """Every socket the head's processes listen on (its session: raylet, GCS, agents, replicas,
+    proxies and HAProxy, which Serve's proxy starts)."""
+    return exposure.listening(processes.session_pids(stack.pid)) if stack.pid else []
+
+
+def report_exposure(stack: Stack) -> bool:
+    """Says what the stack listens on: every socket on 127.0.0.1 but those of Serve's replicas
+    that Ray binds to every interface, which refuse a client without the stack's Ray token.
+    False, naming them, if any socket beyond loopback accepts such a client (`up` then exits 1
+    and leaves the stack for `make stop`)."""
+    listeners = stack_listeners(stack)
+    beyond = exposure.beyond_loopback(listeners)
+    exposed = exposure.open_to_strangers(beyond)
+    if exposed:
+        print(f"error: {len(exposed)} socket(s) of the stack accept clients beyond 127.0.0.1:")
+        for listener in exposed:
+            print(f"  {listener}")
+        print("run `make stop`; SECURITY.md says how the stack is closed to strangers")
+        return False
+    print(
+        f"the stack listens on {len(listeners)} sockets: {len(listeners) - len(beyond)} on "
+        f"127.0.0.1, {len(beyond)} on every interface that refuse clients without its Ray token"
+    )
+    return True
 
 
 def _forget(stack: Stack, run_dir: Path) -> None:
@@ -196,7 +227,8 @@ def down(args: argparse.Namespace) -> int:
         if stack is not None:
             _forget(stack, run_dir)
         return 0
-    subprocess.run([SERVE, "shutdown", "-y", "-a", stack.dashboard], check=False, env=cluster_env())
+    use_stack_env(run_dir)
+    subprocess.run([SERVE, "shutdown", "-y", "-a", stack.dashboard], check=False)
     # SIGTERM to that `ray start --block`: it stops its cluster's processes (and only those)
     processes.stop_session(stack.pid, timeout_s=60, kill_after_timeout=False)
     _forget(stack, run_dir)
@@ -225,7 +257,7 @@ All three apps are RUNNING on {base}. Try:
        -d '{chained}'
 
 API docs:   {base}/docs (every app)    Playground: {base}/playground
-Status:   .venv/bin/serve status        Stop: make stop
+Status:   make status        Stop: make stop
 """
 
 
@@ -246,10 +278,21 @@ def main(argv: list[str] | None = None) -> int:
         help="free ports for the head's raylet, agents and metrics (beside another cluster)",
     )
     p_down = sub.add_parser("down", help="shut Serve down and stop the Ray head `up` started")
-    for p in (p_up, p_down):
+    p_status = sub.add_parser("status", help="`serve status` of the stack `up` started")
+    for p in (p_up, p_down, p_status):
         p.add_argument("--run-dir", type=Path, default=RUN_DIR, help="where `up` keeps its state")
     args = parser.parse_args(argv)
-    return up(args) if args.command == "up" else down(args)
+    return {"up": up, "down": down, "status": status}[args.command](args)
+
+
+def status(args: argparse.Namespace) -> int:
+    """`serve status` with the stack's token (what `make status` runs)."""
+    stack = Stack.load(Path(args.run_dir))
+    if stack is None or not _running(stack.pid):
+        print("no Ray head started by `make run` is running")
+        return 1
+    use_stack_env(Path(args.run_dir))
+    return subprocess.run([SERVE, "status", "-a", stack.dashboard], check=False).returncode
 
 
 if __name__ == "__main__":

@@ -27,13 +27,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from textserve.exposure import LOOPBACK_HEAD_ENV, WORKER_NODE_ENV
 from textserve.inprocess import free_port
 from textserve.processes import is_alive, kill_session, stop_session
+from textserve.ray_auth import dashboard_headers
 from textserve.serve_status import dashboard_up
 
 RAY = str(Path(sys.executable).with_name("ray"))
-# --node-ip-address: Ray replaces a loopback address by the machine's own (the state API then
-# shows that as node_ip on every node); ports and the dashboard stay where we put them.
+# A head's node IP, given the environment that keeps it (LOOPBACK_HEAD_ENV: without it Ray swaps
+# 127.0.0.1 for the machine's own address and listens there); a worker joining it finds the same.
 NODE_IP = "127.0.0.1"
 
 
@@ -99,7 +101,8 @@ def head_args(
     temp_dir: Path | None = None,
     extra: Sequence[str] = (),
 ) -> list[str]:
-    """`ray start --head --block` on 127.0.0.1 (node and dashboard); unset ports are Ray's defaults."""
+    """`ray start --head --block` on 127.0.0.1 (node and dashboard) when run with
+    LOOPBACK_HEAD_ENV; unset ports are Ray's defaults."""
     args = [
         "start",
         "--head",
@@ -120,12 +123,16 @@ def head_args(
 
 
 def wait_for_dashboard(
-    dashboard_url: str, proc: subprocess.Popen | None, log_path: Path, timeout_s: float = 90
+    dashboard_url: str,
+    proc: subprocess.Popen | None,
+    log_path: Path,
+    timeout_s: float = 90,
+    env: dict | None = None,
 ) -> None:
     """Until the head's dashboard answers; RuntimeError (with the end of `ray start`'s output) if
     `ray start --block` (`proc`) exits first or the time runs out."""
     deadline = time.monotonic() + timeout_s
-    while not dashboard_up(dashboard_url):
+    while not dashboard_up(dashboard_url, env):
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"`ray start` exited:\n{_tail(log_path)}")
         if time.monotonic() > deadline:
@@ -146,7 +153,7 @@ def _wait_for_node(node: RayNode, what: str, found, timeout_s: float) -> dict:
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            match = found(alive_nodes(node.dashboard_url))
+            match = found(alive_nodes(node.dashboard_url, node.env))
         except (OSError, ValueError, KeyError):  # the state API is still starting
             match = None
         if match is not None:
@@ -167,12 +174,18 @@ def start_node(
     block: bool = True,
     extra: Sequence[str] = (),
     timeout_s: float = 90,
+    loopback: bool = True,
 ) -> RayNode:
     """A Ray node on free ports, started with `ray start` in its own session: a head (dashboard on
     127.0.0.1) or, with `join`, a worker joining that head (its own --temp-dir: Ray allows one per
     node). Returns once the head lists it ALIVE; stops it and raises if not. With block=False
-    `ray start` exits once the node is up, and the node's processes stay in its session."""
+    `ray start` exits once the node is up, and the node's processes stay in its session.
+
+    A head keeps every socket on 127.0.0.1 (textserve/exposure.py says how) unless
+    loopback=False: Ray lets no worker node join a head whose node IP is loopback, so a head that
+    workers will join, and they, run on the machine's address (under the token auth of `env`)."""
     env = dict((join.env if join else os.environ) if env is None else env)
+    env.update(LOOPBACK_HEAD_ENV if loopback and join is None else WORKER_NODE_ENV)
     temp_dir = Path(temp_dir)
     ports, metrics_port = _node_ports()
     log_path = temp_dir / "ray-start.log"
@@ -195,7 +208,7 @@ def start_node(
             *ports,
             *extra,
         ]
-        before = {n["node_id"] for n in alive_nodes(dashboard_url)}
+        before = {n["node_id"] for n in alive_nodes(dashboard_url, env)}
     if not block:
         args.remove("--block")
     proc = launch(args, env=env, log_path=log_path)
@@ -217,7 +230,7 @@ def start_node(
             if code != 0:
                 raise RuntimeError(f"`ray start` failed ({code}):\n{node.log_tail()}")
         if join is None:
-            wait_for_dashboard(dashboard_url, proc if block else None, log_path, timeout_s)
+            wait_for_dashboard(dashboard_url, proc if block else None, log_path, timeout_s, env)
         found = _wait_for_node(
             node,
             "head node" if join is None else "worker node",
@@ -250,10 +263,11 @@ def stop_node(node: RayNode, *, kill: bool = False, wait: bool = True, timeout_s
     return stop_session(node.pid, proc=node.proc, timeout_s=timeout_s)
 
 
-def alive_nodes(dashboard_url: str) -> list[dict]:
+def alive_nodes(dashboard_url: str, env: dict | None = None) -> list[dict]:
     """The cluster's ALIVE nodes (node_id, node_ip, is_head_node, resources_total, ...), from the
-    Ray state API on the head's dashboard."""
+    Ray state API on the head's dashboard (its token from `env`, else this process's)."""
     url = f"{dashboard_url}/api/v0/nodes?limit=1000&detail=true"
-    with urllib.request.urlopen(url, timeout=30) as response:
+    request = urllib.request.Request(url, headers=dashboard_headers(env))
+    with urllib.request.urlopen(request, timeout=30) as response:
         body = json.load(response)
     return [n for n in body["data"]["result"]["result"] if n["state"] == "ALIVE"]

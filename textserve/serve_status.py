@@ -10,13 +10,17 @@ from pathlib import Path
 
 import yaml
 
+from textserve.ray_auth import dashboard_headers
+
 SERVE = str(Path(sys.executable).with_name("serve"))
 
 
-def dashboard_up(address: str) -> bool:
-    """True once the Ray dashboard at `address` (where `serve deploy` talks) answers."""
+def dashboard_up(address: str, env: dict | None = None) -> bool:
+    """True once the Ray dashboard at `address` (where `serve deploy` talks) answers (its token
+    from `env`, else this process's)."""
     try:
-        with urllib.request.urlopen(f"{address}/api/version", timeout=2):
+        request = urllib.request.Request(f"{address}/api/version", headers=dashboard_headers(env))
+        with urllib.request.urlopen(request, timeout=2):
             return True
     except OSError:
         return False

@@ -5,7 +5,9 @@ A request that fans out holds a slot of its replica's `max_ongoing_requests` whi
 slots on the replicas (its own included). Two bounds keep that from deadlocking: `FanOutAdmission`
 (requests fanning out at once per replica) and `PeerCalls`' semaphore (part calls in flight per
 replica, far below the handle's queue). A part call whose replica dies, or that gets no answer
-within its timeout, is sent once more (apps/common/replica_deaths.py): parts are pure.
+within its timeout from a replica that is then gone, is sent once more
+(apps/common/replica_deaths.py): parts are pure. One with no answer from a replica still RUNNING
+(only slow) is cancelled there and not sent again: the request gets a 503 that says to retry.
 
 Parts are placed one at a time: each is given a replica (`choose_replica`, which reserves a slot
 there and reads back its true count of requests) before the next is placed. Sent all at once
@@ -121,24 +123,50 @@ class PeerCalls:
             context = serve.get_replica_context()
             self._handle = serve.get_deployment_handle(context.deployment, app_name=context.app_name)
             self._name = f"{context.app_name}.{self.method}"
+        placed: list[str] = []  # the replica each try was given
         async with self._slots:
             try:
-                return await retry_if_replica_died(lambda: self._place(args), self._name, self.timeout_s)
+                return await retry_if_replica_died(
+                    lambda: self._place(args, placed),
+                    self._name,
+                    self.timeout_s,
+                    still_serving=lambda: self._still_serving(placed),
+                )
             except CallTimeoutError:
                 logger.warning(
-                    "%s got no answer within %g s, twice: the request fails", self._name, self.timeout_s
+                    "%s got no answer within %g s (replica %s): the request fails",
+                    self._name,
+                    self.timeout_s,
+                    placed[-1] if placed else "not yet chosen",
                 )
                 raise ServiceBusyError(
-                    f"a part of the text got no answer within {self.timeout_s:g} s, twice; retry later"
+                    f"a part of the text got no answer within {self.timeout_s:g} s; retry later"
                 ) from None
 
-    async def _place(self, args: tuple) -> Any:
+    async def _still_serving(self, placed: list[str]) -> bool:
+        """Whether the replica the last try waited on is still RUNNING (a call never given one
+        waited on a full deployment: busy, not gone). Unknown (the controller did not answer in
+        time): counted as gone, so the call is sent once more, as before this check."""
+        if not placed:
+            return True
+        try:
+            context = serve.get_replica_context()
+            app = (await serve_details())["applications"][context.app_name]
+            replicas = app["deployments"][context.deployment]["replicas"]
+        except Exception as exc:
+            logger.warning("could not tell whether replica %s still serves (%s)", placed[-1], exc)
+            return False
+        return any(r.get("replica_id") == placed[-1] and r.get("state") == "RUNNING" for r in replicas)
+
+    async def _place(self, args: tuple, placed: list[str]) -> Any:
         """Send one call to the replica Serve chooses once every earlier part has its replica,
-        and wait for its answer (the reservation is held until then, as `dispatch` requires)."""
+        and wait for its answer (the reservation is held until then, as `dispatch` requires);
+        the replica's id goes to `placed`."""
         method = getattr(self._handle, self.method)
         async with AsyncExitStack() as reservation:
             async with self._placing:
                 selection = await reservation.enter_async_context(method.choose_replica(*args))
+                placed.append(selection.replica_id)
                 response = self._handle.dispatch(selection, *args)
             try:
                 return await response

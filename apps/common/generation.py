@@ -55,6 +55,7 @@ class Seq2SeqGenerator:
         self._bulk_lane: ModelLane | None = None
         self._bulk_generate = None  # the engine's background worker (lanes.py)
         self._cache = SentenceCache()
+        self._cache_scope = "per_key"
         self._token_metrics = metrics_or_none(TokenMetrics)
         self._metrics = metrics_or_none(SchedulingMetrics)
         self._batcher: AdaptiveBatcher[GenerationParams] = AdaptiveBatcher(
@@ -86,6 +87,7 @@ class Seq2SeqGenerator:
             settings.interactive_batch_size,
         )
         self._cache.resize(settings.cache_entries)
+        self._cache_scope = settings.cache_scope
 
     @property
     def max_input_tokens(self) -> int:
@@ -108,12 +110,21 @@ class Seq2SeqGenerator:
                 )
         return lengths
 
-    def lookup(self, prompts: list[str], params: GenerationParams, count_misses: bool = True) -> Lookup:
+    def lookup(
+        self,
+        prompts: list[str],
+        params: GenerationParams,
+        count_misses: bool = True,
+        tenant: str | None = None,
+    ) -> Lookup:
         """`prompts` against this replica's sentence cache (counted in the metrics): what is known,
         and what is left to decode, each prompt once (sentence_cache.py). `count_misses=False` when
         the misses go on to be looked up again where they are decoded (a fanned-out text's parts),
-        so each prompt is counted once."""
-        lookup = self._cache.lookup(params, prompts)
+        so each prompt is counted once. `tenant` (the request's Ticket's): with `cache_scope:
+        per_key`, only outputs decoded for that tenant are found, and what is decoded is kept
+        for it alone."""
+        scope = (params, tenant) if self._cache_scope == "per_key" and tenant is not None else params
+        lookup = self._cache.lookup(scope, prompts)
         if self._metrics is not None and self._cache.capacity > 0:
             self._metrics.record_lookups(lookup.hits, len(lookup.misses) if count_misses else 0)
         return lookup
@@ -124,8 +135,8 @@ class Seq2SeqGenerator:
         """Outputs for `prompts`: from the cache, else batched with whatever else is queued (a
         prompt repeated here is decoded once). `returns=False` for a part of a fanned-out request:
         no later call waits for its caller to come back (batching.py). `ticket`: its class and
-        deadline (DeadlineExceededError past it)."""
-        lookup = self.lookup(prompts, params)
+        deadline (DeadlineExceededError past it), and its tenant (the cache's scope)."""
+        lookup = self.lookup(prompts, params, tenant=ticket.tenant)
         if lookup.misses:
             lengths = self._lengths(lookup.misses)
             outputs = await self._batcher.submit(
@@ -141,7 +152,7 @@ class Seq2SeqGenerator:
         """Outputs for `prompts` in order, as soon as they (and every one before them) are known:
         cached ones at once, the rest a batch-sized run at a time. All runs are queued at once, so
         they batch as `generate`'s do."""
-        lookup = self.lookup(prompts, params)
+        lookup = self.lookup(prompts, params, tenant=ticket.tenant)
         lengths = self._lengths(lookup.misses)
         runs = self._batcher.submit_runs(lookup.misses, params, lengths, current_request_id(), True, ticket)
         try:

@@ -8,7 +8,8 @@ second try to another replica (it stops choosing a replica once a call to it has
 
 Only that is retried, once: never a full queue or the callee's own error (a RayTaskError, even one
 whose cause is an actor dying: Ray makes it an instance of its cause's class too), and a timeout
-only where the caller says (the summarizer's chunk calls; see retry_if_replica_died).
+only where the caller says, and only when the replica it waited on is gone (the part and chunk
+calls; see retry_if_replica_died): a replica that is only slow is not given the work twice.
 Each retry is logged (WARNING, with the request's id) and counted in
 `textserve_leaf_retries{target, error}`.
 """
@@ -57,20 +58,27 @@ def report_retry(target: str, call: str, exc: BaseException) -> None:
 
 
 async def retry_if_replica_died(
-    call: Callable[[], Awaitable[T]], name: str, timeout_s: float | None = None
+    call: Callable[[], Awaitable[T]],
+    name: str,
+    timeout_s: float | None = None,
+    still_serving: Callable[[], Awaitable[bool]] | None = None,
 ) -> T:
     """`call()`'s answer; if the replica serving it died, `call()` once more (reported as `name`,
     the metric's target too). Every other failure, and the second one, is raised.
 
-    With `timeout_s`, a try with no answer by then is cancelled and counts as one whose replica
-    died: Serve can leave a call to a replica killed under it unanswered (seen here on 2.60, rarely),
-    and without a deadline the caller would wait for it until its own request timed out. Only for
-    calls whose answer normally comes well within `timeout_s`: a slow call is cancelled before it
-    is sent again, so the retry replaces it, but it starts again at the back of the queue."""
+    With `timeout_s`, a try with no answer by then is cancelled (its replica drops it) and raises
+    CallTimeoutError, unless `still_serving()` says the replica it waited on is gone: then it
+    counts as one whose replica died and is sent once more. Serve can leave a call to a replica
+    killed under it unanswered (seen here on 2.60, rarely), and without a deadline the caller would
+    wait for it until its own request timed out; a replica that is only slow (a long queue) keeps
+    serving, and sending it the work again would only double it."""
     try:
         return await _within(call(), timeout_s)
     except (RayActorError, ReplicaUnavailableError, CallTimeoutError) as exc:
-        if not isinstance(exc, CallTimeoutError) and not replica_died(exc):
+        if isinstance(exc, CallTimeoutError):
+            if still_serving is None or await still_serving():
+                raise
+        elif not replica_died(exc):
             raise
         report_retry(name, name, exc)
     return await _within(call(), timeout_s)

@@ -1,24 +1,30 @@
 """RequestGuard: ASGI middleware that runs before routing and refuses, with a JSON answer that says
 what to change and before the body is read: a missing or wrong API key (401; apps/common/auth.py),
 a body over the app's `max_body_bytes` (413; its user_config, applied in `reconfigure` through
-apply_http_settings), a body that is not JSON (415)."""
+apply_http_settings), a body that is not JSON (415); and, while the body is read, one that has not
+all arrived `body_timeout_s` after the request started (408: a client trickling its body cannot
+hold a replica's slot, even with Serve's request timeout turned off by its header)."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
+import time
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from apps.common import tenants
 from apps.common.auth import ApiKeys, KeysUnavailableError, bearer_token, is_public
 from apps.common.errors import error_response
 from apps.common.settings import HttpSettings
 
 logger = logging.getLogger("ray.serve")
 DEFAULT_MAX_BODY_BYTES = HttpSettings.model_fields["max_body_bytes"].default
+DEFAULT_BODY_TIMEOUT_S = HttpSettings.model_fields["body_timeout_s"].default
 
 
 @functools.cache
@@ -31,6 +37,7 @@ def api_keys() -> ApiKeys:
 def apply_http_settings(app: FastAPI, settings: HttpSettings) -> None:
     """Called from a deployment's `reconfigure`: the limits RequestGuard enforces from now on."""
     app.state.max_body_bytes = settings.max_body_bytes
+    app.state.body_timeout_s = settings.body_timeout_s
 
 
 def _is_json(content_type: str) -> tuple[bool, str | None]:
@@ -58,25 +65,52 @@ class RequestGuard:
         if refusal is not None:
             await refusal(scope, receive, send)
             return
+        with tenants.serving(self._tenant(scope)):
+            await self._guarded(scope, receive, send)
+
+    @staticmethod
+    def _tenant(scope) -> str | None:
+        """The tenant of a request _refusal let through: its key's, where keys are on."""
+        keys = api_keys()
+        if not keys.enabled:
+            return None
+        token = bearer_token(Headers(scope=scope).get("authorization"))
+        return tenants.tenant_of(token) if token else None
+
+    async def _guarded(self, scope, receive, send):
         limit = self._limit(scope)
+        timeout_s = self._setting(scope, "body_timeout_s", DEFAULT_BODY_TIMEOUT_S)
+        body_by = time.monotonic() + timeout_s
         received = 0
+        body_done = False
 
         async def receive_within_limit():
-            nonlocal received
-            message = await receive()
+            nonlocal received, body_done
+            if body_done:  # after the body: the disconnect listeners wait as long as they like
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(body_by - time.monotonic(), 0))
+            except TimeoutError:
+                raise StarletteHTTPException(408, _too_slow(received, timeout_s)) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
                     raise StarletteHTTPException(413, _too_large(f"more than {limit}", limit))
+                body_done = not message.get("more_body", False)
+            else:
+                body_done = True
             return message
 
         await self.app(scope, receive_within_limit, send)
 
     @staticmethod
-    def _limit(scope) -> int:
-        """The app's `max_body_bytes` (set by apply_http_settings in reconfigure)."""
+    def _setting(scope, name: str, default):
+        """The app's setting `name` (set by apply_http_settings in reconfigure)."""
         state = getattr(scope.get("app"), "state", None)
-        return getattr(state, "max_body_bytes", DEFAULT_MAX_BODY_BYTES)
+        return getattr(state, name, default)
+
+    def _limit(self, scope) -> int:
+        return self._setting(scope, "max_body_bytes", DEFAULT_MAX_BODY_BYTES)
 
     def _refusal(self, scope) -> JSONResponse | None:
         headers = Headers(scope=scope)
@@ -104,6 +138,13 @@ class RequestGuard:
             if charset not in (None, "utf-8", "utf8"):
                 return error_response(415, f"charset={charset} is not accepted: JSON bodies are UTF-8")
         return None
+
+
+def _too_slow(received: int, timeout_s: float) -> str:
+    return (
+        f"the request body did not arrive within {timeout_s:g} s ({received} bytes came): "
+        "send the whole body at once"
+    )
 
 
 def _too_large(size: str, limit: int) -> str:

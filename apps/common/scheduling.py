@@ -42,27 +42,40 @@ class DeadlineExceededError(ServingError):
 @dataclass(frozen=True)
 class Ticket:
     """A request's place in the queue: its class and its deadline (time.monotonic(); None: none).
-    It crosses processes as (priority, wall_deadline(), timeout_s): see `from_wall`."""
+    It crosses processes as (priority, wall_deadline(), timeout_s, tenant): see `from_wall`."""
 
     priority: Priority = "interactive"
     deadline: float | None = None
     timeout_s: float | None = None  # the timeout it was given, for the 504's message
+    tenant: str | None = None  # whose request (apps/common/tenants.py): the cache's scope
 
     @classmethod
-    def start(cls, priority: Priority, timeout_s: float | None, since: float | None = None) -> Ticket:
-        """A ticket for a request that arrived at `since` (time.monotonic(); None: now) with
-        `timeout_s` (None: no deadline)."""
+    def start(
+        cls,
+        priority: Priority,
+        timeout_s: float | None,
+        since: float | None = None,
+        tenant: str | None = None,
+    ) -> Ticket:
+        """A ticket for a request of `tenant` that arrived at `since` (time.monotonic(); None:
+        now) with `timeout_s` (None: no deadline)."""
         if timeout_s is None:
-            return cls(priority, None, None)
-        return cls(priority, (time.monotonic() if since is None else since) + timeout_s, timeout_s)
+            return cls(priority, None, None, tenant)
+        return cls(priority, (time.monotonic() if since is None else since) + timeout_s, timeout_s, tenant)
 
     @classmethod
-    def from_wall(cls, priority: Priority, wall_deadline: float | None, timeout_s: float | None) -> Ticket:
+    def from_wall(
+        cls,
+        priority: Priority,
+        wall_deadline: float | None,
+        timeout_s: float | None,
+        tenant: str | None = None,
+    ) -> Ticket:
         """The ticket another process sent as `wall_deadline()` (time.time(): nodes' clocks agree
         to well within a deadline's precision, while monotonic clocks are per machine)."""
         if wall_deadline is None:
-            return cls(priority, None, timeout_s)
-        return cls(priority, time.monotonic() + (wall_deadline - time.time()), timeout_s)
+            return cls(priority, None, timeout_s, tenant)
+        return cls(priority, time.monotonic() + (wall_deadline - time.time()), timeout_s, tenant)
 
     def wall_deadline(self) -> float | None:
         return None if self.deadline is None else time.time() + (self.deadline - time.monotonic())

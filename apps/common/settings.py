@@ -31,6 +31,13 @@ class HttpSettings(StrictSettings):
         description="largest request body, in bytes: a larger one is answered 413 before it is read "
         "(a Content-Length above it is refused at once; a chunked body when it passes it)",
     )
+    body_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="seconds a request body may take to arrive, from the request's start: a "
+        "slower one is answered 408 and its slot freed (whatever timeout the client asked for)",
+    )
 
 
 class ModelAppSettings(HttpSettings):
@@ -98,6 +105,13 @@ class ModelAppSettings(HttpSettings):
         description="outputs kept per replica (least recently used dropped first), by generation "
         "parameters and prompt; a prompt repeated within a request is decoded once. 0: no cache, "
         "every prompt decoded",
+    )
+    cache_scope: Literal["per_key", "shared"] = Field(
+        "per_key",
+        description="with API keys on, whose cached outputs a request may be answered from: "
+        "per_key, only those its own key's requests decoded; shared, any key's (a cached answer "
+        "is faster, so with shared a key can tell whether another sent a sentence before). "
+        "Without keys there is one scope",
     )
 
     @model_validator(mode="after")

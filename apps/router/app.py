@@ -16,10 +16,10 @@ from collections.abc import AsyncIterator
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.staticfiles import StaticFiles
 from ray import serve
 
 from apps.common.http import ERROR_RESPONSES, RequestTimeoutHeader, create_app
+from apps.common.pages import AssetFiles, secure_page
 from apps.common.request_guard import apply_http_settings
 from apps.common.scheduling import Ticket, header_timeout_s, sooner
 from apps.common.settings import parse_user_config
@@ -49,7 +49,7 @@ http_app = create_app(
     },
     openapi_url=None,
 )
-http_app.mount("/static/playground", StaticFiles(directory=PLAYGROUND_DIR), name="playground")
+http_app.mount("/static/playground", AssetFiles(directory=PLAYGROUND_DIR), name="playground")
 FRONT_DOOR = (
     "Every route of every textserve app behind this port, at its real path: translation "
     "(`/translate`), summarization (`/summarize`) and the router (`/`, `/healthz`, and the Hugging "
@@ -64,19 +64,21 @@ ANSWER_GRACE_S = 1.0  # how much longer than the deadline it passed on the route
 class LeafDeadline:
     """A client's deadline (`timeout_s`, X-Request-Timeout-Seconds: the sooner) across the router's
     leaf calls: each call passes what is left of it on, and waits for the leaf's own answer (a 504
-    when its work could not be decoded in time) a little longer, at most `leaf_timeout_s`."""
+    when its work could not be decoded in time) a little longer, at most `leaf_timeout_s`. The
+    leaf never gets more than `leaf_timeout_s`, also when the request has no deadline of its own:
+    it drops what it could not decode by the time the router stops waiting for it."""
 
     def __init__(self, timeout_s: float | None, leaf_timeout_s: float):
         self.ticket, self.leaf_timeout_s = Ticket.start("interactive", timeout_s), leaf_timeout_s
 
-    def next_call(self) -> tuple[float | None, float]:
+    def next_call(self) -> tuple[float, float]:
         """(the leaf's timeout_s, how long to wait for it); DeadlineExceededError once it passed."""
         remaining = self.ticket.remaining_s()
         if remaining is None:
-            return None, self.leaf_timeout_s
+            return self.leaf_timeout_s, self.leaf_timeout_s
         if remaining <= 0:
             raise self.ticket.expired_error()
-        return remaining, min(self.leaf_timeout_s, remaining + ANSWER_GRACE_S)
+        return min(remaining, self.leaf_timeout_s), min(self.leaf_timeout_s, remaining + ANSWER_GRACE_S)
 
 
 # (defined before the deployment: @serve.ingress pickles the routes where the class is defined)
@@ -88,6 +90,7 @@ async def _prepend(first: dict, rest: AsyncIterator[dict]) -> AsyncIterator[dict
 
 @serve.deployment(
     num_replicas=2,
+    graceful_shutdown_timeout_s=35,
     max_ongoing_requests=64,
     max_queued_requests=128,
     backpressure_config={"status_code": 503, "retry_after_s": 1},
@@ -303,7 +306,7 @@ class Router:
             prefixes.get(self.settings.translation.app),
             prefixes.get(self.settings.summarization.app),
         )
-        return HTMLResponse(page)
+        return secure_page(HTMLResponse(page))
 
 
 app = Router.bind()

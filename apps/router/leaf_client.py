@@ -25,6 +25,7 @@ from ray.serve.exceptions import BackPressureError
 from apps.common.errors import ServiceBusyError, ServingError, first_line, serving_error
 from apps.common.metrics import RejectionMetrics, metrics_or_none
 from apps.common.replica_deaths import replica_died, report_retry
+from apps.common.tenants import current_tenant
 from apps.router.config import LeafAppRef
 
 logger = logging.getLogger("ray.serve")
@@ -78,7 +79,9 @@ class LeafClient:
         return self._handle
 
     async def call(self, method: str, *args: Any, timeout_s: float, **kwargs: Any) -> Any:
-        """The leaf method's answer (errors mapped as the module says)."""
+        """The leaf method's answer (errors mapped as the module says), for the request being
+        served: its tenant goes along (the leaf's cache scope, apps/common/tenants.py)."""
+        kwargs.setdefault("tenant", current_tenant())
         return await self._counted(self._call(self._attempt, method, args, kwargs, timeout_s))
 
     async def open_stream(
@@ -86,7 +89,8 @@ class LeafClient:
     ) -> tuple[Any, AsyncIterator[Any]]:
         """A streaming leaf method (a generator): its first item, awaited like `call` (so a user
         error or an unavailable leaf is an answer of its own, before anything is streamed), and
-        the rest, each item within `timeout_s` of the one before."""
+        the rest, each item within `timeout_s` of the one before. The tenant goes along as in `call`."""
+        kwargs.setdefault("tenant", current_tenant())
         first, stream = await self._counted(self._call(self._attempt_stream, method, args, kwargs, timeout_s))
         return first, self._rest(stream, timeout_s)
 

@@ -40,6 +40,7 @@ from apps.common.scheduling import (
 from apps.common.schemas import text_fields
 from apps.common.settings import parse_user_config
 from apps.common.streaming import STREAM_RESPONSE, ndjson_response, progress_events
+from apps.common.tenants import current_tenant
 from apps.summarization.config import SummarizationSettings
 from apps.summarization.map_reduce import MapReduce, Progress
 from apps.summarization.schemas import SummarizeRequest, SummarizeResponse
@@ -63,6 +64,7 @@ def _progress_of_text(emit: Callable[[dict], None], number: int) -> Progress:
 
 @serve.deployment(
     num_replicas=2,
+    graceful_shutdown_timeout_s=35,
     max_ongoing_requests=32,
     max_queued_requests=64,
     backpressure_config={"status_code": 503, "retry_after_s": 2},
@@ -97,10 +99,11 @@ class Summarizer(ModelHealth, PublishesAPIDocument):
         min_length: int | None = None,
         priority: Priority | None = None,
         timeout_s: float | None = None,
+        tenant: str | None = None,
     ) -> dict:
         """Handle entry point; same validation and answers as POST /summarize (`priority` and
-        `timeout_s` as its body's)."""
-        request, params, ticket = self._handle_call(text, max_length, min_length, priority, timeout_s)
+        `timeout_s` as its body's; `tenant`: whose request, apps/common/tenants.py)."""
+        request, params, ticket = self._handle_call(text, max_length, min_length, priority, timeout_s, tenant)
         return (await self._run(request, params, ticket)).model_dump(exclude_none=True)
 
     async def summarize_stream(
@@ -110,10 +113,11 @@ class Summarizer(ModelHealth, PublishesAPIDocument):
         min_length: int | None = None,
         priority: Priority | None = None,
         timeout_s: float | None = None,
+        tenant: str | None = None,
     ) -> AsyncIterator[dict]:
         """Streaming handle entry point (`handle.options(stream=True)`): the events of POST
         /summarize with "stream": true. A request that cannot be served raises before the first."""
-        request, params, ticket = self._handle_call(text, max_length, min_length, priority, timeout_s)
+        request, params, ticket = self._handle_call(text, max_length, min_length, priority, timeout_s, tenant)
         async for event in self._events(request, params, ticket):
             yield event
 
@@ -124,6 +128,7 @@ class Summarizer(ModelHealth, PublishesAPIDocument):
         min_length: int | None,
         priority: Priority | None,
         timeout_s: float | None,
+        tenant: str | None,
     ) -> tuple[SummarizeRequest, GenerationParams, Ticket]:
         """A handle call's arguments as a checked request, its decoding, class and deadline."""
         request = validate(
@@ -134,7 +139,7 @@ class Summarizer(ModelHealth, PublishesAPIDocument):
             priority=priority,
             timeout_s=timeout_s,
         )
-        return request, self._params(request), self._ticket(request, request.timeout_s)
+        return request, self._params(request), self._ticket(request, request.timeout_s, tenant=tenant)
 
     @http_app.post(
         "/",
@@ -149,31 +154,41 @@ class Summarizer(ModelHealth, PublishesAPIDocument):
         timeout_s = sooner(
             request.timeout_s, header_timeout_s(timeout_header), await serve_request_timeout_s()
         )
-        ticket = self._ticket(request, timeout_s, arrived)
+        ticket = self._ticket(request, timeout_s, arrived, current_tenant())
         if request.stream:
             return ndjson_response(self._events(request, params, ticket), "summarization")
         return await self._run(request, params, ticket)
 
     async def _summarize_chunk(
-        self, chunk: str, params: GenerationParams, wall_deadline: float | None, timeout_s: float | None
+        self,
+        chunk: str,
+        params: GenerationParams,
+        wall_deadline: float | None,
+        timeout_s: float | None,
+        tenant: str | None = None,
     ) -> str:
         """Internal handle entry point, for map-reduce on this deployment's own replicas: the
         summary of one chunk that fits the model's window; chunks are bulk work, with their
-        request's deadline (Ticket.wall_deadline)."""
-        ticket = Ticket.from_wall("bulk", wall_deadline, timeout_s)
+        request's deadline (Ticket.wall_deadline) and tenant."""
+        ticket = Ticket.from_wall("bulk", wall_deadline, timeout_s, tenant)
         prompt = self.probe_prefix() + chunk
         [summary] = await self.generator.generate([prompt], params, returns=False, ticket=ticket)
         return summary
 
     def _ticket(
-        self, request: SummarizeRequest, timeout_s: float | None, arrived: float | None = None
+        self,
+        request: SummarizeRequest,
+        timeout_s: float | None,
+        arrived: float | None = None,
+        tenant: str | None = None,
     ) -> Ticket:
-        """The request's class and its deadline, `timeout_s` after it `arrived` (None: now)."""
+        """The request's class, its deadline, `timeout_s` after it `arrived` (None: now), and its
+        tenant."""
         settings = self.settings
         priority = request_class(
             request.inputs, settings.interactive_max_texts, settings.interactive_max_chars, request.priority
         )
-        return Ticket.start(priority, timeout_s, arrived)
+        return Ticket.start(priority, timeout_s, arrived, tenant)
 
     def _params(self, request: SummarizeRequest) -> GenerationParams:
         """The request's decoding, once its lengths and size are checked against the limits (and a
@@ -244,7 +259,9 @@ class Summarizer(ModelHealth, PublishesAPIDocument):
         generator, prefix, deadline = self.generator, self.probe_prefix(), ticket or Ticket()
 
         async def summarize_chunk(chunk: str, params: GenerationParams) -> str:
-            return await self._chunks.call(chunk, params, deadline.wall_deadline(), deadline.timeout_s)
+            return await self._chunks.call(
+                chunk, params, deadline.wall_deadline(), deadline.timeout_s, deadline.tenant
+            )
 
         return MapReduce(
             lambda text: generator.count_tokens(prefix + text), generator.max_input_tokens, summarize_chunk

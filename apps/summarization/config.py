@@ -27,9 +27,10 @@ class SummarizationSettings(ModelAppSettings):
     chunk_timeout_s: float = Field(
         20.0,
         gt=0,
-        description="a map-reduce chunk call with no answer within this is cancelled and sent once "
-        "more (a call to a replica that died under it can stay unanswered); keep it above a chunk's "
-        "longest wait in a busy replica's queue and below the HTTP request_timeout_s",
+        description="a map-reduce chunk call with no answer within this is cancelled; sent once more "
+        "if its replica is gone (a call to a replica that died under it can stay unanswered), else "
+        "(only busy) its request gets a 503; keep it above a chunk's longest wait in a busy "
+        "replica's queue and below the HTTP request_timeout_s",
     )
     chunk_calls_in_flight: int = Field(
         16,

@@ -41,6 +41,7 @@ from apps.common.scheduling import (
 from apps.common.schemas import text_fields
 from apps.common.settings import parse_user_config
 from apps.common.streaming import STREAM_RESPONSE, ndjson_response
+from apps.common.tenants import current_tenant
 from apps.translation.config import TranslationSettings
 from apps.translation.job import TranslationJob
 from apps.translation.schemas import Language, LanguagesResponse, TranslateRequest, TranslateResponse
@@ -62,6 +63,7 @@ http_app = create_app(
 
 @serve.deployment(
     num_replicas=2,
+    graceful_shutdown_timeout_s=35,
     max_ongoing_requests=32,
     max_queued_requests=64,
     backpressure_config={"status_code": 503, "retry_after_s": 1},
@@ -95,10 +97,11 @@ class Translator(ModelHealth, PublishesAPIDocument):
         target_lang: str | None = None,
         priority: Priority | None = None,
         timeout_s: float | None = None,
+        tenant: str | None = None,
     ) -> dict:
         """Handle entry point; same validation and answers as POST /translate (`priority` and
-        `timeout_s` as its body's)."""
-        job = self._handle_call(text, target_lang, priority, timeout_s)
+        `timeout_s` as its body's; `tenant`: whose request, apps/common/tenants.py)."""
+        job = self._handle_call(text, target_lang, priority, timeout_s, tenant)
         return (await self._run(job)).model_dump(exclude_none=True)
 
     async def translate_stream(
@@ -107,10 +110,11 @@ class Translator(ModelHealth, PublishesAPIDocument):
         target_lang: str | None = None,
         priority: Priority | None = None,
         timeout_s: float | None = None,
+        tenant: str | None = None,
     ) -> AsyncIterator[dict]:
         """Streaming handle entry point (`handle.options(stream=True)`): the events of POST
         /translate with "stream": true. A request that cannot be served raises before the first."""
-        async for event in self._events(self._handle_call(text, target_lang, priority, timeout_s)):
+        async for event in self._events(self._handle_call(text, target_lang, priority, timeout_s, tenant)):
             yield event
 
     def _handle_call(
@@ -119,6 +123,7 @@ class Translator(ModelHealth, PublishesAPIDocument):
         target_lang: str | None,
         priority: Priority | None,
         timeout_s: float | None,
+        tenant: str | None,
     ) -> TranslationJob:
         """A handle call's arguments as a checked, planned request (as POST /translate's body)."""
         request = validate(
@@ -128,7 +133,7 @@ class Translator(ModelHealth, PublishesAPIDocument):
             priority=priority,
             timeout_s=timeout_s,
         )
-        return self._plan(request, request.timeout_s)
+        return self._plan(request, request.timeout_s, tenant=tenant)
 
     async def languages(self) -> dict:
         """Handle entry point; same answer as GET /translate/languages."""
@@ -160,18 +165,22 @@ class Translator(ModelHealth, PublishesAPIDocument):
         timeout_s = sooner(
             request.timeout_s, header_timeout_s(timeout_header), await serve_request_timeout_s()
         )
-        job = self._plan(
-            request, timeout_s, arrived
-        )  # a request that cannot be served: 4xx before any stream
+        # a request that cannot be served: 4xx before any stream
+        job = self._plan(request, timeout_s, arrived, current_tenant())
         if request.stream:
             return ndjson_response(self._events(job), "translation")
         return await self._run(job)
 
     def _plan(
-        self, request: TranslateRequest, timeout_s: float | None, arrived: float | None = None
+        self,
+        request: TranslateRequest,
+        timeout_s: float | None,
+        arrived: float | None = None,
+        tenant: str | None = None,
     ) -> TranslationJob:
         """Check the request against the limits, cut every text into sentences that fit, and give
-        it its class and deadline (`timeout_s` after it `arrived`, time.monotonic(); None: now)."""
+        it its class, deadline (`timeout_s` after it `arrived`, time.monotonic(); None: now) and
+        tenant."""
         settings, generator = self.settings, self.generator
         lang = request.target_lang or settings.default_target_lang
         if lang not in settings.languages:
@@ -193,7 +202,7 @@ class Translator(ModelHealth, PublishesAPIDocument):
         priority = request_class(
             request.inputs, settings.interactive_max_texts, settings.interactive_max_chars, request.priority
         )
-        ticket = Ticket.start(priority, timeout_s, arrived)
+        ticket = Ticket.start(priority, timeout_s, arrived, tenant)
         return TranslationJob(request.texts is not None, lang, prefix, documents, params, ticket)
 
     async def _translate_part(
@@ -203,11 +212,12 @@ class Translator(ModelHealth, PublishesAPIDocument):
         priority: Priority,
         wall_deadline: float | None,
         timeout_s: float | None,
+        tenant: str | None = None,
     ) -> list[str]:
         """Internal handle entry point, for fan-out on this deployment's own replicas: the
         translations of one part of a long request (prompts with their task prefix), with the
-        request's class and deadline (Ticket.wall_deadline)."""
-        ticket = Ticket.from_wall(priority, wall_deadline, timeout_s)
+        request's class, deadline (Ticket.wall_deadline) and tenant."""
+        ticket = Ticket.from_wall(priority, wall_deadline, timeout_s, tenant)
         return await self.generator.generate(prompts, params, returns=False, ticket=ticket)
 
     def _fans_out(self, job: TranslationJob) -> bool:
@@ -219,7 +229,8 @@ class Translator(ModelHealth, PublishesAPIDocument):
         on this replica, every other on whichever replica Serve picks; parts still running are
         cancelled if the request ends first. Only what this replica's cache lacks is sent, each
         sentence once."""
-        lookup = self.generator.lookup(job.prompts, job.params, count_misses=False)  # parts count them
+        # the parts count the misses, where they are looked up again
+        lookup = self.generator.lookup(job.prompts, job.params, count_misses=False, tenant=job.ticket.tenant)
         prompts, ticket = lookup.misses, job.ticket
         # parts of equal size, so that replicas given as many parts get as much work: one for each
         # replica when each fits one model call (parts arrive one by one, and each would start a
@@ -242,7 +253,9 @@ class Translator(ModelHealth, PublishesAPIDocument):
                     self.generator.generate(part, job.params, returns=False, ticket=ticket)
                 )
             return asyncio.ensure_future(
-                self._parts.call(part, job.params, ticket.priority, ticket.wall_deadline(), ticket.timeout_s)
+                self._parts.call(
+                    part, job.params, ticket.priority, ticket.wall_deadline(), ticket.timeout_s, ticket.tenant
+                )
             )
 
         parts = [send(start) for start in range(0, len(prompts), size)]

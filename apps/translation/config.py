@@ -46,8 +46,9 @@ class TranslationSettings(ModelAppSettings):
     part_timeout_s: float = Field(
         20.0,
         gt=0,
-        description="a part call with no answer within this is cancelled and sent once more; keep it "
-        "below the HTTP request_timeout_s",
+        description="a part call with no answer within this is cancelled; sent once more if its "
+        "replica is gone, else (only busy) its request gets a 503; keep it below the HTTP "
+        "request_timeout_s",
     )
 
     @model_validator(mode="after")

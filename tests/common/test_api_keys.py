@@ -13,6 +13,7 @@ open; the router reaches its keyed leaf app through a handle, with no key. The s
 
 import copy
 import hmac
+import time
 
 import pytest
 from ray import serve
@@ -21,6 +22,7 @@ from apps.common import auth
 from apps.common.auth import ApiKeys, KeysUnavailableError, bearer_token
 from tests.common.raw_http import raw_post_headers_only
 from textserve.inprocess import app_config, deploy_app
+from textserve.prometheus import scrape, settled, totals_by
 
 LEAF, LEAF_ROUTE = "translation-keys", "/translate-keys"
 ROUTER, ROUTER_ROUTE = "router-keys", "/keys"
@@ -239,6 +241,36 @@ def test_the_playground_sends_the_key_it_is_given(serve_url, keyed_apps, tmp_pat
         driver.save_screenshot(str(tmp_path / "playground-with-key.png"))
     finally:
         driver.quit()
+
+
+def test_a_cached_answer_is_served_only_to_the_key_whose_request_decoded_it(http, keyed_apps, metrics_url):
+    """`cache_scope: per_key` (the default): a sentence one key had translated is decoded again
+    for another key, so no key can time its answers to learn what another sent; the router
+    carries the caller's key (as a digest) to the leaf app through its handle."""
+    body = {"text": f"Every key keeps its own cache, {time.time_ns()}."}
+
+    def lookups() -> dict[str, float]:
+        return totals_by(scrape(metrics_url), "ray_textserve_cache_lookups_total", "result", application=LEAF)
+
+    before = settled(lookups, 15)
+    sends = [
+        (LEAF_ROUTE, INLINE_KEYS[0]),  # decoded: miss
+        (LEAF_ROUTE, INLINE_KEYS[0]),  # the same key: hit
+        (LEAF_ROUTE, INLINE_KEYS[1]),  # another key: decoded again, miss
+        (ROUTER_ROUTE, INLINE_KEYS[1]),  # that key through the router: hit
+        (ROUTER_ROUTE, FILE_KEY),  # a third key through the router: miss
+    ]
+    answers = set()
+    for route, key in sends:
+        response = http.post(route, json=body, headers=bearer(key))
+        assert response.status_code == 200, response.text
+        answers.add(response.json()["translation"])
+    assert len(answers) == 1
+    want = {"hit": before.get("hit", 0) + 2, "miss": before.get("miss", 0) + 3}
+    deadline = time.monotonic() + 20  # replicas report their counters every second or so
+    while (seen := lookups()) != want and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert seen == want
 
 
 def test_a_rotated_key_file_takes_effect_without_a_restart(http, keyed_apps, key_file):

@@ -7,13 +7,14 @@ The body-size limit (`max_body_bytes`, 1 MiB in serve_config.yaml) is checked on
 Content-Length above it is answered 413 before a byte of the body is read (a raw socket that sends
 the headers and nothing else gets its 413), a chunked body when it passes the limit."""
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 
 import pytest
 from ray import serve
 
-from tests.common.raw_http import raw_post_headers_only
+from tests.common.raw_http import raw_post_headers_only, trickle_post
 
 JSON = {"content-type": "application/json"}
 ROUTES = ["/translate", "/summarize", "/"]
@@ -162,6 +163,26 @@ def test_a_large_content_length_is_refused_before_the_body_is_read(serve_url, ap
     assert answer.startswith("HTTP/1.1 413"), answer[:300]
     assert "request body is 10000000 bytes; this service accepts at most 1048576" in answer
     assert seconds < 10
+
+
+def test_a_body_that_trickles_in_gets_408_at_body_timeout_whatever_timeout_the_client_sets(serve_url, apps):
+    """A body still arriving `body_timeout_s` (10 s) after the request started is refused 408 by
+    every app, also when the client turned Serve's request timeout off with its header (Serve's
+    Python proxy passes the body on as it comes: the replica's guard is what frees the slot)."""
+    body = json.dumps({"text": "Hello world, slowly!"}).encode()  # 32 bytes: 32 s at 1 byte/s
+
+    async def trickle_all():
+        return await asyncio.gather(
+            *(
+                trickle_post(serve_url, route, body, headers=headers)
+                for route in ROUTES
+                for headers in ({}, {"X-Request-Timeout-Seconds": "0"})
+            )
+        )
+
+    for status, seconds in asyncio.run(trickle_all()):
+        assert status.startswith("HTTP/1.1 408"), status
+        assert 9.5 < seconds < 16, seconds
 
 
 def test_the_service_is_healthy_afterwards(http, apps):

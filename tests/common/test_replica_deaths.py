@@ -9,7 +9,7 @@ import pytest
 from ray.exceptions import ActorDiedError, ActorUnavailableError, RayTaskError
 
 from apps.common import replica_deaths
-from apps.common.replica_deaths import retry_if_replica_died
+from apps.common.replica_deaths import CallTimeoutError, retry_if_replica_died
 from tests.recorded_metrics import RecordedMetric
 
 
@@ -43,18 +43,24 @@ class Response:
 NEVER = object()
 
 
-def run(*outcomes, timeout_s=None, responses=None):
+def run(*outcomes, timeout_s=None, responses=None, replica_gone=True):
     """Call through retry_if_replica_died; each call takes the next outcome (an exception
-    to raise, NEVER, else the answer). (answer or exception, calls made)."""
+    to raise, NEVER, else the answer); after a timeout, the replica is gone or still serving.
+    (answer or exception, calls made)."""
     outcomes, made = list(outcomes), [] if responses is None else responses
 
     def call():
         made.append(Response(outcomes.pop(0)))
         return made[-1]
 
+    async def still_serving():
+        return not replica_gone
+
     async def main():
         try:
-            return await retry_if_replica_died(call, "summarization._summarize_chunk", timeout_s)
+            return await retry_if_replica_died(
+                call, "summarization._summarize_chunk", timeout_s, still_serving=still_serving
+            )
         except Exception as exc:
             return exc
 
@@ -91,7 +97,9 @@ def test_nothing_else_is_retried(failure, retries):
     assert retries == []
 
 
-def test_with_a_deadline_an_unanswered_call_is_cancelled_and_sent_once_more(retries, caplog):
+def test_with_a_deadline_an_unanswered_call_whose_replica_is_gone_is_cancelled_and_sent_once_more(
+    retries, caplog
+):
     responses = []
     with caplog.at_level(logging.WARNING, logger="ray.serve"):
         result = run(NEVER, "a summary", timeout_s=0.05, responses=responses)
@@ -100,6 +108,14 @@ def test_with_a_deadline_an_unanswered_call_is_cancelled_and_sent_once_more(retr
     assert retries == [("summarization._summarize_chunk", "CallTimeoutError")]
     logged = "retrying summarization._summarize_chunk once: no answer in time (CallTimeoutError: no answer"
     assert logged + " within 0.05 s)" in caplog.text
+
+
+def test_an_unanswered_call_on_a_replica_still_serving_is_cancelled_and_not_sent_again(retries):
+    """A replica that is only slow (a long queue) keeps its work: sending it again would double it."""
+    responses = []
+    result, calls = run(NEVER, "a summary", timeout_s=0.05, responses=responses, replica_gone=False)
+    assert isinstance(result, CallTimeoutError) and calls == 1
+    assert responses[0].cancelled and retries == []
 
 
 def test_with_a_deadline_a_second_unanswered_call_raises_the_timeout(retries):

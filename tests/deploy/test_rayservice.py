@@ -51,7 +51,7 @@ def rayservice() -> dict:
 @pytest.fixture
 def redis() -> dict[str, dict]:
     docs = load_docs(REDIS)
-    return {kind: one(docs, kind) for kind in ("Secret", "Service", "Deployment")}
+    return {kind: one(docs, kind) for kind in ("Service", "Deployment", "NetworkPolicy")}
 
 
 def cluster(rs: dict) -> dict:
@@ -69,10 +69,6 @@ def worker_groups(rs: dict) -> list[dict]:
 def ray_containers(rs: dict) -> list[dict]:
     """The Ray container of the head and of each worker group (KubeRay: the first container)."""
     return [head_container(rs)] + [g["template"]["spec"]["containers"][0] for g in worker_groups(rs)]
-
-
-def secret_keys(secret: dict) -> dict[str, str]:
-    return {**secret.get("data", {}), **secret.get("stringData", {})}
 
 
 def env_of(container: dict) -> dict[str, dict]:
@@ -254,21 +250,22 @@ def test_the_schema_check_catches_mistakes(rayservice, mutate):
 
 
 def test_redis_manifests_pass_the_core_schemas_the_crd_embeds(redis):
-    """No core/v1 schemas are vendored, but the CRD embeds two of them: a PodTemplateSpec (the head
-    group's template) and a Service (serveService). The Redis Deployment's pod template and the
-    Redis Service are checked against those; the rest by hand."""
-    deployment, service, secret = redis["Deployment"], redis["Service"], redis["Secret"]
+    """The CRD embeds two core/v1 schemas: a PodTemplateSpec (the head group's template) and a
+    Service (serveService). The Redis Deployment's pod template and the Redis Service are checked
+    against those; the rest by hand. (Every object, the NetworkPolicies included, also passes the
+    Kubernetes API's own schemas: tests/deploy/test_manifest_security.py.)"""
+    deployment, service = redis["Deployment"], redis["Service"]
     pod_template = sub_schema("spec", "rayClusterConfig", "headGroupSpec", "template")
     assert schema_errors(pod_template, deployment["spec"]["template"]) == []
     assert schema_errors(sub_schema("spec", "serveService"), service) == []
     assert schema_errors(pod_template, {"spec": {"containers": [{"name": "x", "imagee": "y"}]}})
 
-    assert deployment["apiVersion"] == "apps/v1" and service["apiVersion"] == secret["apiVersion"] == "v1"
+    assert deployment["apiVersion"] == "apps/v1" and service["apiVersion"] == "v1"
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
     assert service["spec"]["selector"].items() <= labels.items()
-    assert set(secret) <= {"apiVersion", "kind", "metadata", "type", "data", "stringData", "immutable"}
-    assert all(isinstance(v, str) for v in secret_keys(secret).values())
+    # its NetworkPolicy guards these pods
+    assert redis["NetworkPolicy"]["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
 
 
 # --- (d): resources, images, secrets, addresses ----------------------------------------------------
@@ -343,14 +340,27 @@ def test_gcs_fault_tolerance_uses_the_redis_service_and_its_secret(rayservice, r
     service = redis["Service"]
     assert host == service["metadata"]["name"]
     assert int(port) in {p["port"] for p in service["spec"]["ports"]}
+    # the password: from the Secret the operator creates (deploy/README.md), never a literal
+    assert set(ft["redisPassword"]) == {"valueFrom"}
     ref = ft["redisPassword"]["valueFrom"]["secretKeyRef"]
-    secret = redis["Secret"]
-    assert ref["name"] == secret["metadata"]["name"]
-    assert ref["key"] in secret_keys(secret)
-    # Redis itself takes its password from the same key
-    (redis_container,) = redis["Deployment"]["spec"]["template"]["spec"]["containers"]
-    password_refs = [v["valueFrom"]["secretKeyRef"] for v in redis_container["env"] if "valueFrom" in v]
-    assert {"name": ref["name"], "key": ref["key"]} in password_refs
+    # Redis itself reads the same key of the same Secret, as a file (a secret volume)
+    pod = redis["Deployment"]["spec"]["template"]["spec"]
+    (redis_container,) = pod["containers"]
+    mounted = {m["name"] for m in redis_container["volumeMounts"]}
+    password_volumes = [
+        volume["name"]
+        for volume in pod["volumes"]
+        if volume.get("secret", {}).get("secretName") == ref["name"]
+        # without `items` a secret volume holds every key
+        and ref["key"] in {item["key"] for item in volume["secret"].get("items", [ref])}
+    ]
+    assert password_volumes and set(password_volumes) <= mounted, "Redis does not read the RayService's key"
+    # the Redis pods accept connections from the Ray head pods only
+    head_labels = cluster(rayservice)["headGroupSpec"]["template"]["metadata"]["labels"]
+    (rule,) = redis["NetworkPolicy"]["spec"]["ingress"]
+    (source,) = rule["from"]
+    assert source["podSelector"]["matchLabels"].items() <= head_labels.items()
+    assert {p["port"] for p in rule["ports"]} == {int(port)}
 
 
 def test_operator_rules_the_schema_cannot_express(rayservice):

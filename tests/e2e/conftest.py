@@ -16,6 +16,7 @@ import pytest
 from tests.conftest import REPO_ROOT
 from textserve.haproxy import haproxy_env
 from textserve.inprocess import free_port
+from textserve.ray_auth import dashboard_headers
 from textserve.ray_cluster import RayNode, start_node, stop_node
 from textserve.serve_status import wait_until_running
 
@@ -26,10 +27,9 @@ DEPLOYMENTS = {"translation": "Translator", "summarization": "Summarizer", "rout
 
 def cluster_env() -> dict:
     """A node's environment as `make run` gives it: Serve's HAProxy ingress (its own ports and
-    state directory per node), no auth locally, no hub."""
+    state directory per node), the session's Ray token (tests/conftest.py), no hub."""
     return {
         **os.environ,
-        "RAY_AUTH_MODE": "disabled",
         "HF_HUB_OFFLINE": "1",
         # metrics reach Ray's Prometheus endpoint within a second or two instead of ~10 s
         "RAY_metrics_report_interval_ms": "1000",
@@ -107,4 +107,8 @@ def deploy_demo_config(cluster: RayNode, directory: Path, timeout_s: float = 300
 
 def serve_details(cluster: RayNode) -> dict:
     """Serve's REST API on the dashboard: applications, deployments, replicas (with node_id), proxies."""
-    return httpx.get(f"{cluster.dashboard_url}/api/serve/applications/", timeout=30).json()
+    return httpx.get(
+        f"{cluster.dashboard_url}/api/serve/applications/",
+        headers=dashboard_headers(cluster.env),
+        timeout=30,
+    ).json()

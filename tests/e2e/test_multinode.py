@@ -21,8 +21,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import DEPLOYMENTS, deploy_demo_config, serve_details
+from tests.e2e.conftest import DEPLOYMENTS, cluster_env, deploy_demo_config, serve_details, serve_shutdown
 from tests.e2e.load import Load, wait_for
+from textserve import exposure
 from textserve.haproxy import haproxy_env
 from textserve.inprocess import free_port
 from textserve.processes import session_pids, wait_for_exit
@@ -53,6 +54,18 @@ def recovered(head: RayNode, allowed_nodes: set[str]) -> bool:
         len(replicas) == 2 and all(s == "RUNNING" and n in allowed_nodes for s, n in replicas)
         for replicas in placement(head).values()
     )
+
+
+@pytest.fixture(scope="module")
+def cluster(demo_models) -> RayNode:
+    """The head the workers join: on the machine's address (Ray lets no worker join a head on
+    127.0.0.1), closed by the session's Ray token."""
+    head = start_node(Path(tempfile.mkdtemp(prefix="ts-e2e-", dir="/tmp")), env=cluster_env(), loopback=False)
+    try:
+        yield head
+    finally:
+        serve_shutdown(head, timeout_s=120)
+        stop_node(head)
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +101,32 @@ def deployed(cluster, workers, tmp_path_factory) -> dict:
 
 def proxy_url(worker: RayNode) -> str:
     return f"http://127.0.0.1:{worker.env['RAY_SERVE_WORKER_PROXY_HTTP_PORT']}"
+
+
+def test_every_ray_server_of_both_nodes_refuses_a_client_without_the_token(cluster, deployed):
+    """Ray lets no worker join a head on 127.0.0.1, so these nodes listen on the machine's
+    address: Ray's token auth is what closes them. Every gRPC server of Ray's on a wildcard
+    address (GCS, raylets, workers, replicas) refuses a call without the token (tried on
+    127.0.0.1); the dashboard and HAProxy stay on 127.0.0.1. What is left open is read-only:
+    each node's Prometheus endpoints (SECURITY.md)."""
+    worker_a = deployed["worker_a"]
+    listeners = exposure.listening([*session_pids(cluster.pid), *session_pids(worker_a.pid)])
+    names = {listener.process for listener in listeners}
+    assert {"gcs_server", "raylet", "haproxy"} <= names, names
+    ray_servers = [
+        listener
+        for listener in exposure.beyond_loopback(listeners)
+        if listener.process in ("gcs_server", "raylet") or listener.process.startswith("ray::Serve")
+    ]
+    assert len(ray_servers) >= 10, listeners
+    accepting = [listener for listener in ray_servers if not exposure.refuses_unauthenticated(listener)]
+    assert not accepting, [
+        (str(listener), [exposure.grpc_answer(listener.port, m) for m in exposure.RAY_GRPC_PROBES])
+        for listener in accepting
+    ]
+    dashboard_port = int(cluster.dashboard_url.rsplit(":", 1)[1])
+    on_loopback = {listener.port for listener in listeners if exposure.is_loopback(listener.host)}
+    assert dashboard_port in on_loopback
 
 
 def test_replicas_spread_over_both_nodes_and_each_node_proxies(cluster, deployed):

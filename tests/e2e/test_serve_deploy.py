@@ -2,6 +2,7 @@
 models substituted by `python -m textserve.run_config`), `serve status` until RUNNING, HTTP to
 every route, `serve shutdown`, then stop the cluster this test started (and only that one)."""
 
+import asyncio
 import datetime
 import json
 import time
@@ -13,6 +14,7 @@ import pytest
 import yaml
 
 from apps.translation.config import TranslationSettings
+from tests.common.raw_http import trickle_post
 from tests.e2e.conftest import APPS, deploy_demo_config, serve_cli, serve_details
 from textserve.demo_phrases import SUMMARIES, TRANSLATIONS
 from textserve.prometheus import metric_total
@@ -79,6 +81,58 @@ def test_a_request_past_its_timeout_gets_a_clear_408_through_haproxy(deployed):
 def _metric_total(metrics_url: str, name: str, app: str, **labels: str) -> float:
     """A counter summed over every replica of `app` (and series with `labels`)."""
     return metric_total(metrics_url, name, application=app, **labels)
+
+
+def test_clients_trickling_bodies_get_408_and_hold_nothing_normal_clients_need(deployed):
+    """100 clients that announce a body and send it a byte a second, and 20 more that also send
+    `X-Request-Timeout-Seconds: 0` (which would turn Serve's request timeout off), beside 20
+    normal clients: HAProxy answers every slow one 408 within its `timeout http-request` (10 s;
+    it waits for the body before a replica sees the request), and the normal clients are all
+    answered 200, about as fast as alone."""
+    url = deployed["url"]
+    body = json.dumps({"text": "Hello world, slowly!"}).encode()  # 32 bytes: 32 s at 1 byte/s
+    texts = list(TRANSLATIONS)
+
+    async def normal_client(http: httpx.AsyncClient, until: float, latencies: list, codes: list) -> None:
+        index = 0
+        while time.monotonic() < until:
+            started = time.monotonic()
+            response = await http.post("/translate", json={"text": texts[index % len(texts)]})
+            latencies.append(time.monotonic() - started)
+            codes.append(response.status_code)
+            index += 1
+
+    async def normal_clients(seconds: float) -> tuple[list, list]:
+        latencies, codes = [], []
+        until = time.monotonic() + seconds
+        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+            await asyncio.gather(*(normal_client(http, until, latencies, codes) for _ in range(20)))
+        return latencies, codes
+
+    async def attack() -> tuple[list, tuple[list, list]]:
+        zero = {"X-Request-Timeout-Seconds": "0"}
+        slow = asyncio.gather(
+            *(trickle_post(url, "/translate", body) for _ in range(100)),
+            *(trickle_post(url, "/translate", body, headers=zero) for _ in range(20)),
+        )
+        await asyncio.sleep(1)  # the slow ones connect first
+        normal = await normal_clients(12)
+        return await slow, normal
+
+    alone, alone_codes = asyncio.run(normal_clients(5))
+    slow_answers, (beside, beside_codes) = asyncio.run(attack())
+    assert set(alone_codes) == {200} and set(beside_codes) == {200}, beside_codes
+    late = [(status, round(seconds, 1)) for status, seconds in slow_answers if "408" not in status]
+    assert not late and len(slow_answers) == 120, late
+    assert max(seconds for _, seconds in slow_answers) < 14
+    p95_alone, p95_beside = quantile(alone, 0.95), quantile(beside, 0.95)
+    print(f"normal clients' p95: {p95_alone:.3f} s alone, {p95_beside:.3f} s beside 120 slow ones")
+    assert p95_beside < 2 * p95_alone + 0.5, (p95_alone, p95_beside)
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def test_requests_latency_and_tokens_reach_prometheus(deployed):

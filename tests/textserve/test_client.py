@@ -4,14 +4,16 @@ Retry-After, a stream that breaks off), against a tiny real HTTP server on 127.0
 
 import itertools
 import json
+import random
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from textserve.client import TextServeClient, TextServeError
+from textserve.client import TextServeClient, TextServeError, retry_wait
 from textserve.demo_phrases import SUMMARIES, TRANSLATIONS
 
 ENGLISH = list(TRANSLATIONS)
@@ -186,6 +188,20 @@ def test_a_503_with_retry_after_is_retried():
     with scripted_server([BUSY, OK]) as (url, received), TextServeClient(url) as client:
         assert client.languages() == LANGUAGES
     assert len(received) == 2
+
+
+def test_a_retry_waits_what_the_server_asked_and_up_to_half_as_long_again_at_random():
+    rng = random.Random(20261207)
+    waits = [retry_wait(2, 10, rng) for _ in range(50)]
+    assert all(2 <= wait <= 3 for wait in waits) and len({round(w, 3) for w in waits}) > 40
+    assert max(waits) - min(waits) > 0.4  # clients turned away together spread out
+    assert 10 <= retry_wait(60, 10, rng) <= 15 and retry_wait(0, 10, rng) == 0
+    busy = (503, {"Retry-After": "1", "Content-Type": "text/plain"}, b"busy")
+    with scripted_server([busy, OK]) as (url, received), TextServeClient(url) as client:
+        started = time.monotonic()
+        assert client.languages() == LANGUAGES
+        waited = time.monotonic() - started
+    assert len(received) == 2 and 1 <= waited < 3
 
 
 def test_retries_are_bounded_and_the_last_503_raises():

@@ -18,7 +18,7 @@ import requests
 import yaml
 
 from tests.sockets import conn_host, listening_sockets
-from textserve import processes
+from textserve import exposure, processes
 from textserve.inprocess import free_port
 from textserve.run_config import DEFAULT_CONFIG
 
@@ -47,7 +47,7 @@ def stack_command(*args: str, env: dict, timeout: float = 900) -> subprocess.Com
 
 
 def test_make_run_serves_on_localhost_and_make_stop_leaves_no_trap(tmp_path, ray_tmpdir, demo_models):
-    env = {**os.environ, "RAY_TMPDIR": str(ray_tmpdir), "RAY_AUTH_MODE": "disabled"}
+    env = {**os.environ, "RAY_TMPDIR": str(ray_tmpdir)}
     http_port, dashboard_port, gcs_port = free_port(), free_port(), free_port()
     run_dir = tmp_path / "run"
     up = [
@@ -59,8 +59,49 @@ def test_make_run_serves_on_localhost_and_make_stop_leaves_no_trap(tmp_path, ray
         started = stack_command(*up, env=env)
         assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
         assert f"All three apps are RUNNING on http://127.0.0.1:{http_port}" in started.stdout
-        written = address_file.read_text().strip()  # the machine's IP, not 127.0.0.1
-        assert written.endswith(f":{gcs_port}")
+        written = address_file.read_text().strip()
+        assert written == f"127.0.0.1:{gcs_port}"  # the head's node IP: loopback
+        # every socket of every process the stack started (Ray's GCS, raylet, agents, workers,
+        # the Serve controller, proxy and replicas, HAProxy): on 127.0.0.1, none beyond
+        head = json.loads((run_dir / "stack.json").read_text())
+        stack_pids = processes.session_pids(head["pid"])
+        listeners = exposure.listening(stack_pids)
+        names = {listener.process for listener in listeners}
+        assert {"gcs_server", "raylet", "haproxy"} <= names, names
+        assert any(name.startswith("ray::ServeRepli") for name in names), names
+        beyond = exposure.beyond_loopback(listeners)
+        # beyond loopback: only the replicas' servers for calls from other deployments (Ray binds
+        # them to [::]), and each refuses a client without the stack's token (tried on 127.0.0.1)
+        assert len(listeners) > 20 and len(beyond) == 6, listeners
+        assert all(b.process.startswith("ray::ServeRepli") for b in beyond), beyond
+        assert not exposure.open_to_strangers(listeners)
+        token_file = run_dir / "ray-auth-token"
+        token = token_file.read_text()
+        assert token_file.stat().st_mode & 0o777 == 0o600 and len(token) == 64
+        assert token not in started.stdout + started.stderr
+        probe = "/ray.serve.ASGIService/HandleRequest"
+        assert {exposure.grpc_answer(b.port, probe) for b in beyond} == {"UNAUTHENTICATED"}
+        # the same call with the token gets past the check (the empty request then fails)
+        assert "UNAUTHENTICATED" not in {exposure.grpc_answer(b.port, probe, token) for b in beyond}
+        counts = f"{len(listeners)} sockets: {len(listeners) - 6} on 127.0.0.1, 6 on every interface"
+        assert counts in started.stdout
+        # `make status`: the CLI with the stack's token; without it the dashboard refuses
+        shown = stack_command("status", "--run-dir", str(run_dir), env=env, timeout=120)
+        assert shown.returncode == 0 and "RUNNING" in shown.stdout, shown.stderr[-2000:]
+        bare = {k: v for k, v in env.items() if not k.startswith("RAY_AUTH")}
+        refused = subprocess.run(
+            [
+                str(Path(sys.executable).with_name("serve")),
+                "status",
+                "-a",
+                f"http://127.0.0.1:{dashboard_port}",
+            ],
+            env={**bare, "RAY_AUTH_MODE": "disabled"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert refused.returncode != 0, refused.stdout
 
         answer = requests.post(f"http://127.0.0.1:{http_port}/", json={"text": "Hello world!"}, timeout=60)
         assert answer.json()["translation"] == "Bonjour le monde !"
@@ -80,7 +121,6 @@ def test_make_run_serves_on_localhost_and_make_stop_leaves_no_trap(tmp_path, ray
         deployed = yaml.safe_load((run_dir / "serve_config.yaml").read_text())
         assert deployed["http_options"]["host"] == "127.0.0.1"  # serve_config.yaml keeps 0.0.0.0
         assert yaml.safe_load(DEFAULT_CONFIG.read_text())["http_options"]["host"] == "0.0.0.0"
-        head = json.loads((run_dir / "stack.json").read_text())
         assert head["gcs_address"] == written
         listening_on = {conn_host(dashboard_port), conn_host(http_port)}
         assert listening_on == {"127.0.0.1"}, listening_on  # the dashboard can run jobs
