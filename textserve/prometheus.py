@@ -3,11 +3,13 @@ scraper would. The tests and the benchmarks use it; production scrapes with Prom
 
 from __future__ import annotations
 
-import re
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
+
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 T = TypeVar("T")
 
@@ -21,30 +23,29 @@ def scrape(metrics_url: str) -> str:
         return ""
 
 
-def _matching(metrics_text: str, name: str, labels: dict[str, str]):
-    """(line, value) of each series of `name` whose labels include `labels`."""
-    wanted = [f'{key}="{value}"' for key, value in labels.items()]
-    for line in metrics_text.splitlines():
-        if line.startswith(f"{name}{{") and all(item in line for item in wanted):
-            yield line, float(line.rsplit(" ", 1)[1])
+def _matching(metrics_text: str, name: str, labels: dict[str, str]) -> Iterator[Sample]:
+    """Each sample named `name` (e.g. "ray_textserve_model_calls_total") whose labels include
+    `labels`, read with prometheus_client's parser of the text format."""
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                yield sample
 
 
 def totals_by(metrics_text: str, name: str, label: str, **labels: str) -> dict[str, float]:
     """The series of `name` whose labels include `labels`, summed per value of `label` (e.g. per
     replica: `totals_by(text, "ray_textserve_model_calls_total", "replica", application="x")`)."""
-    by_label = re.compile(rf'[{{,]{re.escape(label)}="([^"]*)"')
     totals: dict[str, float] = {}
-    for line, value in _matching(metrics_text, name, labels):
-        match = by_label.search(line)
-        key = match.group(1) if match else ""
-        totals[key] = totals.get(key, 0.0) + value
+    for sample in _matching(metrics_text, name, labels):
+        key = sample.labels.get(label, "")
+        totals[key] = totals.get(key, 0.0) + sample.value
     return totals
 
 
 def metric_total(metrics_url: str, name: str, **labels: str) -> float:
     """The sum of every series of `name` whose labels include `labels` (e.g. application="router");
     0 when there is none yet, or the endpoint does not answer."""
-    return sum(value for _, value in _matching(scrape(metrics_url), name, labels))
+    return sum(sample.value for sample in _matching(scrape(metrics_url), name, labels))
 
 
 def settled(read: Callable[[], T], timeout_s: float) -> T:
