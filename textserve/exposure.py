@@ -112,3 +112,11 @@ def refuses_unauthenticated(listener: Listener) -> bool:
 def open_to_strangers(listeners: Iterable[Listener]) -> list[Listener]:
     """The listeners beyond loopback not proven to refuse a client without Ray's token."""
     return [listener for listener in beyond_loopback(listeners) if not refuses_unauthenticated(listener)]
+
+
+def bound_host(port: int) -> str:
+    """The address a listening TCP port of this machine is bound to ("not listening" if none)."""
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port:
+            return conn.laddr.ip
+    return "not listening"

@@ -12,6 +12,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import psutil
+
 
 def is_alive(pid: int) -> bool:
     try:
@@ -95,18 +97,12 @@ def kill_session(pid: int, *, proc: subprocess.Popen | None = None, timeout_s: f
 
 
 def listening_process(port: int) -> str:
-    """'pid N name' of a process listening on TCP `port` (IPv4), found through /proc; '' if none
-    of this user's is."""
-    inodes = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local, state, inode = fields[1], fields[3], fields[9]
-        if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
-            inodes.add(f"socket:[{inode}]")
-    for entry in Path("/proc").glob("[0-9]*"):
-        with contextlib.suppress(OSError):
-            for fd in (entry / "fd").iterdir():
-                with contextlib.suppress(OSError):
-                    if os.readlink(fd) in inodes:
-                        return f"pid {entry.name} {(entry / 'comm').read_text().strip()}"
+    """'pid N name' of a process listening on TCP `port`; '' if none of this user's is (psutil:
+    another user's socket shows no pid)."""
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
+            try:
+                return f"pid {conn.pid} {psutil.Process(conn.pid).name()}"
+            except psutil.Error:
+                continue
     return ""

@@ -9,8 +9,7 @@ from apps.common.engines.ctranslate2_conversion import converted_model_dir
 from bench.peers.catalog import PEERS, peer_spec
 from bench.peers.ct2_model import PeerModel
 from bench.peers.spec import PeerServer
-from tests.sockets import conn_host, listening_sockets
-from textserve import processes
+from textserve import exposure, processes
 
 LENGTH = 12  # forced output tokens, as the benchmark forces them
 
@@ -32,12 +31,12 @@ def test_a_peer_serves_the_shared_model_on_localhost_and_stops_completely(name, 
         assert spec_text(name, answer) == expected[0], server.log_tail()
         pids = server.pids()
         assert pids
-        sockets = [s for pid in pids for s in listening_sockets(pid)]
-        assert sockets and {host for host, _ in sockets} == {"127.0.0.1"}, sockets
+        sockets = exposure.listening(pids)
+        assert sockets and {s.host for s in sockets} == {"127.0.0.1"}, sockets
         port = server.port
     assert not [pid for pid in pids if processes.is_alive(pid)], server.log_tail()
-    assert conn_host(port) == "not listening"
-    assert all(conn_host(p) == "not listening" for _, p in sockets)
+    assert exposure.bound_host(port) == "not listening"
+    assert all(exposure.bound_host(s.port) == "not listening" for s in sockets)
 
 
 def spec_text(name: str, answer) -> str:

@@ -17,7 +17,6 @@ import pytest
 import requests
 import yaml
 
-from tests.sockets import conn_host, listening_sockets
 from textserve import exposure, processes
 from textserve.inprocess import free_port
 from textserve.run_config import DEFAULT_CONFIG
@@ -122,21 +121,19 @@ def test_make_run_serves_on_localhost_and_make_stop_leaves_no_trap(tmp_path, ray
         assert deployed["http_options"]["host"] == "127.0.0.1"  # serve_config.yaml keeps 0.0.0.0
         assert yaml.safe_load(DEFAULT_CONFIG.read_text())["http_options"]["host"] == "0.0.0.0"
         assert head["gcs_address"] == written
-        listening_on = {conn_host(dashboard_port), conn_host(http_port)}
+        listening_on = {exposure.bound_host(dashboard_port), exposure.bound_host(http_port)}
         assert listening_on == {"127.0.0.1"}, listening_on  # the dashboard can run jobs
         # the ingress is Serve's HAProxy, and every port it listens on is on 127.0.0.1 only
         ingress = processes.listening_process(http_port)
         assert ingress.endswith(" haproxy"), ingress
         haproxy_pid = int(ingress.split()[1])
-        sockets = listening_sockets(haproxy_pid)
-        assert len(sockets) >= 3 and {host for host, _ in sockets} == {"127.0.0.1"}, (
-            sockets
-        )  # + stats, metrics
+        sockets = exposure.listening([haproxy_pid])
+        assert len(sockets) >= 3 and {s.host for s in sockets} == {"127.0.0.1"}, sockets  # + stats, metrics
     finally:
         stopped = stack_command("down", "--run-dir", str(run_dir), env=env, timeout=300)
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
-    assert not processes.is_alive(haproxy_pid) and conn_host(http_port) == "not listening"
-    assert not any(conn_host(port) != "not listening" for _, port in sockets)
+    assert not processes.is_alive(haproxy_pid) and exposure.bound_host(http_port) == "not listening"
+    assert not any(exposure.bound_host(s.port) != "not listening" for s in sockets)
     assert "removed " in stopped.stdout and "it named the stopped head" in stopped.stdout
     assert not address_file.exists() and not (run_dir / "stack.json").exists()
 
