@@ -33,6 +33,10 @@ def cluster_env() -> dict:
         "HF_HUB_OFFLINE": "1",
         # metrics reach Ray's Prometheus endpoint within a second or two instead of ~10 s
         "RAY_metrics_report_interval_ms": "1000",
+        # a replica going away keeps answering for 5 s, not 30, before it stops: Serve's floor is
+        # for load balancers outside the cluster; the node's HAProxy, updated by Serve, drops the
+        # replica within a second (a harder test of a redeploy, and 25 s less per replica stopped)
+        "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "5",
         **haproxy_env(Path(tempfile.mkdtemp(prefix="ts-hap-", dir="/tmp"))),
     }
 
