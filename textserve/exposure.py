@@ -4,9 +4,10 @@ Ray binds its gRPC servers (GCS, raylet, every worker: replicas, the Serve contr
 to every interface of its node's IP, and its agents and metrics endpoints to that IP; `ray start
 --node-ip-address=127.0.0.1` does not help, Ray swaps a loopback address for the machine's own.
 On Linux, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 makes Ray take 127.0.0.1 as a head's node IP (as it
-does on a laptop), and then every socket of the node is on loopback: `LOOPBACK_HEAD_ENV`. A
-worker node cannot start under that flag; one that joins a head on 127.0.0.1 without
---node-ip-address takes the address it reaches the head from, 127.0.0.1 too.
+does on a laptop), and then every socket of the node is on loopback: `LOOPBACK_HEAD_ENV`. No
+worker node can start under that flag, and one started without it turns the head's 127.0.0.1 into
+the machine's address: a cluster of several nodes runs on the machine's address, under Ray's token
+auth only (textserve/ray_cluster.start_node's `loopback=False`).
 
     exposed = beyond_loopback(listening(session_pids(head_pid)))   # [] when closed to strangers
 
@@ -25,7 +26,7 @@ import psutil
 # A head node whose every socket is on 127.0.0.1 (the variable's name is Ray's; on Linux its only
 # effects are that node IP and a refusal to start worker nodes in the same environment).
 LOOPBACK_HEAD_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
-# What a worker node joining such a head needs instead (Ray's default on Linux).
+# What a worker node needs instead (Ray's default on Linux), and a head that workers will join.
 WORKER_NODE_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1"}
 # A method of each gRPC service of Ray's that a node runs (Serve's replicas' calls from other
 # deployments, the GCS, raylets, workers). Under token auth a call without the token is refused

@@ -192,7 +192,7 @@ def report_exposure(stack: Stack) -> bool:
     and leaves the stack for `make stop`)."""
     listeners = stack_listeners(stack)
     beyond = exposure.beyond_loopback(listeners)
-    exposed = exposure.open_to_strangers(beyond)
+    exposed = exposure.open_to_strangers(listeners)
     if exposed:
         print(f"error: {len(exposed)} socket(s) of the stack accept clients beyond 127.0.0.1:")
         for listener in exposed:

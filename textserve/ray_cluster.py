@@ -35,7 +35,7 @@ from textserve.serve_status import dashboard_up
 
 RAY = str(Path(sys.executable).with_name("ray"))
 # A head's node IP, given the environment that keeps it (LOOPBACK_HEAD_ENV: without it Ray swaps
-# 127.0.0.1 for the machine's own address and listens there); a worker joining it finds the same.
+# 127.0.0.1 for the machine's own address and listens there, as it does for every worker node).
 NODE_IP = "127.0.0.1"
 
 

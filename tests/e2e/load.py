@@ -24,6 +24,14 @@ EVERY_ROUTE = (
 )
 
 
+def long_document(chars: int) -> str:
+    """The demo documents, repeated to about `chars` characters: ~1 chunk of the window per 1,000."""
+    paragraphs: list[str] = []
+    while sum(len(p) + 2 for p in paragraphs) < chars:
+        paragraphs.extend(SUMMARIES)
+    return "\n\n".join(paragraphs)[:chars]
+
+
 class Outcome(NamedTuple):
     start: float  # time.monotonic() when the request was sent
     end: float  # ... and when its answer (or error) came

@@ -45,9 +45,8 @@ from tests.e2e.gcs_ft import (
     start_ft_head,
     start_redis,
 )
-from tests.e2e.load import HELLO, Load, wait_for
+from tests.e2e.load import HELLO, Load, long_document, wait_for
 from tests.figures import record_figures
-from textserve.demo_phrases import SUMMARIES
 from textserve.processes import session_pids
 from textserve.prometheus import metric_total
 from textserve.ray_cluster import alive_nodes, stop_node
@@ -352,14 +351,6 @@ def test_a_killed_translator_replica_loses_only_its_in_flight_requests(ft_cluste
     assert all(r.ok for r in load.started_after(noticed)), "a request sent after the kill was noticed failed"
     assert all(r.ok for r in load.started_after(t_recovered)) and load.started_after(t_recovered)
     assert figures["longest_silence_s"] <= LONGEST_SILENCE_S, figures
-
-
-def long_document(chars: int) -> str:
-    """The demo documents, repeated to about `chars` characters: ~1 chunk of the window per 1,000."""
-    paragraphs = []
-    while sum(len(p) + 2 for p in paragraphs) < chars:
-        paragraphs.extend(SUMMARIES)
-    return "\n\n".join(paragraphs)[:chars]
 
 
 KILL_ATTEMPTS = 3  # a kill can land just after the victim answered all it held: then try again

@@ -19,19 +19,13 @@ import pytest
 import yaml
 
 from tests.e2e.conftest import DEPLOYMENTS, deploy_demo_config, serve_cli, serve_details
+from tests.e2e.load import long_document
 from tests.figures import record_figures
 from textserve.demo_phrases import SUMMARIES, TRANSLATIONS
 
 pytestmark = pytest.mark.e2e
 
 SENTENCES = list(TRANSLATIONS)
-
-
-def long_document(chars: int) -> str:
-    paragraphs: list[str] = []
-    while sum(len(p) + 2 for p in paragraphs) < chars:
-        paragraphs.extend(SUMMARIES)
-    return "\n\n".join(paragraphs)[:chars]
 
 
 # (name, route, body, the field a whole answer has; None: an NDJSON stream, whole with `done`)
