@@ -10,7 +10,7 @@
 3. runs each peer's server on the converted model (bench/peers/), then starts a local Ray cluster
    and deploys the reference and our apps in turn; each system gets closed-loop clients (1, 8, 32,
    64; the reference 1 and 32) and an open-loop Poisson ladder (bench/measure.py); batch sizes,
-   decoded texts and cache hits come from our replicas' metrics, memory from /proc;
+   decoded texts and cache hits come from our replicas' metrics, memory from psutil;
 4. marks what did not measure decoding (bench/guard.py), prints the table, writes
    bench/results/<date>.json and a plot per workload, and ends with one line: `translate_x=..
    summarize_x=.. efficiency=.. vs_best_peer=.. open_loop_vs_best_peer=.. backend=..`. Exits 1 if

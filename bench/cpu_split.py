@@ -1,4 +1,4 @@
-"""Where the machine's CPU goes during a measurement: every process's CPU time from /proc, over
+"""Where the machine's CPU goes during a measurement: every process's CPU time (psutil), over
 the wall time, grouped into the serving system's workers (replicas, a peer's model processes),
 the benchmark's own clients, and every other process by its name (haproxy, raylet, gcs_server,
 ray::ServeController, tritonserver, ...). The profile a missed target is read from."""
@@ -8,33 +8,30 @@ from __future__ import annotations
 import os
 import re
 import time
-from pathlib import Path
 
-from bench.replicas import CLOCK_TICKS, processes, stat_ticks
+import psutil
 
 SHOWN_CORES = 0.02  # smaller shares are summed into "rest"
 
 
-def process_ticks() -> dict[int, tuple[str, int]]:
-    """pid -> (process name, user + system clock ticks so far) for every process."""
-    ticks = {}
-    for entry in processes():
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
+def process_cpu() -> dict[int, tuple[str, float]]:
+    """pid -> (process name, user + system CPU seconds so far) for every process."""
+    used = {}
+    for process in psutil.process_iter(["name", "cpu_times"]):
+        name, times = process.info["name"], process.info["cpu_times"]
+        if name is None or times is None:  # not readable
             continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
         if name.startswith("ray::"):  # the kernel cuts names at 15 characters: read Ray's title
-            name = _ray_title(entry) or name
-        ticks[int(entry.name)] = (name, stat_ticks(stat))
-    return ticks
+            name = _ray_title(process) or name
+        used[process.pid] = (name, times.user + times.system)
+    return used
 
 
-def _ray_title(entry: Path) -> str | None:
+def _ray_title(process: psutil.Process) -> str | None:
     """`ServeReplica` of `ray::ServeReplica:<app>:<deployment>`, `ServeController`, ..."""
     try:
-        title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
-    except OSError:
+        title = (process.cmdline() or [""])[0]
+    except psutil.Error:
         return None
     return re.split(r"[:. ]", title.removeprefix("ray::"))[0] if title.startswith("ray::") else None
 
@@ -45,7 +42,7 @@ class CpuSplit:
     def __init__(self, workers: list[int]):
         self.workers = set(workers)
         self.started_at = time.monotonic()
-        self.before = process_ticks()
+        self.before = process_cpu()
 
     def _group(self, pid: int, name: str) -> str:
         if pid in self.workers:
@@ -55,12 +52,12 @@ class CpuSplit:
         return name.removeprefix("ray::")
 
     def stop(self) -> dict[str, float]:
-        after = process_ticks()
+        after = process_cpu()
         seconds = max(time.monotonic() - self.started_at, 1e-9)
         cores: dict[str, float] = {}
-        for pid, (name, ticks) in after.items():
-            start = self.before.get(pid, (name, 0))[1]  # a process started meanwhile counts whole
-            used = (ticks - start) / CLOCK_TICKS / seconds
+        for pid, (name, cpu_s) in after.items():
+            start = self.before.get(pid, (name, 0.0))[1]  # a process started meanwhile counts whole
+            used = (cpu_s - start) / seconds
             if used > 0:
                 group = self._group(pid, name)
                 cores[group] = cores.get(group, 0.0) + used

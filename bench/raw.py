@@ -26,6 +26,7 @@ PREFIX = {"translate": "translate English to French: ", "summarize": "summarize:
 def peak_rss_mib() -> float:
     """This process's peak resident memory. (Not getrusage's ru_maxrss: Linux carries it across
     exec from the parent, so a child of a big process reports the parent's peak.)"""
+    # /proc, not psutil: psutil's memory_info() has no peak resident size (VmHWM) on Linux
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
@@ -34,7 +35,7 @@ def peak_rss_mib() -> float:
 
 def measure(model: str, backend: str, workload: str, batch: int, seconds: float) -> dict:
     load = workloads(model)[workload]
-    engine = load_engine(model, backend)
+    engine = load_engine(model, backend, "cpu")
     params = GenerationParams(max_new_tokens=load.output_tokens, min_new_tokens=load.output_tokens)
     texts = [PREFIX[workload] + load.texts[i % len(load.texts)] for i in range(batch)]
     engine.generate(texts[:2], params)  # warm-up

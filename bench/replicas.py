@@ -1,4 +1,4 @@
-"""Replica processes seen from /proc: which they are, their memory, and when they are idle.
+"""Replica processes seen through psutil: which they are, their memory, and when they are idle.
 
 Ray titles a replica's worker process `ray::ServeReplica:<app>:<deployment>`; the benchmark gives
 its applications names no other cluster uses, so only its own replicas match.
@@ -7,58 +7,44 @@ its applications names no other cluster uses, so only its own replicas match.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def processes() -> Iterator[Path]:
-    """/proc/<pid> of every process now (one may end before it is read: OSError)."""
-    return (entry for entry in Path("/proc").iterdir() if entry.name.isdigit())
+import psutil
 
 
 def replica_pids(app: str, deployment: str) -> list[int]:
-    title = f"ServeReplica:{app}:{deployment}".encode()
-    pids = []
-    for entry in processes():
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if title in cmdline:
-            pids.append(int(entry.name))
-    return sorted(pids)
+    title = f"ServeReplica:{app}:{deployment}"
+    return sorted(
+        p.pid for p in psutil.process_iter(["cmdline"]) if title in " ".join(p.info["cmdline"] or ())
+    )
 
 
 def rss_mib(pid: int) -> float:
     """Resident memory of one process, MiB (0 if it is gone)."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def stat_ticks(stat: str) -> int:
-    """User + system clock ticks a process has used, from its /proc/<pid>/stat line."""
-    fields = stat.rsplit(")", 1)[1].split()  # after the name, which may hold spaces and ")"
-    return int(fields[11]) + int(fields[12])  # utime + stime
+        return psutil.Process(pid).memory_info().rss / 2**20
+    except psutil.Error:
+        return 0.0
 
 
 def cpu_seconds(pids: list[int]) -> float:
-    total = 0
+    """User + system CPU seconds the processes have used (those gone count nothing)."""
+    total = 0.0
     for pid in pids:
         try:
-            total += stat_ticks(Path(f"/proc/{pid}/stat").read_text())
-        except OSError:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.Error:
             continue
-    return total / CLOCK_TICKS
+        total += times.user + times.system
+    return total
+
+
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine has spent busy: all but idle and I/O wait (guest time is
+    already in user and nice)."""
+    t = psutil.cpu_times()
+    return t.user + t.nice + t.system + t.irq + t.softirq + t.steal
 
 
 def wait_until_idle(pids: list[int], timeout_s: float = 90, interval_s: float = 0.5) -> float:
@@ -107,21 +93,15 @@ class CpuMeter:
     def __init__(self, pids: list[int]):
         self.pids = pids
 
-    @staticmethod
-    def machine_busy_s() -> float:
-        fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-        return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
     def __enter__(self) -> CpuMeter:
         self.started = time.perf_counter()
-        self.replicas0, self.machine0 = cpu_seconds(self.pids), self.machine_busy_s()
+        self.replicas0, self.machine0 = cpu_seconds(self.pids), machine_busy_s()
         return self
 
     def __exit__(self, *exc) -> None:
         self.wall = time.perf_counter() - self.started
         self.replica_s = cpu_seconds(self.pids) - self.replicas0
-        self.machine_s = self.machine_busy_s() - self.machine0
+        self.machine_s = machine_busy_s() - self.machine0
 
     def as_dict(self) -> dict:
         return {

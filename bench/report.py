@@ -9,6 +9,8 @@ import os
 import platform
 from pathlib import Path
 
+import psutil
+
 from bench.cpu_split import format_split
 from bench.guard import highest_raw, invalid_lines
 from bench.open_loop import KEEPING_UP
@@ -19,28 +21,15 @@ PEER_CLIENTS = (8, 32, 64)  # where ours is compared with the best peer
 
 
 def machine() -> dict:
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    mem_kib = next(
-        int(line.split()[1])
-        for line in Path("/proc/meminfo").read_text().splitlines()
-        if line.startswith("MemTotal:")
-    )
     cpu = describe_cpu()
     return {
-        "cpu": model,
+        "cpu": cpu["model"],
         "cpu_vendor": cpu["vendor"],
         "cpu_family": cpu["family"],
         "cpu_model_number": cpu["model_number"],
         "cpu_flags": cpu["flags"],
         "cores": os.cpu_count(),
-        "memory_gib": round(mem_kib / 2**20, 1),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
         "python": platform.python_version(),
     }
 

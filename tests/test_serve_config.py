@@ -35,7 +35,7 @@ def test_a_hung_chunk_call_is_retried_in_time_for_the_request_to_finish():
     # one unanswered chunk call (timed out, then sent again) leaves a document time to finish
     # before the router gives up on it
     [summarizer], [router] = APPS["summarization"]["deployments"], APPS["router"]["deployments"]
-    assert summarizer["user_config"]["chunk_timeout_s"] < router["user_config"]["leaf_timeout_s"]
+    assert summarizer["user_config"]["part_timeout_s"] < router["user_config"]["leaf_timeout_s"]
 
 
 @pytest.mark.parametrize(

@@ -129,7 +129,7 @@ def start_head(stack: Stack) -> None:
 
 
 def listener(port: int) -> str:
-    """'' if nothing listens on 127.0.0.1:`port`, else what does ("pid 123 haproxy" when /proc says)."""
+    """'' if nothing listens on 127.0.0.1:`port`, else what does ("pid 123 haproxy" when psutil says)."""
     with socket.socket() as probe:
         probe.settimeout(1)
         if probe.connect_ex(("127.0.0.1", port)) != 0:

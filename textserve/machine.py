@@ -20,7 +20,7 @@ def describe_cpu() -> dict:
         "model_number": None,
         "flags": [],
     }
-    try:
+    try:  # /proc, not psutil: psutil gives no CPU model, vendor, family or flags
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
         return info

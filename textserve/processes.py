@@ -1,7 +1,7 @@
 """Processes by session: a program started with `start_new_session=True` leads a session, and
 everything it starts stays in that session even in process groups of their own (as Ray puts its
 workers). So exactly one program's processes can be found, stopped or killed, and nothing else
-on the machine (Linux /proc)."""
+on the machine."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import psutil
 
@@ -28,17 +27,13 @@ def is_alive(pid: int) -> bool:
 def session_pids(sid: int) -> list[int]:
     """Processes of session `sid` (the session `ray start` leads: start_new_session=True).
     Ray gives its worker processes (replicas, proxies) their own process groups, but they stay
-    in the session of the node that started them. Linux /proc; empty where there is none."""
+    in the session of the node that started them. Zombies are left out."""
     pids = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # "pid (comm) state ppid pgrp session ...": comm may hold spaces and parentheses
-        fields = stat.rsplit(")", 1)[-1].split()
-        if len(fields) > 3 and fields[0] != "Z" and int(fields[3]) == sid:
-            pids.append(int(entry.name))
+    for pid in psutil.pids():
+        # os.getsid, not psutil: psutil gives no session id
+        with contextlib.suppress(OSError, psutil.Error):
+            if os.getsid(pid) == sid and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                pids.append(pid)
     return pids
 
 

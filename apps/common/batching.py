@@ -1,23 +1,13 @@
 """Adaptive dynamic batching: many requests' texts in one model call, without taxing a lone request;
 interactive work before bulk work; deadlines kept in the queue.
 
-A batch closes only when the model is free to run it: then everything queued runs (a lone request
-never waits); right after a call, it waits up to `max_wait_s` (at most a quarter of that call) for
-the callers it answered to come back (not for one-shot callers, such as a fan-out's parts, which
-never do). Past `max_batch_size`, the oldest request goes first with the requests closest to it in
-length. A request's many texts run together; one call never mixes generation parameters. Why not
-`@serve.batch`, with figures: docs/decisions.md.
-
-Classes (apps/common/scheduling.py), when a bulk lane is configured: interactive work runs on the
-interactive lane and bulk work on the bulk lane, whose thread has a lower OS priority
-(apps/common/lanes.py), so a sentence never waits for a bulk call to end. Aging: when for
-`bulk_max_wait_s` the interactive lane has run back to back and the bulk lane finished nothing,
-with bulk work waiting that long, the interactive lane's next call takes the oldest bulk work
-first. Without a bulk lane: one lane, oldest first, whatever the class.
-
-Deadlines: a request past its deadline is answered DeadlineExceededError at once, queued or
-running; one whose deadline would pass before even a call at its lane's last pace could end is
-dropped when its turn comes. Neither is decoded (or its answer is discarded, counted as wasted).
+A batch closes when the model is free to run it (a lone request never waits); right after a call
+it waits up to `batch_wait_timeout_s` (at most a quarter of that call) for the callers it answered
+to come back. Past `max_batch_size`, the oldest request goes first with those closest to it in
+length; one call never mixes generation parameters. With a bulk lane, each class has its lane and
+bulk work ages onto the interactive lane after `bulk_max_wait_s`. Work past its deadline, or that
+its lane's last pace says cannot meet it, is answered DeadlineExceededError, not decoded. Why this
+design, with figures: docs/decisions.md.
 """
 
 from __future__ import annotations
@@ -26,139 +16,69 @@ import asyncio
 import contextvars
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
-from apps.common.scheduling import Priority, Ticket
+from apps.common.batch_items import (
+    NO_TICKET,
+    BatchObserver,
+    Lane,
+    Pending,
+    RunBatch,
+    Slice,
+    deliver,
+    fail,
+    log_batch,
+)
+from apps.common.scheduling import Ticket
 
 logger = logging.getLogger("ray.serve")
 
 ParamsT = TypeVar("ParamsT")
-RunBatch = Callable[[list[str], ParamsT], Awaitable[list[str]]]
 WAIT_SHARE = 0.25  # longest wait for returning callers, as a share of the call that just ran
-NO_TICKET = Ticket()
-
-
-class BatchObserver(Protocol):  # apps/common/metrics.py's SchedulingMetrics
-    def record_batch(self, texts: int, seconds: float) -> None: ...
-    def record_wait(self, priority: Priority, seconds: float) -> None: ...
-    def record_expired(self, texts: int, decoded: bool) -> None: ...
-
-
-@dataclass
-class _Pending(Generic[ParamsT]):
-    prompts: list[str]
-    lengths: list[int]
-    params: ParamsT
-    future: asyncio.Future
-    request_id: str = ""
-    returns: bool = True  # the caller may send again right after its answer (see `submit`)
-    ticket: Ticket = NO_TICKET
-    enqueued_at: float = field(default_factory=time.monotonic)
-    expiry: asyncio.TimerHandle | None = None
-    # Prompts are handed to model calls in order, maybe in slices (an interactive call may take a
-    # bulk run's first few; the rest stays queued, in its place); answered when all are decoded.
-    taken: int = 0  # prompts handed to calls so far
-    answered: int = 0  # prompts decoded so far
-    outputs: list[str] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.outputs = [""] * len(self.prompts)
-
-    @property
-    def size(self) -> int:
-        """Prompts not yet handed to a model call."""
-        return len(self.prompts) - self.taken
-
-    @property
-    def length(self) -> float:
-        rest = self.lengths[self.taken :] or self.lengths
-        return sum(rest) / len(rest)
-
-    @property
-    def bulk(self) -> bool:
-        return self.ticket.priority == "bulk"
-
-
-class _Slice:
-    """The next `size` prompts of a request, for one model call."""
-
-    def __init__(self, item: _Pending, size: int):
-        self.item, self.start, self.size = item, item.taken, size
-
-    @property
-    def prompts(self) -> list[str]:
-        return self.item.prompts[self.start : self.start + self.size]
-
-
-@dataclass(eq=False)
-class _Lane:
-    name: str
-    run_batch: RunBatch
-    worker: asyncio.Task | None = None
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-    last_returning: int = 0  # texts of returning callers in the call just finished; 0 when idle
-    last_done_at: float = 0.0
-    last_call_s: float = 0.0
-    last_texts: int = 1  # texts in that call
-    busy_since: float | None = None  # start of its run of back-to-back calls (aging)
+__all__ = ["NO_TICKET", "WAIT_SHARE", "AdaptiveBatcher", "BatchObserver"]
 
 
 class AdaptiveBatcher(Generic[ParamsT]):
+    """Batches of the prompts submitted, each run by `run_batch` (one lane for every class) until
+    `configure` gives bulk work a lane of its own."""
+
     def __init__(
         self,
         run_batch: RunBatch,
-        max_batch_size: int = 16,
-        max_wait_s: float = 0.01,
+        max_batch_size: int,
+        batch_wait_timeout_s: float,
         observer: BatchObserver | None = None,
     ):
-        self._main = _Lane("interactive", run_batch)
-        self._bulk: _Lane | None = None
-        self.max_batch_size = max_batch_size
-        self.max_wait_s = max_wait_s
-        self.bulk_max_wait_s = 0.0
-        self.interactive_batch_size = 1
+        self._main = Lane("interactive", run_batch)
+        self._bulk: Lane | None = None
+        self.max_batch_size, self.batch_wait_timeout_s = max_batch_size, batch_wait_timeout_s
+        self.bulk_max_wait_s: float = 0  # aging and bulk filling: with a bulk lane (`configure`)
+        self.interactive_batch_size: int = 1
         self._observer = observer
-        self._queue: list[_Pending] = []
+        self._queue: list[Pending] = []
 
     def configure(
         self,
         max_batch_size: int,
-        max_wait_s: float,
-        run_bulk_batch: RunBatch | None = None,
-        bulk_max_wait_s: float = 0.0,
-        interactive_batch_size: int = 1,
+        batch_wait_timeout_s: float,
+        run_bulk_batch: RunBatch | None,
+        bulk_max_wait_s: float,
+        interactive_batch_size: int,
     ) -> None:
         """Batch limits; `run_bulk_batch` is the bulk lane's model call (None: one lane for all);
         an interactive call takes queued bulk prompts until it holds `interactive_batch_size`."""
-        self.max_batch_size, self.max_wait_s = max_batch_size, max_wait_s
+        self.max_batch_size, self.batch_wait_timeout_s = max_batch_size, batch_wait_timeout_s
         self.bulk_max_wait_s = bulk_max_wait_s
         self.interactive_batch_size = interactive_batch_size
         if run_bulk_batch is None:
             self._bulk = None  # a running bulk call finishes; the main lane takes the rest
         elif self._bulk is None or self._bulk.run_batch is not run_bulk_batch:
-            self._bulk = _Lane("bulk", run_bulk_batch, last_done_at=time.monotonic())
+            self._bulk = Lane("bulk", run_bulk_batch, last_done_at=time.monotonic())
 
-    @property
-    def queued_texts(self) -> int:
-        return sum(item.size for item in self._queue)
-
-    async def submit(
-        self,
-        prompts: list[str],
-        params: ParamsT,
-        lengths: list[int],
-        request_id: str = "",
-        returns: bool = True,
-        ticket: Ticket = NO_TICKET,
-    ) -> list[str]:
-        """Queue `prompts` (with their token lengths) and wait for their outputs, in order.
-        `request_id` names the caller's request in the batch's log line. `returns=False` says the
-        caller will not send more right after (a part of a fanned-out request, whose siblings are
-        all queued at once): the batcher does not hold the next call for it. `ticket`: the
-        request's class and deadline."""
-        runs = self.submit_runs(prompts, params, lengths, request_id, returns, ticket)
+    async def submit(self, *args: Any, **kwargs: Any) -> list[str]:
+        """Queue prompts as `submit_runs` does and wait for all of their outputs, in order."""
+        runs = self.submit_runs(*args, **kwargs)
         outputs = await asyncio.gather(*(run for _, run in runs))
         return [text for run in outputs for text in run]
 
@@ -168,22 +88,26 @@ class AdaptiveBatcher(Generic[ParamsT]):
         params: ParamsT,
         lengths: list[int],
         request_id: str = "",
-        returns: bool = True,
+        caller_returns: bool = True,
         ticket: Ticket = NO_TICKET,
     ) -> list[tuple[int, asyncio.Future]]:
-        """Queue `prompts` in runs of at most `max_batch_size`; (index of the run's first prompt,
-        future of the run's outputs) for each, in order. Cancelling a future drops its run."""
+        """Queue `prompts` (with their token lengths) in runs of at most `max_batch_size`; (index
+        of the run's first prompt, future of the run's outputs) for each, in order. Cancelling a
+        future drops its run. `request_id` names the caller's request in the batch's log line.
+        `caller_returns=False` says the caller will not send more right after (a part of a
+        fanned-out request, whose siblings are all queued at once): the batcher does not hold
+        the next call for it. `ticket`: the request's class and deadline."""
         loop = asyncio.get_running_loop()
         runs = []
         for start in range(0, len(prompts), self.max_batch_size):
             end = start + self.max_batch_size
-            item = _Pending(
+            item = Pending(
                 prompts[start:end],
                 lengths[start:end],
                 params,
                 loop.create_future(),
                 request_id,
-                returns,
+                caller_returns,
                 ticket,
             )
             if ticket.deadline is not None:  # asyncio's clock is time.monotonic()
@@ -205,10 +129,10 @@ class AdaptiveBatcher(Generic[ParamsT]):
                     asyncio.get_running_loop().create_task, self._work(lane)
                 )
 
-    def _current(self, lane: _Lane) -> bool:
+    def _current(self, lane: Lane) -> bool:
         return lane is self._main or lane is self._bulk
 
-    async def _work(self, lane: _Lane) -> None:
+    async def _work(self, lane: Lane) -> None:
         # Runs while the lane has work; `submit` starts it again. Not running forever lets a
         # replaced generator (a reconfigure to another model) finish its queue and be freed.
         # Back to back: calls with gaps shorter than the last call between them (a closed-loop
@@ -226,7 +150,7 @@ class AdaptiveBatcher(Generic[ParamsT]):
             if not self._current(lane) and self._queue:  # a removed bulk lane: the main lane goes on
                 self._wake()
 
-    def _eligible(self, lane: _Lane) -> list[_Pending]:
+    def _eligible(self, lane: Lane) -> list[Pending]:
         """What `lane` may take now, its head first: everything in arrival order without classes;
         else bulk work for the bulk lane and interactive work for the interactive lane, or, when
         aging is due, the oldest bulk work and then everything."""
@@ -241,7 +165,7 @@ class AdaptiveBatcher(Generic[ParamsT]):
             return [oldest_bulk, *interactive, *(i for i in self._queue if i.bulk and i is not oldest_bulk)]
         return interactive
 
-    def _aging_due(self, lane: _Lane) -> bool:  # bulk work is starved (see the module's doc)
+    def _aging_due(self, lane: Lane) -> bool:  # bulk work is starved (see the module's doc)
         wait, now, bulk = self.bulk_max_wait_s, time.monotonic(), self._bulk
         if wait <= 0 or bulk is None or lane.busy_since is None or now - lane.busy_since < wait:
             return False
@@ -250,7 +174,7 @@ class AdaptiveBatcher(Generic[ParamsT]):
         oldest_bulk = next((item for item in self._queue if item.bulk), None)
         return oldest_bulk is not None and now - oldest_bulk.enqueued_at >= wait
 
-    async def _wait_for_returning_callers(self, lane: _Lane) -> None:
+    async def _wait_for_returning_callers(self, lane: Lane) -> None:
         """Right after a call, wait (bounded) for the returning callers it answered to come back."""
         if lane.last_returning == 0:
             return
@@ -262,7 +186,7 @@ class AdaptiveBatcher(Generic[ParamsT]):
         lane.last_returning = 0  # wait once per finished call
         # Bounded by the config and by a share of the call just run: a replica never idles longer
         # than WAIT_SHARE of its last call waiting for callers that may not come back.
-        deadline = lane.last_done_at + min(self.max_wait_s, WAIT_SHARE * lane.last_call_s)
+        deadline = lane.last_done_at + min(self.batch_wait_timeout_s, WAIT_SHARE * lane.last_call_s)
         while queued() < expected:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -273,7 +197,7 @@ class AdaptiveBatcher(Generic[ParamsT]):
             except asyncio.TimeoutError:
                 return
 
-    def _take_batch(self, lane: _Lane) -> list[_Slice]:
+    def _take_batch(self, lane: Lane) -> list[Slice]:
         """The lane's head, plus the same-params requests nearest to it in length that fit
         (interactive ones first). With classes, an interactive call then takes queued bulk prompts
         (the front of a bulk run, whose rest keeps its place) until it holds
@@ -287,10 +211,10 @@ class AdaptiveBatcher(Generic[ParamsT]):
         head = eligible[0]
         candidates = [item for item in eligible[1:] if item.params == head.params]
         candidates.sort(key=lambda item: (item.bulk, abs(item.length - head.length)))
-        batch, size = [_Slice(head, head.size)], head.size
+        batch, size = [Slice(head, head.size)], head.size
         for item in candidates:
             if size + item.size <= self.max_batch_size:
-                batch.append(_Slice(item, item.size))
+                batch.append(Slice(item, item.size))
                 size += item.size
         if self._bulk is not None and lane is self._main:
             self._fill_with_bulk(lane, batch, size, head.params, now)
@@ -302,7 +226,7 @@ class AdaptiveBatcher(Generic[ParamsT]):
         self._queue = [item for item in self._queue if item.size > 0]
         return batch
 
-    def _can_meet_deadline(self, lane: _Lane, item: _Pending, now: float) -> bool:
+    def _can_meet_deadline(self, lane: Lane, item: Pending, now: float) -> bool:
         """False (and `item` expired) when even its own call at `lane`'s last pace per text would
         end past its deadline: a lower bound (a call costs less per text the more it holds), so
         only work that surely cannot make it is dropped."""
@@ -312,9 +236,7 @@ class AdaptiveBatcher(Generic[ParamsT]):
             return False
         return True
 
-    def _fill_with_bulk(
-        self, lane: _Lane, batch: list[_Slice], size: int, params: ParamsT, now: float
-    ) -> None:
+    def _fill_with_bulk(self, lane: Lane, batch: list[Slice], size: int, params: ParamsT, now: float) -> None:
         """Add the oldest queued bulk prompts to an interactive call until it holds
         `interactive_batch_size` (never more than max_batch_size)."""
         room = min(self.interactive_batch_size, self.max_batch_size) - size
@@ -325,10 +247,10 @@ class AdaptiveBatcher(Generic[ParamsT]):
             fits = item.bulk and id(item) not in chosen and item.params == params
             if fits and self._can_meet_deadline(lane, item, now):
                 take = min(item.size, room)
-                batch.append(_Slice(item, take))
+                batch.append(Slice(item, take))
                 room -= take
 
-    def _expire(self, item: _Pending) -> None:
+    def _expire(self, item: Pending) -> None:
         """Answer `item` DeadlineExceededError now; a queued item leaves the queue undecoded."""
         if item.future.done():
             return
@@ -337,15 +259,7 @@ class AdaptiveBatcher(Generic[ParamsT]):
         if undecoded:
             self._queue = [other for other in self._queue if other is not item]
             self._observe(lambda o: o.record_expired(undecoded, decoded=False))
-        unanswered = len(item.prompts) - item.answered
-        logger.info(
-            "%d texts of request %s dropped: its deadline (%g s) %s",
-            unanswered,
-            item.request_id or "-",
-            item.ticket.timeout_s,
-            "could not be met" if undecoded else "passed while they were decoded",
-            extra={"expired_texts": unanswered, "expired_decoding": not undecoded},
-        )
+        item.log_expired(decoding=not undecoded)
 
     def _observe(self, record: Callable[[BatchObserver], None]) -> None:
         if self._observer is not None:
@@ -354,59 +268,20 @@ class AdaptiveBatcher(Generic[ParamsT]):
             except Exception:
                 logger.exception("batch metrics failed")
 
-    async def _run(self, lane: _Lane, batch: list[_Slice]) -> None:
+    async def _run(self, lane: Lane, batch: list[Slice]) -> None:
         prompts = [prompt for part in batch for prompt in part.prompts]
         started = time.monotonic()
         try:
             outputs = await lane.run_batch(prompts, batch[0].item.params)
         except Exception as exc:  # the callers get the error; the batcher keeps serving
-            for part in batch:
-                if not part.item.future.done():
-                    part.item.future.set_exception(exc)
-                if part.item.expiry is not None:
-                    part.item.expiry.cancel()
+            fail(batch, exc)
             self._queue = [item for item in self._queue if not item.future.done()]
             return
         finally:
-            lane.last_done_at = time.monotonic()
-            lane.last_call_s, lane.last_texts = lane.last_done_at - started, len(prompts)
-            # callers answered by this call (a slice that leaves more of its request queued or
-            # decoding elsewhere answers no one yet)
-            lane.last_returning = sum(
-                part.size
-                for part in batch
-                if part.item.returns and part.item.answered + part.size == len(part.item.prompts)
-            )
-            if lane is self._main and any(part.item.bulk for part in batch):
-                lane.busy_since = lane.last_done_at  # bulk was served here: aging starts again
-        seconds = lane.last_done_at - started
-        logger.info(
-            "batch of %d texts from %d requests decoded in %.3f s",
-            len(prompts),
-            len(batch),  # a request has at most one slice in a call
-            seconds,
-            extra={
-                "request_ids": [part.item.request_id for part in batch],
-                "batch_texts": len(prompts),
-                "batch_requests": len(batch),
-                "batch_lane": lane.name if self._bulk is not None else "all",
-                "decode_s": round(seconds, 4),
-            },
-        )
+            lane.record_call(batch, started, restarts_aging=lane is self._main)
+        seconds = lane.last_call_s
+        log_batch(batch, lane.name if self._bulk is not None else "all", seconds)
         self._observe(lambda o: o.record_batch(len(prompts), seconds))
-        position, late = 0, 0
-        for part in batch:
-            item = part.item
-            if item.future.done():  # a caller that gave up (cancelled), or whose deadline passed
-                expired = not item.future.cancelled() and item.future.exception() is not None
-                late += part.size if expired else 0
-            else:
-                item.outputs[part.start : part.start + part.size] = outputs[position : position + part.size]
-                item.answered += part.size
-                if item.answered == len(item.prompts):
-                    item.future.set_result(item.outputs)
-            position += part.size
-            if item.future.done() and item.expiry is not None:
-                item.expiry.cancel()
+        late = deliver(batch, outputs)
         if late:
             self._observe(lambda o: o.record_expired(late, decoded=True))

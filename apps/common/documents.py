@@ -35,6 +35,11 @@ class Document:
     sentences: list[str]
     separators: list[str]
 
+    @classmethod
+    def whole(cls, text: str) -> Document:
+        """`text` as one piece (a text a model reads whole)."""
+        return cls([text], [""])
+
     def rejoin(self, outputs: list[str]) -> str:
         """One output per sentence, put back in place with the text's whitespace."""
         if len(outputs) != len(self.sentences):

@@ -1,33 +1,32 @@
 """Work of one request spread over every replica of its own deployment, through the deployment's
-own DeploymentHandle: the summarizer's map-reduce chunks, the translator's parts of a long text.
+own DeploymentHandle: the translator's parts of a long text, the summarizer's map-reduce chunks.
 
-A request that fans out holds a slot of its replica's `max_ongoing_requests` while its parts need
-slots on the replicas (its own included). Two bounds keep that from deadlocking: `FanOutAdmission`
-(requests fanning out at once per replica) and `PeerCalls`' semaphore (part calls in flight per
-replica, far below the handle's queue). A part call whose replica dies, or that gets no answer
-within its timeout from a replica that is then gone, is sent once more
-(apps/common/replica_deaths.py): parts are pure. One with no answer from a replica still RUNNING
-(only slow) is cancelled there and not sent again: the request gets a 503 that says to retry.
-
-Parts are placed one at a time: each is given a replica (`choose_replica`, which reserves a slot
-there and reads back its true count of requests) before the next is placed. Sent all at once
-through `.remote()`, a burst is routed on one stale reading of the replicas' queues, and a request's
-parts went all to one replica (seen on Ray 2.60: 6 of 6 parts, 2 replicas; bench/README.md)."""
+- `FanOut`: one replica's fan-out, configured by the `max_fan_out_requests`,
+  `part_calls_in_flight` and `part_timeout_s` settings; a job's parts in order (`parts_in_order`)
+  or one call at a time (`call`).
+- `FanOutAdmission`: requests fanning out at once per replica; `PeerCalls`: part calls in flight
+  per replica, each placed on a replica before the next is sent, sent once more if its replica
+  died, a 503 if it is only slow. Why these bounds and this placement: docs/decisions.md.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Iterator
+import math
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from typing import Any
 
 from ray import serve
 
+from apps.common.engines import GenerationParams
 from apps.common.errors import ServiceBusyError
+from apps.common.job import Job
+from apps.common.ray_adapter import running_replicas
 from apps.common.replica_deaths import CallTimeoutError, retry_if_replica_died
-from apps.common.serve_internals import serve_details
+from apps.common.scheduling import Ticket
+from apps.common.settings import ModelAppSettings
 
 logger = logging.getLogger("ray.serve")
 
@@ -36,9 +35,9 @@ class FanOutAdmission:
     """How many requests one replica fans out at once; the 503's message says it is already
     `doing` `limit` `what` (e.g. "summarizing", "texts longer than the model's window")."""
 
-    def __init__(self, doing: str, what: str, limit: int = 1):
+    def __init__(self, doing: str, what: str, limit: int):
         self.doing, self.what = doing, what
-        self.limit = limit  # set again on reconfigure
+        self.limit = limit
         self.active = 0
 
     def has_room(self) -> bool:
@@ -79,38 +78,26 @@ class FanOutAdmission:
             self.active -= 1
 
 
-REPLICA_COUNT_TTL_S = 10.0
-
-
 class PeerCalls:
     """Calls of `method` on whichever replica of this deployment Serve picks (this one included),
     at most `in_flight` at once from this replica, each within `timeout_s` (one retry)."""
 
-    def __init__(self, method: str):
+    def __init__(self, method: str, in_flight: int, timeout_s: float):
         self.method = method
         self._handle = None  # made on first use, inside the replica
         self._name = method  # "<app>.<method>" once known: its name in retry logs and metrics
-        self._slots: asyncio.Semaphore | None = None
         self._placing = asyncio.Lock()  # one part given a replica at a time (see the module's doc)
-        self._in_flight = 0
-        self.timeout_s = 20.0
-        self._replicas, self._counted_at = 1, -REPLICA_COUNT_TTL_S
+        self._slots, self._in_flight, self.timeout_s = asyncio.Semaphore(in_flight), in_flight, timeout_s
+        self._replicas = 1  # the last count read
 
     async def replica_count(self) -> int:
         """Running replicas of this deployment, as Serve's controller said at most
-        REPLICA_COUNT_TTL_S ago (1 when it cannot say): a request cut into a multiple of it gives
-        every replica as much work."""
-        now = time.monotonic()
-        if now - self._counted_at >= REPLICA_COUNT_TTL_S:
-            self._counted_at = now
-            try:
-                context = serve.get_replica_context()
-                details = await serve_details()
-                app = details["applications"][context.app_name]
-                replicas = app["deployments"][context.deployment]["replicas"]
-                self._replicas = max(1, sum(replica.get("state") == "RUNNING" for replica in replicas))
-            except Exception as exc:  # outside Serve, or the controller is away: keep the last count
-                logger.warning("could not count the replicas (%s): %d assumed", exc, self._replicas)
+        ray_adapter.DETAILS_MAX_AGE_S ago (the last count when it cannot say; 1 at first): a
+        request cut into a multiple of it gives every replica as much work."""
+        try:
+            self._replicas = max(1, len(await running_replicas()))
+        except Exception as exc:  # outside Serve, or the controller is away: keep the last count
+            logger.warning("could not count the replicas (%s): %d assumed", exc, self._replicas)
         return self._replicas
 
     def configure(self, in_flight: int, timeout_s: float) -> None:
@@ -150,13 +137,10 @@ class PeerCalls:
         if not placed:
             return True
         try:
-            context = serve.get_replica_context()
-            app = (await serve_details())["applications"][context.app_name]
-            replicas = app["deployments"][context.deployment]["replicas"]
+            return placed[-1] in await running_replicas(max_age_s=0)
         except Exception as exc:
             logger.warning("could not tell whether replica %s still serves (%s)", placed[-1], exc)
             return False
-        return any(r.get("replica_id") == placed[-1] and r.get("state") == "RUNNING" for r in replicas)
 
     async def _place(self, args: tuple, placed: list[str]) -> Any:
         """Send one call to the replica Serve chooses once every earlier part has its replica,
@@ -173,3 +157,82 @@ class PeerCalls:
             except asyncio.CancelledError:  # e.g. its timeout passed: the replica drops it too
                 response.cancel()
                 raise
+
+
+class FanOut:
+    """One replica's fan-out of requests' work over every replica of its deployment, through the
+    handle entry point `method` (which decodes `(prompts, params, *ticket.to_wire())`); a 503
+    says this replica is already `doing` `max_fan_out_requests` `what`."""
+
+    def __init__(self, method: str, doing: str, what: str, settings: ModelAppSettings):
+        self.admission = FanOutAdmission(doing, what, settings.max_fan_out_requests)
+        self.peers = PeerCalls(method, settings.part_calls_in_flight, settings.part_timeout_s)
+
+    def configure(self, settings: ModelAppSettings) -> None:
+        self.admission.limit = settings.max_fan_out_requests
+        self.peers.configure(settings.part_calls_in_flight, settings.part_timeout_s)
+
+    def fans_out(self, job: Job, part_size: int) -> bool:
+        """Whether `job` goes out in parts of `part_size` (0: never): it has more prompts, and
+        this replica has room for one more request fanning out."""
+        return 0 < part_size < len(job.prompts) and self.admission.has_room()
+
+    async def call(self, prompts: list[str], params: GenerationParams, ticket: Ticket) -> list[str]:
+        """`prompts`' outputs, decoded with `params` by whichever replica Serve picks, by `ticket`'s
+        deadline."""
+        return await self.peers.call(prompts, params, *ticket.to_wire())
+
+    async def parts_in_order(self, job: Job, part_size: int, max_batch_size: int) -> AsyncIterator[list[str]]:
+        """The job's outputs in order, as the parts they are in finish: the first part on this
+        replica, every other on whichever replica Serve picks; parts still running are cancelled
+        if the caller stops first. Only what this replica's cache lacks is sent, each prompt once.
+        The caller has checked `fans_out`."""
+        model, ticket = job.model, job.ticket
+        # the parts count the misses, where they are looked up again
+        lookup = model.lookup(job.prompts, job.params, count_misses=False, tenant=ticket.tenant)
+        prompts = lookup.misses
+        replicas = await self.peers.replica_count()
+        size = part_length(len(prompts), part_size, replicas, max_batch_size)
+
+        def send(start: int) -> asyncio.Future:
+            part = prompts[start : start + size]
+            if start == 0 and replicas > 1:
+                # decoded here: routed, it could land on a replica already given another part
+                # (this one counts the request itself as one in flight, so the two tie)
+                return asyncio.ensure_future(
+                    model.generate(part, job.params, caller_returns=False, ticket=ticket)
+                )
+            return asyncio.ensure_future(self.call(part, job.params, ticket))
+
+        parts = [send(start) for start in range(0, len(prompts), size)]
+        self.admission.hold_until_done(parts)
+        logger.info(
+            "%s %d texts (%d to decode) in %d parts on every replica",
+            self.admission.doing,
+            len(job.prompts),
+            len(prompts),
+            len(parts),
+            extra={"fan_out_sentences": len(prompts), "fan_out_parts": len(parts)},
+        )
+        try:
+            ready = lookup.take_ready()
+            if ready:
+                yield ready
+            for start, part in zip(range(0, len(prompts), size), parts, strict=True):
+                lookup.fill(start, await part)
+                ready = lookup.take_ready()
+                if ready:
+                    yield ready
+        finally:
+            for part in parts:
+                part.cancel()
+
+
+def part_length(prompts: int, part_size: int, replicas: int, max_batch_size: int) -> int:
+    """How many prompts each part holds, so that replicas given as many parts get as much work:
+    one part for each replica when each fits one model call (parts arrive one by one, and each
+    would start a call of its own), else parts of at most `part_size`, as many for every replica."""
+    count = math.ceil(prompts / part_size)
+    if count > 1:
+        count = replicas if prompts <= replicas * max_batch_size else math.ceil(count / replicas) * replicas
+    return math.ceil(prompts / count) if count else 1

@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from apps.common.batching import NO_TICKET, AdaptiveBatcher
-from apps.common.engines import Backend, Device, GenerationParams, Seq2SeqEngine, load_engine, resolve_device
+from apps.common.engines import GenerationParams, Seq2SeqEngine, load_engine, resolve_device
 from apps.common.errors import InputTooLargeError
 from apps.common.lanes import ModelLane, run_at_lower_priority
 from apps.common.metrics import SchedulingMetrics, TokenMetrics, metrics_or_none
-from apps.common.request_ids import current_request_id
+from apps.common.ray_adapter import current_request_id
 from apps.common.scheduling import Ticket
 from apps.common.sentence_cache import Lookup, SentenceCache
 from apps.common.settings import ModelAppSettings
@@ -47,20 +47,22 @@ def check_input_limits(texts: list[str], limits: ModelAppSettings) -> None:
 
 
 class Seq2SeqGenerator:
-    """One model on its lanes (apps/common/lanes.py), behind the batcher and the sentence cache."""
+    """One model on its lanes (apps/common/lanes.py), behind the batcher and the sentence cache,
+    as `settings` say (and `configure` says again)."""
 
-    def __init__(self, engine: Seq2SeqEngine):
+    def __init__(self, engine: Seq2SeqEngine, settings: ModelAppSettings):
         self.engine = engine
         self._lane = ModelLane("interactive")
         self._bulk_lane: ModelLane | None = None
         self._bulk_generate = None  # the engine's background worker (lanes.py)
-        self._cache = SentenceCache()
-        self._cache_scope = "per_key"
+        self._cache = SentenceCache(settings.cache_entries)
+        self._cache_scope = settings.cache_scope
         self._token_metrics = metrics_or_none(TokenMetrics)
         self._metrics = metrics_or_none(SchedulingMetrics)
         self._batcher: AdaptiveBatcher[GenerationParams] = AdaptiveBatcher(
-            self._call_model, observer=self._metrics
+            self._call_model, settings.max_batch_size, settings.batch_wait_timeout_s, observer=self._metrics
         )
+        self.configure(settings)
 
     @property
     def name(self) -> str:
@@ -130,17 +132,21 @@ class Seq2SeqGenerator:
         return lookup
 
     async def generate(
-        self, prompts: list[str], params: GenerationParams, returns: bool = True, ticket: Ticket = NO_TICKET
+        self,
+        prompts: list[str],
+        params: GenerationParams,
+        caller_returns: bool = True,
+        ticket: Ticket = NO_TICKET,
     ) -> list[str]:
         """Outputs for `prompts`: from the cache, else batched with whatever else is queued (a
-        prompt repeated here is decoded once). `returns=False` for a part of a fanned-out request:
+        prompt repeated here is decoded once). `caller_returns=False` for a part of a fanned-out request:
         no later call waits for its caller to come back (batching.py). `ticket`: its class and
         deadline (DeadlineExceededError past it), and its tenant (the cache's scope)."""
         lookup = self.lookup(prompts, params, tenant=ticket.tenant)
         if lookup.misses:
             lengths = self._lengths(lookup.misses)
             outputs = await self._batcher.submit(
-                lookup.misses, params, lengths, current_request_id(), returns, ticket
+                lookup.misses, params, lengths, current_request_id(), caller_returns, ticket
             )
             lookup.fill(0, outputs)
             self._count_tokens(lengths, outputs)
@@ -190,15 +196,16 @@ class Seq2SeqGenerator:
         return await self._bulk_lane.call(self._bulk_generate, prompts, params)
 
 
-def generator_for(
-    model_id: str, backend: Backend, current: Seq2SeqGenerator | None, device: Device
-) -> Seq2SeqGenerator:
-    """The generator for `model_id` on `backend` and `device`: the current one if it already serves
-    exactly that (a reconfigure that changes only limits keeps the loaded weights; `auto` counts as
-    the device it resolves to), else a newly loaded one. ModelLoadError if it cannot be loaded."""
+def generator_for(settings: ModelAppSettings, current: Seq2SeqGenerator | None) -> Seq2SeqGenerator:
+    """The generator `settings` ask for (their model on their backend and device), configured by
+    them: the current one if it already serves exactly that model (a reconfigure that changes only
+    limits keeps the loaded weights; `auto` counts as the device it resolves to), else a newly
+    loaded one. ModelLoadError if it cannot be loaded."""
+    model_id, backend, device = settings.model, settings.backend, settings.device
     engine = current.engine if current is not None else None
     same_model = engine is not None and (engine.model_id, engine.backend) == (model_id, backend)
     if same_model and engine.device == resolve_device(device, backend):
+        current.configure(settings)
         return current
     # The old generator, if any, finishes what it has queued and is then freed with its thread.
-    return Seq2SeqGenerator(load_engine(model_id, backend, device))
+    return Seq2SeqGenerator(load_engine(model_id, backend, device), settings)

@@ -1,17 +1,9 @@
 """Model threads ("lanes") of a replica: one thread each, so the event loop keeps serving while the
-model decodes. The bulk lane's engine decodes on threads of the lowest CPU priority Linux gives
-without privilege, SCHED_IDLE: threads made by `run_at_lower_priority` (Linux threads inherit their
-creator's scheduling policy). A model call cannot be interrupted, but the kernel lets the
-interactive lane's call run whenever it has one, and gives the bulk lane the CPU the interactive
-lane leaves (docs/decisions.md, "Interactive before bulk").
-
-Why SCHED_IDLE, not nice +19: Ray starts its workers, Serve's replicas among them, at nice 15, and
-nice stops at 19; a thread at 15 sharing a core with one at 19 gets only 70% of it (CFS weights 36
-and 15), against ~92% beside a SCHED_IDLE thread (weight 3), which also never delays its wakeup.
-
-The lanes' own threads keep the process's priority: they hold the GIL while they prepare a call
-and read its results, and a starved low-priority thread holding the GIL would stall the replica's
-event loop (priority inversion).
+model decodes. `run_at_lower_priority` makes threads of the lowest CPU priority Linux gives
+without privilege (SCHED_IDLE; nice 19 where that is refused), and the threads they start inherit
+it: the bulk lane's engine decodes on them. The lanes' own threads keep the process's priority
+(they hold the GIL around a call). Why SCHED_IDLE, and why not lower the lanes' own threads:
+docs/decisions.md, "Interactive before bulk".
 """
 
 from __future__ import annotations

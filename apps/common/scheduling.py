@@ -15,16 +15,11 @@
 
 from __future__ import annotations
 
-import logging
-import math
 import time
 from dataclasses import dataclass
 from typing import Literal
 
 from apps.common.errors import ServingError
-from apps.common.serve_internals import serve_details
-
-logger = logging.getLogger("ray.serve")
 
 Priority = Literal["interactive", "bulk"]
 PRIORITIES: tuple[Priority, ...] = ("interactive", "bulk")
@@ -42,7 +37,7 @@ class DeadlineExceededError(ServingError):
 @dataclass(frozen=True)
 class Ticket:
     """A request's place in the queue: its class and its deadline (time.monotonic(); None: none).
-    It crosses processes as (priority, wall_deadline(), timeout_s, tenant): see `from_wall`."""
+    It crosses processes as `to_wire()`: see `from_wall`."""
 
     priority: Priority = "interactive"
     deadline: float | None = None
@@ -77,6 +72,10 @@ class Ticket:
             return cls(priority, None, timeout_s, tenant)
         return cls(priority, time.monotonic() + (wall_deadline - time.time()), timeout_s, tenant)
 
+    def to_wire(self) -> tuple[Priority, float | None, float | None, str | None]:
+        """What another process needs to make this ticket again with `from_wall`."""
+        return self.priority, self.wall_deadline(), self.timeout_s, self.tenant
+
     def wall_deadline(self) -> float | None:
         return None if self.deadline is None else time.time() + (self.deadline - time.monotonic())
 
@@ -96,38 +95,3 @@ def request_class(texts: list[str], max_texts: int, max_chars: int, asked: Prior
     if asked == "bulk" or len(texts) > max_texts or sum(len(text) for text in texts) > max_chars:
         return "bulk"
     return "interactive"
-
-
-def header_timeout_s(value: str | None) -> float | None:
-    """The X-Request-Timeout-Seconds header's seconds as Ray Serve reads it: a positive finite
-    number; anything else (absent, 0 or less: no timeout, unreadable: the default) gives no
-    deadline of the client's own."""
-    try:
-        seconds = float(value) if value is not None else math.nan
-    except ValueError:
-        return None
-    return seconds if math.isfinite(seconds) and seconds > 0 else None
-
-
-def sooner(*timeouts: float | None) -> float | None:
-    """The smallest of the timeouts given; None when none is."""
-    given = [timeout for timeout in timeouts if timeout is not None]
-    return min(given) if given else None
-
-
-_serve_timeout: dict[str, float | None] = {}
-
-
-async def serve_request_timeout_s() -> float | None:
-    """Serve's HTTP `request_timeout_s` (its proxy answers 408 past it), as the controller holds it:
-    asked once per process; None when Serve sets none or cannot say (then only the client's
-    timeout counts)."""
-    if "value" not in _serve_timeout:
-        try:
-            details = await serve_details()
-            value = (details.get("http_options") or {}).get("request_timeout_s")
-            _serve_timeout["value"] = float(value) if value else None
-        except Exception as exc:  # outside Serve, or the controller is away: ask again next time
-            logger.warning("Serve's request_timeout_s is unknown (%s): deadlines are the client's", exc)
-            return None
-    return _serve_timeout["value"]

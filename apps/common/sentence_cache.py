@@ -9,19 +9,27 @@ cache and no merging of repeats: every prompt is decoded, as without this module
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Hashable
+
+from cachetools import LRUCache
 
 
 class SentenceCache:
-    def __init__(self, entries: int = 0):
-        self.capacity = entries
-        self._outputs: OrderedDict[tuple[Hashable, str], str] = OrderedDict()
+    def __init__(self, entries: int):
+        self._outputs: LRUCache[tuple[Hashable, str], str] = LRUCache(entries)
+
+    @property
+    def capacity(self) -> int:
+        return self._outputs.maxsize
 
     def resize(self, entries: int) -> None:
-        self.capacity = entries
-        while len(self._outputs) > entries:
-            self._outputs.popitem(last=False)
+        """A cache of `entries`, keeping the most recently used outputs (an LRUCache's size is fixed:
+        the outputs move to a new one, least recently used first, so the oldest are dropped)."""
+        if entries == self.capacity:
+            return
+        old, self._outputs = self._outputs, LRUCache(entries)
+        while old:
+            self._put(*old.popitem())
 
     def __len__(self) -> int:
         return len(self._outputs)
@@ -31,18 +39,11 @@ class SentenceCache:
         return Lookup(self, params, prompts)
 
     def _get(self, key: tuple[Hashable, str]) -> str | None:
-        output = self._outputs.get(key)
-        if output is not None:
-            self._outputs.move_to_end(key)
-        return output
+        return self._outputs.get(key)  # a hit becomes the most recently used
 
     def _put(self, key: tuple[Hashable, str], output: str) -> None:
-        if self.capacity <= 0:
-            return
-        self._outputs[key] = output
-        self._outputs.move_to_end(key)
-        if len(self._outputs) > self.capacity:
-            self._outputs.popitem(last=False)
+        if self.capacity > 0:  # an LRUCache of size 0 refuses every item
+            self._outputs[key] = output
 
 
 class Lookup:

@@ -7,18 +7,46 @@ and the decorators, the KubeRay manifest and the autoscaling config to serve_con
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.fields import FieldInfo
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 Device = Literal["cpu", "cuda", "auto"]  # where a model runs (apps/common/engines/devices.py)
+
+
+# keys renamed since they were published: the strict settings refuse them, naming the new one
+RENAMED_KEYS = {
+    "max_map_reduce_requests": "max_fan_out_requests",
+    "chunk_calls_in_flight": "part_calls_in_flight",
+    "chunk_timeout_s": "part_timeout_s",
+}
 
 
 class StrictSettings(BaseModel):
     """Unknown keys are errors: a typo in serve_config.yaml must not be silently ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_renamed_keys(cls, raw: Any) -> Any:
+        if isinstance(raw, dict):
+            old = sorted(key for key in raw if key in RENAMED_KEYS and RENAMED_KEYS[key] in cls.model_fields)
+            if old:
+                raise ValueError(
+                    "renamed keys: "
+                    + ", ".join(f"{key} is now {RENAMED_KEYS[key]}" for key in old)
+                    + " (docs/configuration.md)"
+                )
+        return raw
+
+
+def app_default(settings_cls: type[BaseModel], name: str, default: Any) -> Any:
+    """`settings_cls`'s field `name` (its bounds and description) with one app's default: a field
+    whose right value differs by app has no default in the shared class, only in each app's."""
+    return FieldInfo.merge_field_infos(settings_cls.model_fields[name], default=default)
 
 
 class HttpSettings(StrictSettings):
@@ -53,16 +81,15 @@ class ModelAppSettings(HttpSettings):
         "transformers in fp32); auto (cuda when the replica sees a CUDA device, else cpu). cuda "
         "without a CUDA device fails at load, saying so",
     )
-    max_input_chars: int = Field(10_000, ge=1, description="longer texts are answered 413")
+    max_input_chars: int = Field(ge=1, description="longer texts are answered 413")
     num_beams: int = Field(1, ge=1, le=8, description="1 = greedy decoding")
     max_texts_per_request: int = Field(64, ge=1, le=1024, description="longest `texts` list accepted")
     max_request_chars: int = Field(
-        20_000,
         ge=1,
         description="most characters of all of a request's texts together (the work one request may "
         "ask for, which must finish within the timeouts); more are answered 413",
     )
-    max_batch_size: int = Field(16, ge=1, le=256, description="most texts decoded in one model call")
+    max_batch_size: int = Field(ge=1, le=256, description="most texts decoded in one model call")
     batch_wait_timeout_s: float = Field(
         0.1,
         ge=0,
@@ -105,6 +132,28 @@ class ModelAppSettings(HttpSettings):
         description="outputs kept per replica (least recently used dropped first), by generation "
         "parameters and prompt; a prompt repeated within a request is decoded once. 0: no cache, "
         "every prompt decoded",
+    )
+    max_fan_out_requests: int = Field(
+        4,
+        ge=1,
+        le=16,
+        description="requests one replica fans out over every replica at once (a translation's "
+        "parts, a long document's map-reduce chunks); the translator decodes more on that replica "
+        "alone, the summarizer answers more 503 at once",
+    )
+    part_calls_in_flight: int = Field(
+        ge=1,
+        le=256,
+        description="part calls (a translation's parts, a summary's chunks) one replica has in flight "
+        "at once, to every replica; each is placed on the replica with the fewest requests when it "
+        "is sent",
+    )
+    part_timeout_s: float = Field(
+        20.0,
+        gt=0,
+        description="a part call with no answer within this is cancelled; sent once more if its "
+        "replica is gone, else (only busy) its request gets a 503; keep it above a part's longest "
+        "wait in a busy replica's queue and below the HTTP request_timeout_s",
     )
     cache_scope: Literal["per_key", "shared"] = Field(
         "per_key",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from apps.common.errors import ServiceBusyError
-from apps.common.serve_internals import serve_details
+from apps.common.ray_adapter import AppsView, app_routes
 
 SCHEMA_REF = "#/components/schemas/"
 
@@ -112,21 +112,13 @@ def merge_documents(
     return json.loads(json.dumps(merged))  # plain JSON types only
 
 
-AppsView = tuple[tuple[str, str, float], ...]  # (app, route prefix, last deployed), by name
-
-
-async def serve_apps(timeout_s: float) -> AppsView:
-    """Each running app's route prefix and last deploy time, as Serve's controller holds them.
-    ServiceBusyError (503) if the controller does not answer within `timeout_s`."""
+async def serve_apps(max_age_s: float, timeout_s: float) -> AppsView:
+    """Each running app's route prefix and last deploy time, as Serve's controller held them at
+    most `max_age_s` ago. ServiceBusyError (503) if it does not answer within `timeout_s`."""
     try:
-        details = await serve_details(timeout_s)
+        return await app_routes(max_age_s, timeout_s)
     except asyncio.TimeoutError:
         raise ServiceBusyError(f"Serve's controller did not answer in {timeout_s:g} s; retry later") from None
-    return tuple(
-        (name, app["route_prefix"], app.get("last_deployed_time_s") or 0.0)
-        for name, app in sorted(details.get("applications", {}).items())
-        if app.get("route_prefix") is not None
-    )
 
 
 def route_prefixes(view: AppsView) -> dict[str, str]:

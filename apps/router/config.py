@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from apps.common.serve_internals import CONTROLLER_TIMEOUT_S
+from apps.common.ray_adapter import CONTROLLER_TIMEOUT_S
 from apps.common.settings import HttpSettings, StrictSettings
 
 

@@ -25,11 +25,33 @@ from ray.serve.exceptions import BackPressureError
 from apps.common.errors import ServiceBusyError, ServingError, first_line, serving_error
 from apps.common.metrics import RejectionMetrics, metrics_or_none
 from apps.common.replica_deaths import replica_died, report_retry
+from apps.common.scheduling import Ticket
 from apps.common.tenants import current_tenant
 from apps.router.config import LeafAppRef
 
 logger = logging.getLogger("ray.serve")
 Attempt = Callable[[str, tuple, dict, float], Awaitable[Any]]
+ANSWER_GRACE_S = 1.0  # how much longer than the deadline it passed on the router waits for a leaf's answer
+
+
+class LeafDeadline:
+    """A client's deadline (`timeout_s`) across the router's leaf calls: each call passes what is
+    left of it on, and waits for the leaf's own answer (a 504 when its work could not be decoded
+    in time) a little longer, at most `leaf_timeout_s`. The leaf never gets more than
+    `leaf_timeout_s`, also when the request has no deadline of its own: it drops what it could
+    not decode by the time the router stops waiting for it."""
+
+    def __init__(self, timeout_s: float | None, leaf_timeout_s: float):
+        self.ticket, self.leaf_timeout_s = Ticket.start("interactive", timeout_s), leaf_timeout_s
+
+    def next_call(self) -> tuple[float, float]:
+        """(the leaf's timeout_s, how long to wait for it); DeadlineExceededError once it passed."""
+        remaining = self.ticket.remaining_s()
+        if remaining is None:
+            return self.leaf_timeout_s, self.leaf_timeout_s
+        if remaining <= 0:
+            raise self.ticket.expired_error()
+        return min(remaining, self.leaf_timeout_s), min(self.leaf_timeout_s, remaining + ANSWER_GRACE_S)
 
 
 class LeafUnavailableError(ServiceBusyError):

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 LOG = logging.getLogger("pytriton_server")
+# /proc, not psutil: this runs in the PyTriton peer's venv (pytriton-requirements.txt), which lacks it
 
 
 def session_others() -> list[int]:

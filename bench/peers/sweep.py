@@ -25,37 +25,28 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
+
 from bench.load import closed_loop
 from bench.peers.spec import PeerServer, PeerSpec
-
-TICKS = os.sysconf("SC_CLK_TCK")
+from bench.replicas import cpu_seconds, machine_busy_s
 
 
 def connections_by_process(pids: list[int], port: int) -> dict[str, int]:
-    """Established TCP connections on local `port` held by each of `pids` (Linux /proc)."""
-    established = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(OSError):
-            for fields in (line.split() for line in Path(table).read_text().splitlines()[1:]):
-                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
-                    established.add(f"socket:[{fields[9]}]")
+    """Established TCP connections on local `port` held by each of `pids`."""
     held = {}
     for pid in pids:
-        with contextlib.suppress(OSError):
-            count = sum(os.readlink(fd) in established for fd in Path(f"/proc/{pid}/fd").iterdir())
+        with contextlib.suppress(psutil.Error):
+            connections = psutil.Process(pid).net_connections(kind="tcp")
+            count = sum(c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port for c in connections)
             if count:
                 held[str(pid)] = count
     return held
 
 
-def cpu_ticks(pids: list[int]) -> tuple[int, int]:
-    """(busy ticks of the whole machine, ticks used by `pids` and this process)."""
-    busy = sum(int(v) for i, v in enumerate(Path("/proc/stat").read_text().split()[1:9]) if i not in (3, 4))
-    own = 0
-    for pid in [os.getpid(), *pids]:
-        with contextlib.suppress(OSError):
-            own += sum(int(v) for v in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[11:13])
-    return busy, own
+def cpu_used(pids: list[int]) -> tuple[float, float]:
+    """(busy CPU seconds of the whole machine, CPU seconds used by `pids` and this process)."""
+    return machine_busy_s(), cpu_seconds([os.getpid(), *pids])
 
 
 def model_dirs() -> tuple[Path, Path]:
@@ -80,7 +71,7 @@ def measure(
 
     def start() -> None:  # once the measured window has begun
         probe["connections"] = connections_by_process(server.pids(), server.port)
-        probe["t0"], probe["ticks0"] = time.monotonic(), cpu_ticks(server.pids())
+        probe["t0"], probe["cpu0"] = time.monotonic(), cpu_used(server.pids())
 
     timer = threading.Timer(warmup + 0.5, start)
     timer.start()
@@ -88,8 +79,8 @@ def measure(
         "127.0.0.1", server.port, spec.path(workload), bodies, clients, seconds, warmup_s=warmup
     )
     timer.cancel()
-    (busy0, own0), (busy1, own1) = probe["ticks0"], cpu_ticks(server.pids())
-    other = (busy1 - busy0 - (own1 - own0)) / TICKS / (time.monotonic() - probe["t0"])
+    (busy0, own0), (busy1, own1) = probe["cpu0"], cpu_used(server.pids())
+    other = (busy1 - busy0 - (own1 - own0)) / (time.monotonic() - probe["t0"])
     return {**cell.as_dict(), "connections": probe["connections"], "other_cpu_cores": round(max(other, 0), 2)}
 
 

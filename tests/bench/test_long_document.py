@@ -53,7 +53,7 @@ def test_fanout_is_the_configured_deployment_and_single_differs_only_in_replicas
     # only the model changes in the user_config (backend, batching, map-reduce limits as configured),
     # and the cache is off: the random-weight model's reduce-level texts repeat across documents
     assert fan_user == one_user == {**want["user_config"], "model": "/models/x", "cache_entries": 0}
-    assert fan_user["backend"] == "ctranslate2" and fan_user["max_map_reduce_requests"] == 4
+    assert fan_user["backend"] == "ctranslate2" and fan_user["max_fan_out_requests"] == 4
     # their own names and routes, which match no other app's
     assert (fan_app["name"], fan_app["route_prefix"]) == ("bench-long-fanout", "/bench-long-fanout")
     assert (one_app["name"], one_app["route_prefix"]) == ("bench-long-single", "/bench-long-single")

@@ -13,7 +13,7 @@ from textserve.machine import KERNEL_FLAGS
 
 def test_the_machine_record_names_the_cpu_and_its_kernel_flags():
     machine = report.machine()
-    cpuinfo = Path("/proc/cpuinfo").read_text()
+    cpuinfo = Path("/proc/cpuinfo").read_text()  # not psutil: it gives no CPU model, family or flags
     first = cpuinfo.split("\n\n")[0]
     flags = next(line for line in first.splitlines() if line.startswith("flags")).split(":", 1)[1].split()
     assert machine["cpu_flags"] == [flag for flag in KERNEL_FLAGS if flag in flags]

@@ -94,11 +94,12 @@ def app_document(app: str) -> dict:
 
 def merged_document() -> dict:
     """The front door's document as the router merges it from the running apps."""
-    from apps.router.app import FRONT_DOOR, http_app
+    from apps.router.app import http_app
+    from apps.router.service import API_DESCRIPTION
 
     parts = [AppDocument(app, ROUTE_PREFIXES[app], app_document(app)) for app in APPS]
     return merge_documents(
-        parts, title="textserve", description=FRONT_DOOR, version=http_app.version, missing={}
+        parts, title="textserve", description=API_DESCRIPTION, version=http_app.version, missing={}
     )
 
 

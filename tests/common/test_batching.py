@@ -30,7 +30,7 @@ def run(coro):
 def test_a_lone_request_runs_at_once():
     async def scenario():
         model = RecordingModel()
-        batcher = AdaptiveBatcher(model, max_batch_size=16, max_wait_s=1.0)
+        batcher = AdaptiveBatcher(model, max_batch_size=16, batch_wait_timeout_s=1.0)
         loop = asyncio.get_running_loop()
         started = loop.time()
         assert await batcher.submit(["a"], "p", [3]) == ["p:a"]
@@ -42,7 +42,7 @@ def test_a_lone_request_runs_at_once():
 def test_requests_queued_during_a_call_run_together_in_order():
     async def scenario():
         model = RecordingModel()
-        batcher = AdaptiveBatcher(model, max_batch_size=16, max_wait_s=0.0)
+        batcher = AdaptiveBatcher(model, max_batch_size=16, batch_wait_timeout_s=0.0)
         first = asyncio.create_task(batcher.submit(["a"], "p", [1]))
         await asyncio.sleep(0.01)  # "a" is now running
         rest = [asyncio.create_task(batcher.submit([x], "p", [1])) for x in "bcdef"]
@@ -65,7 +65,7 @@ def test_closed_loop_callers_merge_into_full_batches():
 
     async def scenario():
         model = RecordingModel()
-        batcher = AdaptiveBatcher(model, max_batch_size=16, max_wait_s=0.02)
+        batcher = AdaptiveBatcher(model, max_batch_size=16, batch_wait_timeout_s=0.02)
         clients = []
         for n in range(16):
             clients.append(asyncio.create_task(client(batcher, f"c{n}-", 5)))
@@ -82,7 +82,7 @@ def test_closed_loop_callers_merge_into_full_batches():
 def test_oldest_first_then_nearest_length_when_more_than_fits():
     async def scenario():
         model = RecordingModel()
-        batcher = AdaptiveBatcher(model, max_batch_size=3, max_wait_s=0.0)
+        batcher = AdaptiveBatcher(model, max_batch_size=3, batch_wait_timeout_s=0.0)
         blocker = asyncio.create_task(batcher.submit(["x"], "p", [1]))
         await asyncio.sleep(0.01)
         lengths = {"old": 100, "short1": 5, "long1": 98, "short2": 6, "long2": 103, "mid": 50}
@@ -98,7 +98,7 @@ def test_oldest_first_then_nearest_length_when_more_than_fits():
 def test_different_params_never_share_a_call():
     async def scenario():
         model = RecordingModel()
-        batcher = AdaptiveBatcher(model, max_batch_size=16, max_wait_s=0.0)
+        batcher = AdaptiveBatcher(model, max_batch_size=16, batch_wait_timeout_s=0.0)
         blocker = asyncio.create_task(batcher.submit(["x"], "p", [1]))
         await asyncio.sleep(0.01)
         tasks = [
@@ -117,7 +117,7 @@ def test_different_params_never_share_a_call():
 def test_a_long_list_is_split_into_full_calls_and_answered_in_order():
     async def scenario():
         model = RecordingModel()
-        batcher = AdaptiveBatcher(model, max_batch_size=4, max_wait_s=0.0)
+        batcher = AdaptiveBatcher(model, max_batch_size=4, batch_wait_timeout_s=0.0)
         texts = [f"t{i}" for i in range(10)]
         result = await batcher.submit(texts, "p", [1] * 10)
         return model.calls, result, texts
@@ -130,7 +130,7 @@ def test_a_long_list_is_split_into_full_calls_and_answered_in_order():
 def test_a_failing_call_fails_its_callers_only():
     async def scenario():
         model = RecordingModel(fail_on="bad")
-        batcher = AdaptiveBatcher(model, max_batch_size=16, max_wait_s=0.0)
+        batcher = AdaptiveBatcher(model, max_batch_size=16, batch_wait_timeout_s=0.0)
         with pytest.raises(RuntimeError, match="model failed"):
             await batcher.submit(["bad"], "p", [1])
         return await batcher.submit(["good"], "p", [1])
@@ -166,7 +166,7 @@ def test_a_replica_waits_for_returning_callers_at_most_a_share_of_its_last_call(
 
     async def scenario():
         model = RecordingModel()
-        batcher = AdaptiveBatcher(model, max_batch_size=16, max_wait_s=5.0)
+        batcher = AdaptiveBatcher(model, max_batch_size=16, batch_wait_timeout_s=5.0)
         await asyncio.gather(batcher.submit(["a"], "p", [1]), batcher.submit(["b"], "p", [1]))
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -183,7 +183,7 @@ def test_a_replica_waits_for_returning_callers_at_most_a_share_of_its_last_call(
 def test_requests_whose_callers_left_are_not_decoded():
     async def scenario():
         model = RecordingModel()
-        batcher = AdaptiveBatcher(model, max_batch_size=16, max_wait_s=0.0)
+        batcher = AdaptiveBatcher(model, max_batch_size=16, batch_wait_timeout_s=0.0)
         blocker = asyncio.create_task(batcher.submit(["x"], "p", [1]))
         await asyncio.sleep(0.01)
         gone = asyncio.create_task(batcher.submit(["gone"], "p", [1]))
@@ -219,10 +219,10 @@ def test_parts_of_a_fan_out_do_not_hold_the_next_call(returns):
 
     async def scenario():
         model = TimedModel()
-        batcher = AdaptiveBatcher(model, max_batch_size=16, max_wait_s=1.0)
-        first = asyncio.create_task(batcher.submit(["a"], "p", [1], returns=returns))
+        batcher = AdaptiveBatcher(model, max_batch_size=16, batch_wait_timeout_s=1.0)
+        first = asyncio.create_task(batcher.submit(["a"], "p", [1], caller_returns=returns))
         await asyncio.sleep(0.01)  # "a" is now running; its siblings arrive behind it
-        rest = [asyncio.create_task(batcher.submit([x], "p", [1], returns=returns)) for x in "bcd"]
+        rest = [asyncio.create_task(batcher.submit([x], "p", [1], caller_returns=returns)) for x in "bcd"]
         await asyncio.gather(first, *rest)
         (_, first_end), (second_start, _) = model.spans
         return model.calls, second_start - first_end

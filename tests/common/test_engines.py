@@ -32,8 +32,8 @@ def monkeypatch_module():
     [("demo-translation", TRANSLATION_PROMPTS), ("demo-summarization", SUMMARY_PROMPTS)],
 )
 def test_ctranslate2_int8_decodes_exactly_as_transformers(demo_models, cache_dir, model, cases):
-    hf = load_engine(str(demo_models[model]), "transformers")
-    ct2 = load_engine(str(demo_models[model]), "ctranslate2")
+    hf = load_engine(str(demo_models[model]), "transformers", "cpu")
+    ct2 = load_engine(str(demo_models[model]), "ctranslate2", "cpu")
     prompts, expected = [p for p, _ in cases], [e for _, e in cases]
     params = GenerationParams(max_new_tokens=128)
     assert hf.generate(prompts, params) == expected
@@ -46,14 +46,14 @@ def test_ctranslate2_int8_decodes_exactly_as_transformers(demo_models, cache_dir
 def test_conversion_is_cached_and_redone_when_the_model_changes(demo_models, cache_dir, tmp_path):
     model_dir = tmp_path / "copy"
     shutil.copytree(demo_models["demo-translation"], model_dir)
-    first = load_engine(str(model_dir), "ctranslate2").model_dir
+    first = load_engine(str(model_dir), "ctranslate2", "cpu").model_dir
     assert first.is_relative_to(cache_root()) and (first / "model.bin").is_file()
     stamp = (first / "model.bin").stat().st_mtime_ns
-    assert load_engine(str(model_dir), "ctranslate2").model_dir == first
+    assert load_engine(str(model_dir), "ctranslate2", "cpu").model_dir == first
     assert (first / "model.bin").stat().st_mtime_ns == stamp  # not converted again
 
     (model_dir / "config.json").write_text((model_dir / "config.json").read_text() + "\n")
-    assert load_engine(str(model_dir), "ctranslate2").model_dir != first
+    assert load_engine(str(model_dir), "ctranslate2", "cpu").model_dir != first
 
 
 def test_a_model_without_tokenizer_is_refused_with_the_reason(demo_models, cache_dir, tmp_path):
@@ -62,7 +62,7 @@ def test_a_model_without_tokenizer_is_refused_with_the_reason(demo_models, cache
     for name in ("tokenizer.json", "spiece.model", "tokenizer_config.json", "special_tokens_map.json"):
         (model_dir / name).unlink(missing_ok=True)
     with pytest.raises(ModelLoadError, match="tokenizer"):
-        load_engine(str(model_dir), "ctranslate2")
+        load_engine(str(model_dir), "ctranslate2", "cpu")
 
 
 @pytest.mark.parametrize("backend", ["transformers", "ctranslate2"])
@@ -71,7 +71,7 @@ def test_counting_tokens_while_a_batch_decodes_changes_nothing(demo_models, cach
     a batch. A tokenizer's padding state shared between the two once made the batch ragged (500)."""
     import threading
 
-    engine = load_engine(str(demo_models["demo-translation"]), backend)
+    engine = load_engine(str(demo_models["demo-translation"]), backend, "cpu")
     prompts, expected = [p for p, _ in TRANSLATION_PROMPTS], [e for _, e in TRANSLATION_PROMPTS]
     stop = threading.Event()
 

@@ -6,6 +6,7 @@ import asyncio
 import os
 import threading
 
+import psutil
 import pytest
 
 from apps.common.engines import GenerationParams, load_engine
@@ -19,17 +20,9 @@ CASES = translation_pairs()[:8]
 PARAMS = GenerationParams(max_new_tokens=64)
 
 
-def thread_ticks() -> dict[int, int]:
-    """Every thread of this process: its id -> CPU ticks it has used (user + system)."""
-    ticks = {}
-    for task in os.listdir("/proc/self/task"):
-        try:
-            with open(f"/proc/self/task/{task}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except FileNotFoundError:  # ended meanwhile
-            continue
-        ticks[int(task)] = int(fields[11]) + int(fields[12])
-    return ticks
+def thread_cpu_seconds() -> dict[int, float]:
+    """Every thread of this process: its id -> CPU seconds it has used (user + system)."""
+    return {thread.id: thread.user_time + thread.system_time for thread in psutil.Process().threads()}
 
 
 def lane_threads() -> list[int]:
@@ -53,10 +46,11 @@ def test_threads_started_at_lower_priority_keep_it_and_the_caller_keeps_its_own(
 def test_the_bulk_lane_decodes_the_same_and_ctranslate2_decodes_it_at_the_lowest_priority(
     demo_models, backend
 ):
-    engine = load_engine(str(demo_models["demo-translation"]), backend)
-    generator = Seq2SeqGenerator(engine)
+    engine = load_engine(str(demo_models["demo-translation"]), backend, "cpu")
     # interactive calls take no bulk texts here, so each lane decodes its own class
-    generator.configure(TranslationSettings(model="m", cache_entries=0, interactive_batch_size=1))
+    generator = Seq2SeqGenerator(
+        engine, TranslationSettings(model="m", cache_entries=0, interactive_batch_size=1)
+    )
     prompts, expected = [p for p, _ in CASES], [e for _, e in CASES]
 
     async def both_lanes():
@@ -71,10 +65,10 @@ def test_the_bulk_lane_decodes_the_same_and_ctranslate2_decodes_it_at_the_lowest
         for _ in range(20):
             await generator.generate(prompts * 4, PARAMS, ticket=Ticket("bulk"))
 
-    before = thread_ticks()
+    before = thread_cpu_seconds()
     asyncio.run(bulk_only())
-    used = {tid: ticks - before.get(tid, 0) for tid, ticks in thread_ticks().items()}
-    lowered = sum(ticks for tid, ticks in used.items() if thread_is_lowered(tid))
+    used = {tid: cpu_s - before.get(tid, 0.0) for tid, cpu_s in thread_cpu_seconds().items()}
+    lowered = sum(cpu_s for tid, cpu_s in used.items() if thread_is_lowered(tid))
     if backend == "ctranslate2":  # its decoding threads, made at the bulk lane's priority
         assert lowered > 0.8 * sum(used.values()), used
     else:  # transformers decodes on the lane's own thread, at the process's priority

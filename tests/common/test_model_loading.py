@@ -11,7 +11,7 @@ from tests.conftest import free_port
 
 def test_loads_a_local_directory_and_announces_demo(demo_models, caplog):
     with caplog.at_level("WARNING", logger="ray.serve"):
-        loaded = load_engine(str(demo_models["demo-translation"]))
+        loaded = load_engine(str(demo_models["demo-translation"]), "transformers", "cpu")
     assert loaded.source.is_demo and loaded.name == "demo:demo-translation"
     assert loaded.uses_t5_prefixes
     assert "DEMO MODEL" in caplog.text
@@ -19,7 +19,7 @@ def test_loads_a_local_directory_and_announces_demo(demo_models, caplog):
 
 def test_missing_directory_fails_naming_it(tmp_path):
     with pytest.raises(ModelLoadError, match="does not exist") as info:
-        load_engine(str(tmp_path / "nowhere"))
+        load_engine(str(tmp_path / "nowhere"), "transformers", "cpu")
     assert "nowhere" in str(info.value)
 
 
@@ -27,7 +27,7 @@ def test_hub_id_offline_fails_fast_with_a_fix(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     started = time.monotonic()
     with pytest.raises(ModelLoadError) as info:
-        load_engine("t5-small")
+        load_engine("t5-small", "transformers", "cpu")
     assert time.monotonic() - started < 5
     message = str(info.value)
     assert "'t5-small'" in message and "HF_HUB_OFFLINE" in message and "demo models" in message
@@ -38,10 +38,10 @@ def test_hub_id_with_unreachable_hub_fails_fast(monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")  # nothing listens there
     started = time.monotonic()
     with pytest.raises(ModelLoadError, match="unreachable"):
-        load_engine("t5-small")
+        load_engine("t5-small", "transformers", "cpu")
     assert time.monotonic() - started < 10
 
 
 def test_empty_model_id_is_refused():
     with pytest.raises(ModelLoadError, match="no model given"):
-        load_engine("  ")
+        load_engine("  ", "transformers", "cpu")

@@ -50,7 +50,7 @@ class Observer:
 def classes(
     main: Lane, bulk: Lane, bulk_max_wait_s: float = 2.0, observer=None, interactive_batch_size: int = 1
 ) -> AdaptiveBatcher:
-    batcher = AdaptiveBatcher(main, observer=observer)
+    batcher = AdaptiveBatcher(main, 16, 0.0, observer=observer)
     batcher.configure(16, 0.0, bulk, bulk_max_wait_s, interactive_batch_size)
     return batcher
 
@@ -88,7 +88,7 @@ def test_a_sentence_does_not_wait_for_a_bulk_call():
 def test_without_a_bulk_lane_the_oldest_request_goes_first_whatever_its_class():
     async def scenario():
         main = Lane(0.05)
-        batcher = AdaptiveBatcher(main, max_batch_size=2, max_wait_s=0.0)
+        batcher = AdaptiveBatcher(main, max_batch_size=2, batch_wait_timeout_s=0.0)
         first = asyncio.create_task(batcher.submit(["x"], "p", [1]))
         await asyncio.sleep(0.01)
         tasks = [asyncio.create_task(batcher.submit(["b1", "b2"], "p", [5, 5], ticket=BULK))]
@@ -225,7 +225,7 @@ def test_bulk_texts_whose_deadline_an_interactive_call_would_pass_are_dropped_no
 def test_a_request_past_its_deadline_is_answered_at_once_and_never_decoded():
     async def scenario():
         main, observer = Lane(0.5), Observer()
-        batcher = AdaptiveBatcher(main, observer=observer)
+        batcher = AdaptiveBatcher(main, 16, 0.0, observer=observer)
         busy = asyncio.create_task(batcher.submit(["first"], "p", [1]))
         await asyncio.sleep(0.01)
         started = time.monotonic()
@@ -248,7 +248,7 @@ def test_a_request_whose_deadline_its_call_would_pass_is_dropped_when_its_turn_c
 
     async def scenario():
         main, observer = Lane(0.3), Observer()
-        batcher = AdaptiveBatcher(main, observer=observer)
+        batcher = AdaptiveBatcher(main, 16, 0.0, observer=observer)
         await batcher.submit(["warm"], "p", [1])
         started = time.monotonic()
         with pytest.raises(DeadlineExceededError):
@@ -265,7 +265,7 @@ def test_a_request_whose_deadline_its_call_would_pass_is_dropped_when_its_turn_c
 def test_a_deadline_that_passes_during_the_call_answers_504_then_counts_the_work_wasted():
     async def scenario():
         main, observer = Lane(0.3), Observer()
-        batcher = AdaptiveBatcher(main, observer=observer)
+        batcher = AdaptiveBatcher(main, 16, 0.0, observer=observer)
         started = time.monotonic()
         with pytest.raises(DeadlineExceededError):
             await batcher.submit(["slow"], "p", [1], ticket=Ticket.start("interactive", 0.1))

@@ -12,7 +12,7 @@ started without `--block` leaves its processes running on their own, so the GCS 
 it would in a crash. Nothing restarts it (measured: the GCS stayed dead, the head's raylet gave up
 after its 60 s reconnection window, `gcs_rpc_server_reconnect_timeout_s`, and took the node down),
 so the test starts `gcs_server` again itself with the command line, environment and working
-directory it read from /proc before the kill: the same ports, session and Redis.
+directory it read (psutil) before the kill: the same ports, session and Redis.
 
 The node's processes are the session of its `ray start` (which has exited); the restarted GCS has a
 session of its own. Stopping kills exactly those pids, nothing found by name.
@@ -28,6 +28,8 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import psutil
 
 from textserve.inprocess import free_port
 from textserve.processes import session_pids
@@ -139,20 +141,16 @@ class GcsProcess:
         return int(next(a for a in self.cmdline if a.startswith("--gcs_server_port=")).split("=", 1)[1])
 
 
-def _proc_list(pid: int, name: str) -> list[str]:
-    return [part.decode() for part in Path(f"/proc/{pid}/{name}").read_bytes().split(b"\0") if part]
-
-
 def find_gcs(node: RayNode) -> GcsProcess:
     """The gcs_server among the processes of the node's session, with its command line,
-    environment and working directory (from /proc)."""
+    environment and working directory (psutil)."""
     found = []
     for pid in session_pids(node.pid):
-        with contextlib.suppress(OSError):
-            cmdline = _proc_list(pid, "cmdline")
+        with contextlib.suppress(psutil.Error):
+            process = psutil.Process(pid)
+            cmdline = process.cmdline()
             if cmdline and os.path.basename(cmdline[0]) == "gcs_server":
-                environ = dict(item.split("=", 1) for item in _proc_list(pid, "environ") if "=" in item)
-                found.append(GcsProcess(pid, cmdline, environ, os.readlink(f"/proc/{pid}/cwd")))
+                found.append(GcsProcess(pid, cmdline, process.environ(), process.cwd()))
     assert len(found) == 1, f"expected one gcs_server in the head's session, found {found}"
     return found[0]
 

@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from tests.e2e.conftest import (
@@ -56,10 +57,11 @@ pytestmark = pytest.mark.e2e
 # A few closed-loop clients on the two routes that reach the Translator
 STEADY = (("/translate", HELLO), ("/translate", HELLO), ("/", HELLO), ("/", HELLO))
 # Requests of 40 texts of ~300 tokens (each decoded to the 128-token limit by the demo model; 19.6k
-# characters, within max_request_chars): 3 model calls of 16, 16 and 8 texts. Sent just before the
-# kill, through the router and directly; the replica killed is the first whose log shows a model
-# call for one of the router's, so that a router call is surely in flight on it (2 calls to go)
-# when it dies. Every text is distinct (burst_texts): the sentence cache would answer repeats
+# characters, within max_request_chars), cut into one part per replica. Sent just before the
+# kill, through the router and directly; the replica killed is the first to log that it fans out
+# one of the router's requests: the router's call is then surely in flight on it, waiting for its
+# parts (a replica that only decoded a part may have answered it by the time it dies). Every text
+# is distinct (burst_texts): the sentence cache would answer repeats
 # without decoding them, and then no call would be in flight when the replica dies.
 LONG_TEXT = " ".join(f"zq{i}" for i in range(100))
 BURST_TEXTS = 40
@@ -188,19 +190,19 @@ def process_names(node) -> set[str]:
     """Executable names of the node's session processes."""
     names = set()
     for pid in session_pids(node.pid):
-        with contextlib.suppress(OSError):
-            names.add(Path(Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()).name)
+        with contextlib.suppress(psutil.Error):
+            names.update(Path(program).name for program in psutil.Process(pid).cmdline()[:1])
     return names
 
 
 def assert_replica_processes(node, running: dict[str, dict], deployment: str) -> None:
     """Each pid Serve reports for the replicas is a process of our own cluster's session, and a
-    replica of `deployment`. (Done before a test's load: walking /proc takes long enough on a busy
+    replica of `deployment`. (Done before a test's load: listing processes takes long enough on a busy
     machine that a kill after it would miss the calls it is meant to catch in flight.)"""
     ours = session_pids(node.pid)
     for replica in running.values():
         assert replica["pid"] in ours, replica
-        assert deployment in Path(f"/proc/{replica['pid']}/cmdline").read_text(errors="replace")
+        assert deployment in " ".join(psutil.Process(replica["pid"]).cmdline())
 
 
 class ReplicaLogs:
@@ -228,6 +230,15 @@ class ReplicaLogs:
             self.paths,
             timeout_s,
             f"logged {message_start!r} for {request_id}",
+        )
+
+    def first_to_fan_out(self, request_ids: set[str], timeout_s: float = 30) -> str:
+        """The first replica to log that it sends one of request_ids out in parts (fan_out.py)."""
+        return self._first(
+            lambda line: "fan_out_parts" in line and line.get("request_id") in request_ids,
+            self.paths,
+            timeout_s,
+            f"fanned out any of {request_ids}",
         )
 
     def first_to_decode(self, request_ids: set[str], timeout_s: float = 30, among=None) -> str:
@@ -291,7 +302,7 @@ def test_a_killed_translator_replica_loses_only_its_in_flight_requests(ft_cluste
         time.sleep(2)  # steady load before the failure
         logs = ReplicaLogs(node, "translation", running)  # from here: little to read before the kill
         burst = [pool.submit(post_burst, url, route, rid) for route, ids in burst_ids.items() for rid in ids]
-        victim = running[logs.first_to_decode(set(burst_ids["/"]))]
+        victim = running[logs.first_to_fan_out(set(burst_ids["/"]))]
         t_kill = time.monotonic()
         os.kill(victim["pid"], signal.SIGKILL)
         wait_for(

@@ -3,7 +3,7 @@
 import pytest
 
 from apps.common.scheduling import DeadlineExceededError
-from apps.router.app import ANSWER_GRACE_S, LeafDeadline
+from apps.router.leaf_client import ANSWER_GRACE_S, LeafDeadline
 
 
 def test_a_request_without_a_deadline_passes_the_routers_own_on():

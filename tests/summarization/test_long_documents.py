@@ -132,14 +132,14 @@ def test_more_long_documents_than_a_replica_takes_are_refused_at_once_not_deadlo
 def test_chunk_calls_unanswered_in_time_by_a_running_replica_are_not_sent_again_the_request_is_a_503(
     http, apps
 ):
-    """`chunk_timeout_s` (user_config) bounds each chunk call: a copy of the app whose deadline no
+    """`part_timeout_s` (user_config) bounds each chunk call: a copy of the app whose deadline no
     chunk call can meet (1 ms) cancels each; its replica is RUNNING (only slow), so none is sent
     again, which would double its work: the request answers 503 saying to retry."""
     app = "summarization-deadline"
     cfg = dict(app_config(apps, "summarization"), name=app, route_prefix="/summarize-deadline")
     [deployment] = cfg["deployments"]
     cfg["deployments"] = [dict(deployment, num_replicas=1)]
-    deploy_app(cfg, user_config={**deployment["user_config"], "chunk_timeout_s": 0.001})
+    deploy_app(cfg, user_config={**deployment["user_config"], "part_timeout_s": 0.001})
     try:
         response = http.post("/summarize-deadline", json={"text": DOCUMENT[:20_000]})
         assert response.status_code == 503, response.text

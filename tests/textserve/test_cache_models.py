@@ -30,7 +30,7 @@ def no_conversion(*args, **kwargs):
 subprocess.run = no_conversion
 from apps.common.engines import GenerationParams, load_engine
 
-engine = load_engine(sys.argv[1], "ctranslate2")
+engine = load_engine(sys.argv[1], "ctranslate2", "cpu")
 print(engine.model_dir)
 print(engine.generate([sys.argv[2]], GenerationParams(max_new_tokens=64))[0])
 """

@@ -163,7 +163,7 @@ def test_the_cache_never_serves_across_a_model_or_parameter_change(
             after = counters(metrics_url, "ray_textserve_cache_lookups_total", "result", SWAP_APP)
         assert after.get("hit", 0) - before.get("hit", 0) == 1
         other = str(demo_models["demo-summarization"])  # another model, answering other text
-        engine = load_engine(other, deployment["user_config"]["backend"])
+        engine = load_engine(other, deployment["user_config"]["backend"], "cpu")
         prompt = f"translate English to French: {sentence}"
         expected = engine.generate([prompt], GenerationParams(max_new_tokens=128))[0]
         assert expected != TRANSLATIONS[sentence]["fr"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Literal
 
 from apps.common.engines.base import GenerationParams, Seq2SeqEngine
-from apps.common.engines.devices import DEFAULT_DEVICE, Device, resolve_device
+from apps.common.engines.devices import Device, resolve_device
 from apps.common.model_loading import locate_model
 
 Backend = Literal["transformers", "ctranslate2"]
@@ -31,9 +31,7 @@ __all__ = [
 ]
 
 
-def load_engine(
-    model_id: str, backend: Backend = "transformers", device: Device = DEFAULT_DEVICE
-) -> Seq2SeqEngine:
+def load_engine(model_id: str, backend: Backend, device: Device) -> Seq2SeqEngine:
     """Load `model_id` (hub id or directory) with `backend` on `device`; raises ModelLoadError with
     a fix (for `device: cuda` where the backend sees no CUDA device too, before the model loads)."""
     if backend not in BACKENDS:

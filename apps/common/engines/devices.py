@@ -18,12 +18,11 @@ import os
 from typing import get_args
 
 from apps.common.model_loading import ModelLoadError
-from apps.common.settings import Device, ModelAppSettings
+from apps.common.settings import Device
 
 logger = logging.getLogger("ray.serve")
 
 DEVICES: tuple[str, ...] = get_args(Device)
-DEFAULT_DEVICE: Device = ModelAppSettings.model_fields["device"].default  # its one home: settings.py
 CT2_COMPUTE_TYPES = {"cpu": "int8", "cuda": "int8_float16"}
 
 

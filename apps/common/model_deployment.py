@@ -1,0 +1,83 @@
+"""Serve glue shared by the model apps' deployments: settings from `user_config` applied in
+`reconfigure`, Serve's health check, the API document through a handle, and handle calls turned
+into checked requests, answered like their HTTP routes. The work is the `service`'s
+(apps/common/model_service.py)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Callable
+from typing import Any, ClassVar
+
+from apps.common.deadlines import Caller
+from apps.common.docs_pages import PublishesAPIDocument
+from apps.common.http import validate
+from apps.common.job import Job
+from apps.common.logs import quiet_user_errors
+from apps.common.model_service import ModelService
+from apps.common.request_guard import apply_http_settings
+from apps.common.schemas import text_fields
+from apps.common.settings import parse_user_config
+
+
+class ModelDeployment(PublishesAPIDocument):
+    """Mixin for a model app's @serve.ingress deployment; `service_cls` does its work."""
+
+    service_cls: ClassVar[type[ModelService]]
+    service: ModelService | None = None  # made by the first reconfigure
+
+    def __init__(self):
+        quiet_user_errors()  # a caller's 4xx through a handle is not logged as our failure
+
+    def reconfigure(self, user_config: dict) -> None:
+        settings = parse_user_config(self.service_cls.settings_cls, user_config, self.service_cls.app)
+        if self.service is None:
+            self.service = self.service_cls(settings)
+        else:
+            self.service.configure(settings)
+        apply_http_settings(self.app, settings)
+
+    async def check_health(self) -> None:
+        await self.health()
+
+    async def health(self) -> dict:
+        """Handle entry point: the model's one-token probe (the router's /healthz)."""
+        if self.service is None:
+            raise RuntimeError("no model loaded (reconfigure has not succeeded)")
+        return await self.service.probe()
+
+    def plan_call(self, text: str | list[str], tenant: str | None, **fields: Any) -> Job:
+        """A handle call's arguments as a checked, planned request, as its route's body would be
+        (UserInputError, 422, if they are not)."""
+        request = validate(self.service_cls.request_cls, **text_fields(text), **fields)
+        return self.service.plan(request, Caller.from_handle(tenant))
+
+    async def answer(self, job: Job) -> dict:
+        return (await self.service.run(job)).model_dump(exclude_none=True)
+
+    async def stream(self, job: Job) -> AsyncIterator[dict]:
+        async for event in self.service.events(job):
+            yield event
+
+
+def answering(plan: Callable[..., Job]) -> Callable[..., Any]:
+    """A handle entry point with `plan`'s arguments and docstring: the planned job's answer."""
+
+    @functools.wraps(plan)
+    async def entry_point(self: ModelDeployment, *args: Any, **kwargs: Any) -> dict:
+        return await self.answer(plan(self, *args, **kwargs))
+
+    return entry_point
+
+
+def streaming(plan: Callable[..., Job]) -> Callable[..., Any]:
+    """A streaming handle entry point (`handle.options(stream=True)`) with `plan`'s arguments:
+    the planned job's events, as its route sends them with "stream": true. A request that cannot
+    be served raises before the first."""
+
+    @functools.wraps(plan)
+    async def entry_point(self: ModelDeployment, *args: Any, **kwargs: Any) -> AsyncIterator[dict]:
+        async for event in self.stream(plan(self, *args, **kwargs)):
+            yield event
+
+    return entry_point
