@@ -6,6 +6,8 @@ app's route prefix."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import fastapi_offline
@@ -17,34 +19,33 @@ from apps.common.pages import AssetFiles, secure_page
 
 ASSETS_URL = "/static/docs"
 ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
+FAVICON = "favicon.png"
 
 
 def add_docs_pages(app: FastAPI, title: str) -> None:
     app.mount(ASSETS_URL, AssetFiles(directory=ASSETS_DIR), name="docs-assets")
 
-    @app.get("/docs", include_in_schema=False)
-    async def swagger_ui(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "").rstrip("/")
-        page = get_swagger_ui_html(
-            openapi_url=f"{root}/openapi.json",
-            title=f"{title}: API",
-            swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
-            swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
-            swagger_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
-        )
-        return secure_page(page)
+    def page(root: str, make: Callable[..., HTMLResponse], **assets: str) -> HTMLResponse:
+        """`make`'s page of the app's document, its scripts and styles (`assets`) served here."""
+        urls = {argument: f"{root}{ASSETS_URL}/{name}" for argument, name in assets.items()}
+        return make(openapi_url=f"{root}/openapi.json", title=f"{title}: API", **urls)
 
-    @app.get("/redoc", include_in_schema=False)
-    async def redoc(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "").rstrip("/")
-        page = get_redoc_html(
-            openapi_url=f"{root}/openapi.json",
-            title=f"{title}: API",
-            redoc_js_url=f"{root}{ASSETS_URL}/redoc.standalone.js",
-            redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
-            with_google_fonts=False,
-        )
-        return secure_page(page)
+    swagger = {"swagger_js_url": "swagger-ui-bundle.js", "swagger_css_url": "swagger-ui.css"}
+    redoc = {"redoc_js_url": "redoc.standalone.js"}
+    without_fonts = functools.partial(get_redoc_html, with_google_fonts=False)
+    _add_page(
+        app, "/docs", lambda root: page(root, get_swagger_ui_html, **swagger, swagger_favicon_url=FAVICON)
+    )
+    _add_page(app, "/redoc", lambda root: page(root, without_fonts, **redoc, redoc_favicon_url=FAVICON))
+
+
+def _add_page(app: FastAPI, path: str, render: Callable[[str], HTMLResponse]) -> None:
+    """GET `path`: the page `render` makes for the app's root path, with the pages' headers."""
+
+    async def page(request: Request) -> HTMLResponse:
+        return secure_page(render(request.scope.get("root_path", "").rstrip("/")))
+
+    app.add_api_route(path, page, methods=["GET"], include_in_schema=False, response_class=HTMLResponse)
 
 
 class PublishesAPIDocument:

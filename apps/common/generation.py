@@ -52,6 +52,9 @@ class Seq2SeqGenerator:
 
     def __init__(self, engine: Seq2SeqEngine, settings: ModelAppSettings):
         self.engine = engine
+        self.name = engine.name  # what answers report in their `model` field
+        self.uses_t5_prefixes = engine.uses_t5_prefixes
+        self.max_input_tokens = engine.max_input_tokens  # the model's window (t5-small: 512 tokens)
         self._lane = ModelLane("interactive")
         self._bulk_lane: ModelLane | None = None
         self._bulk_generate = None  # the engine's background worker (lanes.py)
@@ -63,14 +66,6 @@ class Seq2SeqGenerator:
             self._call_model, settings.max_batch_size, settings.batch_wait_timeout_s, observer=self._metrics
         )
         self.configure(settings)
-
-    @property
-    def name(self) -> str:
-        return self.engine.name
-
-    @property
-    def uses_t5_prefixes(self) -> bool:
-        return self.engine.uses_t5_prefixes
 
     def configure(self, settings: ModelAppSettings) -> None:
         """Batch limits, classes (a bulk lane when `bulk_max_wait_s` > 0, interactive calls filled
@@ -90,11 +85,6 @@ class Seq2SeqGenerator:
         )
         self._cache.resize(settings.cache_entries)
         self._cache_scope = settings.cache_scope
-
-    @property
-    def max_input_tokens(self) -> int:
-        """The model's window: the longest prompt it reads (t5-small: 512 tokens)."""
-        return self.engine.max_input_tokens
 
     def count_tokens(self, prompt: str) -> int:
         return self.engine.count_tokens(prompt)

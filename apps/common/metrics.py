@@ -120,40 +120,40 @@ class RequestMetrics:
         self.seconds.observe(seconds, tags={"route": route, "method": method})
 
 
-class RejectionMetrics:
+class _Counter:
+    """One counter of Serve's metrics: `record(*values)` counts one, tagged with `tag_keys` in order."""
+
+    name: str
+    description: str
+    tag_keys: tuple[str, ...]
+
+    def __init__(self) -> None:
+        from ray.serve import metrics
+
+        self.counter = metrics.Counter(self.name, description=self.description, tag_keys=self.tag_keys)
+
+    def record(self, *values: str) -> None:
+        self.counter.inc(tags=dict(zip(self.tag_keys, values, strict=True)))
+
+
+class RejectionMetrics(_Counter):
     """Requests turned away because the app they needed could not take them: `target` is that app,
     `reason` one of overloaded (its queue is full: Serve's backpressure), unavailable (missing or
     failing), timeout. Rejections by the Serve proxy itself, before any replica, are Serve's own
     `ray_serve_num_http_error_requests{error_code="503"}`."""
 
-    def __init__(self) -> None:
-        from ray.serve import metrics
-
-        self.rejected = metrics.Counter(
-            "textserve_rejected_requests",
-            description="Requests turned away: the app they needed was overloaded, unavailable or slow.",
-            tag_keys=("target", "reason"),
-        )
-
-    def record(self, target: str, reason: str) -> None:
-        self.rejected.inc(tags={"target": target, "reason": reason})
+    name = "textserve_rejected_requests"
+    description = "Requests turned away: the app they needed was overloaded, unavailable or slow."
+    tag_keys = ("target", "reason")
 
 
-class RetryMetrics:
+class RetryMetrics(_Counter):
     """Leaf calls sent a second time because the replica serving them died (`target`: the app,
     `error`: ActorDiedError or ActorUnavailableError)."""
 
-    def __init__(self) -> None:
-        from ray.serve import metrics
-
-        self.retries = metrics.Counter(
-            "textserve_leaf_retries",
-            description="Calls to a leaf app retried once because the replica serving them died.",
-            tag_keys=("target", "error"),
-        )
-
-    def record(self, target: str, error: str) -> None:
-        self.retries.inc(tags={"target": target, "error": error})
+    name = "textserve_leaf_retries"
+    description = "Calls to a leaf app retried once because the replica serving them died."
+    tag_keys = ("target", "error")
 
 
 def metrics_or_none(factory: type[MetricsT]) -> MetricsT | None:

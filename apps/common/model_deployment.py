@@ -6,18 +6,31 @@ into checked requests, answered like their HTTP routes. The work is the `service
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import AsyncIterator, Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 from apps.common.deadlines import Caller
 from apps.common.docs_pages import PublishesAPIDocument
+from apps.common.generation import GenerationParams
 from apps.common.http import validate
 from apps.common.job import Job
 from apps.common.logs import quiet_user_errors
 from apps.common.model_service import ModelService
 from apps.common.request_guard import apply_http_settings
-from apps.common.schemas import text_fields
+from apps.common.scheduling import Priority
+from apps.common.schemas import TextOrTexts, text_fields
 from apps.common.settings import parse_user_config
+from apps.common.streaming import ndjson_response
+
+
+class CallOptions(TypedDict, total=False):
+    """A handle call's options, by keyword: `priority` and `timeout_s` as the route's body takes
+    them; `tenant`, whose request it is (apps/common/tenants.py; the router passes its caller's)."""
+
+    priority: Priority | None
+    timeout_s: float | None
+    tenant: str | None
 
 
 class ModelDeployment(PublishesAPIDocument):
@@ -46,11 +59,25 @@ class ModelDeployment(PublishesAPIDocument):
             raise RuntimeError("no model loaded (reconfigure has not succeeded)")
         return await self.service.probe()
 
-    def plan_call(self, text: str | list[str], tenant: str | None, **fields: Any) -> Job:
+    def plan_call(self, text: str | list[str], tenant: str | None = None, **fields: Any) -> Job:
         """A handle call's arguments as a checked, planned request, as its route's body would be
         (UserInputError, 422, if they are not)."""
         request = validate(self.service_cls.request_cls, **text_fields(text), **fields)
         return self.service.plan(request, Caller.from_handle(tenant))
+
+    async def decode_part(self, prompts: list[str], params: GenerationParams, *ticket: Any) -> list[str]:
+        """Internal handle entry point (each app names it: FanOut calls it by that name), for
+        fan-out on this deployment's own replicas: the outputs of one part of a request another
+        replica fans out (prompts with their task prefix), by its `Ticket.to_wire()`."""
+        return await self.service.decode_part(prompts, params, ticket)
+
+    async def respond(self, request: TextOrTexts, caller: Caller) -> Any:
+        """A route's answer to `request`: the answer's model, or its NDJSON events with "stream":
+        true. A request that cannot be served is a 4xx before any stream."""
+        job = self.service.plan(request, caller)
+        if request.stream:
+            return ndjson_response(self.service.events(job), self.service_cls.app)
+        return await self.service.run(job)
 
     async def answer(self, job: Job) -> dict:
         return (await self.service.run(job)).model_dump(exclude_none=True)
@@ -67,6 +94,7 @@ def answering(plan: Callable[..., Job]) -> Callable[..., Any]:
     async def entry_point(self: ModelDeployment, *args: Any, **kwargs: Any) -> dict:
         return await self.answer(plan(self, *args, **kwargs))
 
+    entry_point.__signature__ = inspect.signature(plan).replace(return_annotation=dict)
     return entry_point
 
 
@@ -80,4 +108,5 @@ def streaming(plan: Callable[..., Job]) -> Callable[..., Any]:
         async for event in self.stream(plan(self, *args, **kwargs)):
             yield event
 
+    entry_point.__signature__ = inspect.signature(plan).replace(return_annotation=AsyncIterator[dict])
     return entry_point

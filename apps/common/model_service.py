@@ -8,10 +8,15 @@ prefix, and plans a request into a `Job` (apps/common/job.py) that carries the m
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import ClassVar, Generic, TypeVar
 
+from pydantic import BaseModel
+
+from apps.common.deadlines import Caller
 from apps.common.fan_out import FanOut
 from apps.common.generation import GenerationParams, Seq2SeqGenerator, generator_for
+from apps.common.job import Job
 from apps.common.scheduling import Priority, Ticket
 from apps.common.schemas import TextOrTexts
 from apps.common.settings import ModelAppSettings
@@ -42,6 +47,19 @@ class ModelService(Generic[SettingsT]):
 
     def task_prefix(self) -> str:
         """The prompt's task prefix for the default task (T5 picks its task from it)."""
+        raise NotImplementedError
+
+    def plan(self, request: TextOrTexts, caller: Caller) -> Job:
+        """`request` checked against the settings (a ServingError, 4xx or 503, if it cannot be
+        served) and cut into its Job, on the model that serves it, with its class and deadline."""
+        raise NotImplementedError
+
+    async def run(self, job: Job) -> BaseModel:
+        """The job's answer: the route's response model."""
+        raise NotImplementedError
+
+    def events(self, job: Job) -> AsyncIterator[dict]:
+        """The job's stream: events as its work progresses, then `done` with the answer."""
         raise NotImplementedError
 
     async def probe(self) -> dict:

@@ -16,6 +16,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from apps.common.errors import ServingError, new_incident
+from apps.common.http import ERROR_RESPONSES
 
 logger = logging.getLogger("ray.serve")
 NDJSON = "application/x-ndjson"
@@ -57,6 +58,16 @@ STREAM_RESPONSE = {
     "description": 'With "stream": true: newline-delimited JSON events (see the app\'s description)',
     "content": {NDJSON: {"schema": {"type": "string"}}},
 }
+
+
+def streamed_answers(model: type[BaseModel], errors: dict = ERROR_RESPONSES) -> dict:
+    """A route's answer options when a request may ask for a stream: `model` (fields that are
+    None left out), or NDJSON events with "stream": true; `errors` as documented answers."""
+    return {
+        "response_model": model,
+        "response_model_exclude_none": True,
+        "responses": {**errors, 200: STREAM_RESPONSE},
+    }
 
 
 async def progress_events(

@@ -20,7 +20,7 @@ from apps.common.http import ERROR_RESPONSES, create_app
 from apps.common.pages import AssetFiles, secure_page
 from apps.common.request_guard import apply_http_settings
 from apps.common.settings import parse_user_config
-from apps.common.streaming import STREAM_RESPONSE, ndjson_response
+from apps.common.streaming import ndjson_response, streamed_answers
 from apps.router.config import RouterSettings
 from apps.router.hf_schemas import HFSummarizationRequest, HFSummary, HFTranslation, HFTranslationRequest
 from apps.router.playground import PLAYGROUND_DIR, render_page
@@ -40,6 +40,11 @@ http_app = create_app(
 )
 http_app.mount("/static/playground", AssetFiles(directory=PLAYGROUND_DIR), name="playground")
 LEAF_ERRORS = {**ERROR_RESPONSES, 503: {"description": "A leaf app is missing or failing"}}
+
+
+def hf_answers(answer: type) -> dict:
+    """An Inference API route's answer options: a list of `answer`, one per input."""
+    return {"response_model": list[answer], "responses": LEAF_ERRORS}
 
 
 @serve.deployment(**deployment_options(replicas=2, max_ongoing=64, max_queued=128, retry_after_s=1, cpus=0.1))
@@ -74,9 +79,7 @@ class Router:
     @http_app.post(
         "/",
         summary="Translate, summarize, or summarize then translate",
-        response_model=RouteResponse,
-        response_model_exclude_none=True,
-        responses={**LEAF_ERRORS, 200: STREAM_RESPONSE},
+        **streamed_answers(RouteResponse, LEAF_ERRORS),
     )
     async def route(self, request: RouteRequest, caller: HttpCaller):
         deadline = self.service.deadline(caller.timeout_s(request.timeout_s))
@@ -91,28 +94,20 @@ class Router:
         return await self.service.route(request, deadline)
 
     @http_app.post(
-        "/hf/translation",
-        summary="Translate (Hugging Face Inference API)",
-        response_model=list[HFTranslation],
-        responses=LEAF_ERRORS,
+        "/hf/translation", summary="Translate (Hugging Face Inference API)", **hf_answers(HFTranslation)
     )
     async def hf_translation(self, request: HFTranslationRequest, caller: HttpCaller) -> list[HFTranslation]:
         """The Hugging Face Inference API's translation task: `InferenceClient(model=<this URL>)
         .translation(text, src_lang="en", tgt_lang="de")`. One answer per input, in order."""
-        texts = await self.service.hf_translation(request, self.service.deadline(caller.limit_s))
-        return [HFTranslation(translation_text=text) for text in texts]
+        return await self.service.hf_translation(request, self.service.deadline(caller.limit_s))
 
     @http_app.post(
-        "/hf/summarization",
-        summary="Summarize (Hugging Face Inference API)",
-        response_model=list[HFSummary],
-        responses=LEAF_ERRORS,
+        "/hf/summarization", summary="Summarize (Hugging Face Inference API)", **hf_answers(HFSummary)
     )
     async def hf_summarization(self, request: HFSummarizationRequest, caller: HttpCaller) -> list[HFSummary]:
         """The Hugging Face Inference API's summarization task: `InferenceClient(model=<this URL>)
         .summarization(text, generate_parameters={"max_length": 30})`. One answer per input."""
-        texts = await self.service.hf_summarization(request, self.service.deadline(caller.limit_s))
-        return [HFSummary(summary_text=text) for text in texts]
+        return await self.service.hf_summarization(request, self.service.deadline(caller.limit_s))
 
     @http_app.get("/openapi.json", include_in_schema=False)
     async def api_document(self) -> JSONResponse:

@@ -25,8 +25,7 @@ class RouterSettings(HttpSettings):
     leaf_timeout_s: float = Field(
         25.0,
         gt=0,
-        description="longest wait for one leaf app call; below http_options.request_timeout_s, so a "
-        "slow leaf gets the router's 503 naming it",
+        description="longest wait for a leaf app's answer, then a 503 naming it (< request_timeout_s)",
     )
     health_timeout_s: float = Field(
         10.0, gt=0, description="a leaf that cannot decode one token in this long counts as down"

@@ -100,30 +100,30 @@ class LeafClient:
             self._handle = serve.get_deployment_handle(self.ref.deployment, app_name=self.ref.app)
         return self._handle
 
-    async def call(self, method: str, *args: Any, timeout_s: float, **kwargs: Any) -> Any:
+    async def call(self, method: str, *args: Any, wait_s: float, **kwargs: Any) -> Any:
         """The leaf method's answer (errors mapped as the module says), for the request being
         served: its tenant goes along (the leaf's cache scope, apps/common/tenants.py)."""
         kwargs.setdefault("tenant", current_tenant())
-        return await self._counted(self._call(self._attempt, method, args, kwargs, timeout_s))
+        return await self._counted(self._call(self._attempt, method, args, kwargs, wait_s))
 
     async def open_stream(
-        self, method: str, *args: Any, timeout_s: float, **kwargs: Any
+        self, method: str, *args: Any, wait_s: float, **kwargs: Any
     ) -> tuple[Any, AsyncIterator[Any]]:
         """A streaming leaf method (a generator): its first item, awaited like `call` (so a user
         error or an unavailable leaf is an answer of its own, before anything is streamed), and
-        the rest, each item within `timeout_s` of the one before. The tenant goes along as in `call`."""
+        the rest, each item within `wait_s` of the one before. The tenant goes along as in `call`."""
         kwargs.setdefault("tenant", current_tenant())
-        first, stream = await self._counted(self._call(self._attempt_stream, method, args, kwargs, timeout_s))
-        return first, self._rest(stream, timeout_s)
+        first, stream = await self._counted(self._call(self._attempt_stream, method, args, kwargs, wait_s))
+        return first, self._rest(stream, wait_s)
 
-    async def probe(self, timeout_s: float) -> dict:
+    async def probe(self, wait_s: float) -> dict:
         """The leaf's health answer (a one-token decode); LeafUnavailableError if it cannot give one."""
-        return await self.ask("health", timeout_s=timeout_s)
+        return await self.ask("health", wait_s=wait_s)
 
-    async def ask(self, method: str, *args: Any, timeout_s: float) -> Any:
+    async def ask(self, method: str, *args: Any, wait_s: float) -> Any:
         """`call` for the router's own needs (health, API documents): not counted as a rejection
         when it fails, as no user request was turned away."""
-        return await self._call(self._attempt, method, args, {}, timeout_s)
+        return await self._call(self._attempt, method, args, {}, wait_s)
 
     async def _counted(self, call: Awaitable[Any]) -> Any:
         try:

@@ -10,7 +10,13 @@ from collections.abc import AsyncIterator, Callable
 
 from apps.router.api_document import AppDocument, AppsView, merge_documents, route_prefixes, serve_apps
 from apps.router.config import RouterSettings
-from apps.router.hf_schemas import HFSummarizationRequest, HFTranslationRequest, answered_texts
+from apps.router.hf_schemas import (
+    HFSummarizationRequest,
+    HFSummary,
+    HFTranslation,
+    HFTranslationRequest,
+    answered_texts,
+)
 from apps.router.leaf_client import LeafClient, LeafDeadline, LeafUnavailableError
 from apps.router.schemas import RouteRequest, RouteResponse
 from apps.router.shared_answer import SharedAnswer
@@ -60,13 +66,14 @@ class RouterService:
         """The leaf app's own events for a streamed task, as they come (its refusal raises first)."""
         text = request.text if request.texts is None else request.texts
         leaf_timeout_s, wait_s = deadline.next_call()
+        options = {"priority": request.priority, "timeout_s": leaf_timeout_s, "wait_s": wait_s}
         if request.task == "summarize":
-            leaf, method = self.summarization, "summarize_stream"
-            args = (text, request.max_length, request.min_length, request.priority, leaf_timeout_s)
+            lengths = (request.max_length, request.min_length)
+            first, rest = await self.summarization.open_stream("summarize_stream", text, *lengths, **options)
         else:
-            leaf, method = self.translation, "translate_stream"
-            args = (text, request.target_lang, request.priority, leaf_timeout_s)
-        first, rest = await leaf.open_stream(method, *args, timeout_s=wait_s)
+            first, rest = await self.translation.open_stream(
+                "translate_stream", text, request.target_lang, **options
+            )
         return _prepend(first, rest)
 
     async def route(self, request: RouteRequest, deadline: LeafDeadline) -> RouteResponse:
@@ -91,25 +98,30 @@ class RouterService:
 
     async def translate(self, text, target_lang, priority, deadline: LeafDeadline) -> dict:
         leaf_timeout_s, wait_s = deadline.next_call()
-        return await self.translation.call(
-            "translate", text, target_lang, priority, leaf_timeout_s, timeout_s=wait_s
-        )
+        options = {"priority": priority, "timeout_s": leaf_timeout_s, "wait_s": wait_s}
+        return await self.translation.call("translate", text, target_lang, **options)
 
     async def summarize(self, text, max_length, min_length, priority, deadline: LeafDeadline) -> dict:
         leaf_timeout_s, wait_s = deadline.next_call()
-        return await self.summarization.call(
-            "summarize", text, max_length, min_length, priority, leaf_timeout_s, timeout_s=wait_s
-        )
+        options = {"priority": priority, "timeout_s": leaf_timeout_s, "wait_s": wait_s}
+        return await self.summarization.call("summarize", text, max_length, min_length, **options)
 
-    async def hf_translation(self, request: HFTranslationRequest, deadline: LeafDeadline) -> list[str]:
+    async def hf_translation(
+        self, request: HFTranslationRequest, deadline: LeafDeadline
+    ) -> list[HFTranslation]:
         answer = await self.translate(request.inputs, request.parameters.tgt_lang, None, deadline)
-        return answered_texts(answer, "translation", "translations")
+        return [
+            HFTranslation(translation_text=text)
+            for text in answered_texts(answer, "translation", "translations")
+        ]
 
-    async def hf_summarization(self, request: HFSummarizationRequest, deadline: LeafDeadline) -> list[str]:
+    async def hf_summarization(
+        self, request: HFSummarizationRequest, deadline: LeafDeadline
+    ) -> list[HFSummary]:
         generate = request.parameters.generate_parameters
         max_length, min_length = (generate.max_length, generate.min_length) if generate else (None, None)
         answer = await self.summarize(request.inputs, max_length, min_length, None, deadline)
-        return answered_texts(answer, "summary", "summaries")
+        return [HFSummary(summary_text=text) for text in answered_texts(answer, "summary", "summaries")]
 
     async def health(self) -> tuple[int, dict]:
         """/healthz's status and body, at most health_cache_s old when healthy."""
@@ -120,7 +132,7 @@ class RouterService:
         timeout_s = min(self.settings.health_timeout_s, self.settings.leaf_timeout_s)
         clients = (self.translation, self.summarization)
         answers = await asyncio.gather(
-            *(client.probe(timeout_s=timeout_s) for client in clients), return_exceptions=True
+            *(client.probe(wait_s=timeout_s) for client in clients), return_exceptions=True
         )
         apps, down = {}, []
         for client, answer in zip(clients, answers, strict=True):
@@ -159,7 +171,7 @@ class RouterService:
         timeout_s = min(self.settings.health_timeout_s, self.settings.leaf_timeout_s)
         clients = (self.translation, self.summarization)
         documents = await asyncio.gather(
-            *(client.ask("api_document", timeout_s=timeout_s) for client in clients), return_exceptions=True
+            *(client.ask("api_document", wait_s=timeout_s) for client in clients), return_exceptions=True
         )
         prefixes = route_prefixes(view)
         parts, missing = [AppDocument(own_app, prefixes.get(own_app, "/"), own_document)], {}

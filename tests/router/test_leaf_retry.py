@@ -81,7 +81,7 @@ def call(*outcomes, timeout_s: float = 5.0):
 
     async def run():
         try:
-            return await client.call("translate", "Hello world!", "fr", timeout_s=timeout_s)
+            return await client.call("translate", "Hello world!", "fr", wait_s=timeout_s)
         except Exception as exc:
             return exc
 
@@ -171,7 +171,7 @@ def test_the_retry_stays_within_the_calls_timeout(counted):
 
     async def run():
         with pytest.raises(LeafUnavailableError) as raised:
-            await client.call("translate", "Hello world!", "fr", timeout_s=0.5)
+            await client.call("translate", "Hello world!", "fr", wait_s=0.5)
         return raised.value
 
     error = asyncio.run(run())
@@ -192,7 +192,7 @@ def test_a_call_the_router_stops_waiting_for_is_cancelled_at_the_leaf(counted):
 
     async def run():
         with pytest.raises(LeafUnavailableError) as raised:
-            await _client_of(method).call("translate", "Hello world!", "fr", timeout_s=0.2)
+            await _client_of(method).call("translate", "Hello world!", "fr", wait_s=0.2)
         return raised.value
 
     assert asyncio.run(run()).reason == "timeout"
@@ -203,7 +203,7 @@ def test_a_call_whose_client_went_away_is_cancelled_at_the_leaf(counted):
     method = StandInMethod(5.0)
 
     async def run():
-        task = asyncio.ensure_future(_client_of(method).call("translate", "Hello world!", "fr", timeout_s=10))
+        task = asyncio.ensure_future(_client_of(method).call("translate", "Hello world!", "fr", wait_s=10))
         await asyncio.sleep(0.1)
         task.cancel()  # as Serve cancels the router's handler when its HTTP client disconnects
         with pytest.raises(asyncio.CancelledError):
@@ -215,5 +215,5 @@ def test_a_call_whose_client_went_away_is_cancelled_at_the_leaf(counted):
 
 def test_an_answered_call_is_not_cancelled(counted):
     method = StandInMethod(0.01)
-    result = asyncio.run(_client_of(method).call("translate", "Hello world!", "fr", timeout_s=5))
+    result = asyncio.run(_client_of(method).call("translate", "Hello world!", "fr", wait_s=5))
     assert result == ANSWER and method.cancelled == 0

@@ -9,6 +9,12 @@ from pathlib import Path
 from string import Template
 
 PLAYGROUND_DIR = Path(__file__).parent
+# Where a task shows its run: progress, status, output, the model that answered, an error
+RESULTS = Template("""<progress id="$task-progress" max="1" value="0" hidden></progress>
+      <p id="$task-status" class="status" aria-live="polite"></p>
+      <output id="$task-output" for="$task-text"></output>
+      <p id="$task-model" class="model"></p>
+      <p id="$task-error" class="error" role="alert" hidden></p>""")
 
 
 def render_page(root_path: str, translate_prefix: str | None, summarize_prefix: str | None) -> str:
@@ -19,4 +25,6 @@ def render_page(root_path: str, translate_prefix: str | None, summarize_prefix: 
         root=html.escape(root_path.rstrip("/")),
         translate=html.escape(translate_prefix or ""),
         summarize=html.escape(summarize_prefix or ""),
+        translate_results=RESULTS.substitute(task="translate"),
+        summarize_results=RESULTS.substitute(task="summarize"),
     )
