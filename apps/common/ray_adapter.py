@@ -22,7 +22,9 @@ from ray import serve
 CONTROLLER_TIMEOUT_S = 5.0  # longest wait for Serve's controller, unless a caller says otherwise
 DETAILS_MAX_AGE_S = 10.0  # how old a reading of the controller may be, unless a caller says otherwise
 
-_reading: dict[str, object] = {}  # "at": time.monotonic() of the last reading, "details", "task"
+# "at": time.monotonic() when the last reading began, "details": what it read; "task": the reading
+# under way (or done), begun at "task_at"
+_reading: dict[str, object] = {}
 
 
 async def serve_details(
@@ -34,11 +36,12 @@ async def serve_details(
     at = _reading.get("at")
     if at is not None and time.monotonic() - at <= max_age_s:
         return _reading["details"]
-    task = _reading.get("task")
-    if task is None or task.done():
+    task, now = _reading.get("task"), time.monotonic()
+    # a reading is shared while it may still answer in time; one stuck past that is not waited on again
+    if task is None or task.done() or now - _reading["task_at"] > timeout_s:
         task = asyncio.ensure_future(_read_details())
         task.add_done_callback(lambda done: done.cancelled() or done.exception())  # seen if unawaited
-        _reading["task"] = task
+        _reading.update(task=task, task_at=now)
     return await asyncio.wait_for(asyncio.shield(task), timeout_s)
 
 
