@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from typing import Any
@@ -23,7 +24,7 @@ from ray import serve
 from apps.common.engines import GenerationParams
 from apps.common.errors import ServiceBusyError
 from apps.common.job import Job
-from apps.common.ray_adapter import running_replicas
+from apps.common.ray_adapter import DETAILS_MAX_AGE_S, running_replicas
 from apps.common.replica_deaths import CallTimeoutError, retry_if_replica_died
 from apps.common.scheduling import Ticket
 from apps.common.settings import ModelAppSettings
@@ -88,15 +89,19 @@ class PeerCalls:
         self._name = method  # "<app>.<method>" once known: its name in retry logs and metrics
         self._placing = asyncio.Lock()  # one part given a replica at a time (see the module's doc)
         self._slots, self._in_flight, self.timeout_s = asyncio.Semaphore(in_flight), in_flight, timeout_s
-        self._replicas = 1  # the last count read
+        self._replicas, self._failed_at = 1, -DETAILS_MAX_AGE_S  # the last count read; when one failed
 
     async def replica_count(self) -> int:
         """Running replicas of this deployment, as Serve's controller said at most
-        ray_adapter.DETAILS_MAX_AGE_S ago (the last count when it cannot say; 1 at first): a
-        request cut into a multiple of it gives every replica as much work."""
+        DETAILS_MAX_AGE_S ago (the last count when it cannot say, 1 at first, without asking
+        again for DETAILS_MAX_AGE_S): a request cut into a multiple of it gives every replica as
+        much work."""
+        if time.monotonic() - self._failed_at < DETAILS_MAX_AGE_S:
+            return self._replicas
         try:
             self._replicas = max(1, len(await running_replicas()))
         except Exception as exc:  # outside Serve, or the controller is away: keep the last count
+            self._failed_at = time.monotonic()
             logger.warning("could not count the replicas (%s): %d assumed", exc, self._replicas)
         return self._replicas
 
