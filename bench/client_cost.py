@@ -1,7 +1,7 @@
 """What a load client costs the machine it shares with the server: CPU seconds per request for the
 bench's own client (`http.client`, one kept-alive connection per thread, bench/load.py) against
-httpx's (the well-kept library the project's client uses), sending the same small JSON POSTs to a
-server in another process that answers at once.
+httpx's (the well-kept library the project's client uses), sending the same small JSON POSTs to
+bench/stub_server.py in another process, which answers at once.
 
 `python -m bench.client_cost [--requests N]` prints one line per client and their ratio.
 """
@@ -20,26 +20,6 @@ import httpx
 from textserve.inprocess import free_port
 
 BODY = json.dumps({"text": "Hello world!"}).encode()
-SERVER = """
-import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-class Answer(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # one answer, two writes: no 40 ms wait for the ACK between them
-    def do_POST(self):
-        self.rfile.read(int(self.headers["Content-Length"]))
-        body = b'{"translation": "Bonjour le monde !"}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-
-ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Answer).serve_forever()
-"""
 
 
 def with_http_client(port: int, requests: int) -> None:
@@ -66,7 +46,7 @@ def cpu_per_request(send, port: int, requests: int) -> float:
 
 def measure(requests: int) -> dict[str, float]:
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)])
+    server = subprocess.Popen([sys.executable, "-m", "bench.stub_server", str(port)])
     try:
         deadline = time.monotonic() + 10
         while True:

@@ -4,35 +4,18 @@ in flight as lower bounds instead of dropping them."""
 
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 
 from bench.load import closed_loop
 from bench.open_loop import OpenLoopResult, bracketed, open_loop, sustained_rate
-
-
-class _Slow(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as the clients use
-    wbufsize = 1 << 16  # one write per response (else Nagle + delayed ACK add 40 ms)
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers["Content-Length"]))
-        time.sleep(self.server.delay_s)
-        body = b'{"ok": true}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+from bench.stub_server import StubAnswer
 
 
 @pytest.fixture
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), StubAnswer)
     httpd.handle_error = lambda request, address: None  # clients cut off at the window's end
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -71,7 +54,7 @@ def test_the_request_count_bounds_a_run(server):
     assert result.completed + result.errors <= 10
 
 
-class _OneAtATime(_Slow):
+class _OneAtATime(StubAnswer):
     """Serves one request at a time: capacity 1 / delay_s requests per second."""
 
     def do_POST(self):
