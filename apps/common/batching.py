@@ -17,12 +17,13 @@ import contextvars
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic
 
 from apps.common.batch_items import (
     NO_TICKET,
     BatchObserver,
     Lane,
+    ParamsT,
     Pending,
     RunBatch,
     Slice,
@@ -34,7 +35,6 @@ from apps.common.scheduling import Ticket
 
 logger = logging.getLogger("ray.serve")
 
-ParamsT = TypeVar("ParamsT")
 WAIT_SHARE = 0.25  # longest wait for returning callers, as a share of the call that just ran
 __all__ = ["NO_TICKET", "WAIT_SHARE", "AdaptiveBatcher", "BatchObserver"]
 

@@ -82,10 +82,6 @@ class ModelDeployment(PublishesAPIDocument):
     async def answer(self, job: Job) -> dict:
         return (await self.service.run(job)).model_dump(exclude_none=True)
 
-    async def stream(self, job: Job) -> AsyncIterator[dict]:
-        async for event in self.service.events(job):
-            yield event
-
 
 def answering(plan: Callable[..., Job]) -> Callable[..., Any]:
     """A handle entry point with `plan`'s arguments and docstring: the planned job's answer."""
@@ -105,7 +101,7 @@ def streaming(plan: Callable[..., Job]) -> Callable[..., Any]:
 
     @functools.wraps(plan)
     async def entry_point(self: ModelDeployment, *args: Any, **kwargs: Any) -> AsyncIterator[dict]:
-        async for event in self.stream(plan(self, *args, **kwargs)):
+        async for event in self.service.events(plan(self, *args, **kwargs)):
             yield event
 
     entry_point.__signature__ = inspect.signature(plan).replace(return_annotation=AsyncIterator[dict])

@@ -84,13 +84,8 @@ class Router:
     async def route(self, request: RouteRequest, caller: HttpCaller):
         deadline = self.service.deadline(caller.timeout_s(request.timeout_s))
         if request.stream:  # the leaf app's own events, passed on as they come
-            events = await self.service.open_stream(request, deadline)
-            app = (
-                self.service.settings.summarization
-                if request.task == "summarize"
-                else self.service.settings.translation
-            )
-            return ndjson_response(events, f"{app.app} stream")
+            app, events = await self.service.open_stream(request, deadline)
+            return ndjson_response(events, f"{app} stream")
         return await self.service.route(request, deadline)
 
     @http_app.post(

@@ -62,19 +62,22 @@ class RouterService:
     def deadline(self, timeout_s: float | None) -> LeafDeadline:
         return LeafDeadline(timeout_s, self.settings.leaf_timeout_s)
 
-    async def open_stream(self, request: RouteRequest, deadline: LeafDeadline) -> AsyncIterator[dict]:
-        """The leaf app's own events for a streamed task, as they come (its refusal raises first)."""
+    async def open_stream(
+        self, request: RouteRequest, deadline: LeafDeadline
+    ) -> tuple[str, AsyncIterator[dict]]:
+        """The leaf app's name and its own events for a streamed task, as they come (its refusal
+        raises first)."""
         text = request.text if request.texts is None else request.texts
-        leaf_timeout_s, wait_s = deadline.next_call()
-        options = {"priority": request.priority, "timeout_s": leaf_timeout_s, "wait_s": wait_s}
+        options = _leaf_options(request.priority, deadline)
         if request.task == "summarize":
-            lengths = (request.max_length, request.min_length)
-            first, rest = await self.summarization.open_stream("summarize_stream", text, *lengths, **options)
-        else:
-            first, rest = await self.translation.open_stream(
-                "translate_stream", text, request.target_lang, **options
+            leaf, args = (
+                self.summarization,
+                ("summarize_stream", text, request.max_length, request.min_length),
             )
-        return _prepend(first, rest)
+        else:
+            leaf, args = self.translation, ("translate_stream", text, request.target_lang)
+        first, rest = await leaf.open_stream(*args, **options)
+        return leaf.ref.app, _prepend(first, rest)
 
     async def route(self, request: RouteRequest, deadline: LeafDeadline) -> RouteResponse:
         """The task's leaf calls in turn; a `texts` list travels to each leaf app as one list (one
@@ -97,13 +100,11 @@ class RouterService:
         return response
 
     async def translate(self, text, target_lang, priority, deadline: LeafDeadline) -> dict:
-        leaf_timeout_s, wait_s = deadline.next_call()
-        options = {"priority": priority, "timeout_s": leaf_timeout_s, "wait_s": wait_s}
+        options = _leaf_options(priority, deadline)
         return await self.translation.call("translate", text, target_lang, **options)
 
     async def summarize(self, text, max_length, min_length, priority, deadline: LeafDeadline) -> dict:
-        leaf_timeout_s, wait_s = deadline.next_call()
-        options = {"priority": priority, "timeout_s": leaf_timeout_s, "wait_s": wait_s}
+        options = _leaf_options(priority, deadline)
         return await self.summarization.call("summarize", text, max_length, min_length, **options)
 
     async def hf_translation(
@@ -188,6 +189,13 @@ class RouterService:
             parts, title="textserve", description=API_DESCRIPTION, version=version, missing=missing
         )
         return merged, missing
+
+
+def _leaf_options(priority: str | None, deadline: LeafDeadline) -> dict:
+    """A leaf call's keyword arguments: the request's priority and what is left of its deadline
+    (the leaf's `timeout_s`), and how long the router waits for the answer (`wait_s`)."""
+    leaf_timeout_s, wait_s = deadline.next_call()
+    return {"priority": priority, "timeout_s": leaf_timeout_s, "wait_s": wait_s}
 
 
 async def _prepend(first: dict, rest: AsyncIterator[dict]) -> AsyncIterator[dict]:

@@ -15,7 +15,6 @@ from apps.common.errors import UserInputError
 from apps.common.generation import GenerationParams, check_input_limits
 from apps.common.job import Job
 from apps.common.model_service import ModelService
-from apps.common.scheduling import Ticket
 from apps.common.streaming import progress_events
 from apps.summarization.config import SummarizationSettings
 from apps.summarization.map_reduce import MapReduce, Progress
@@ -45,10 +44,6 @@ class SummarizationService(ModelService[SummarizationSettings]):
         if request.min_length is not None and request.min_length > max_length:
             raise UserInputError(f"min_length {request.min_length} is above max_length {max_length}")
         check_input_limits(request.inputs, settings)
-        if not self.fan_out.admission.has_room():
-            map_reduce = self._map_reduce(Ticket())
-            if not all(map_reduce.fits(text) for text in request.inputs):
-                self.fan_out.admission.refuse()
         min_length = request.min_length if request.min_length is not None else settings.default_min_length
         params = GenerationParams(
             max_new_tokens=max_length,
@@ -57,12 +52,17 @@ class SummarizationService(ModelService[SummarizationSettings]):
         )
         documents = [Document.whole(text.strip()) for text in request.inputs]
         many, ticket = request.texts is not None, caller.ticket(request, settings)
-        return Job(self.model, many, self.task_prefix(), documents, params, ticket)
+        job = Job(self.model, many, self.task_prefix(), documents, params, ticket)
+        if not self.fan_out.admission.has_room():
+            map_reduce = self._map_reduce(job)
+            if not all(map_reduce.fits(text) for text in request.inputs):
+                self.fan_out.admission.refuse()
+        return job
 
     async def run(self, job: Job, emit: Emit | None = None) -> SummarizeResponse:
         """The summaries; `emit` gets a `progress` event as each chunk of a long text finishes."""
         texts = [document.sentences[0] for document in job.documents]
-        map_reduce = self._map_reduce(job.ticket)
+        map_reduce = self._map_reduce(job)
         # each chunk's summary may be as long as the request's; the final one gets its min_length
         chunk_params = GenerationParams(
             max_new_tokens=job.params.max_new_tokens, num_beams=job.params.num_beams
@@ -90,11 +90,11 @@ class SummarizationService(ModelService[SummarizationSettings]):
         async for event in progress_events(lambda emit: self.run(job, emit)):
             yield event
 
-    def _map_reduce(self, ticket: Ticket) -> MapReduce:
-        """Map-reduce on this model; each chunk summarized as bulk work, by `ticket`'s deadline, on
-        whichever replica of this deployment Serve picks (sent once more if that replica dies under
-        it or does not answer within part_timeout_s)."""
-        model, prefix, chunk_ticket = self.model, self.task_prefix(), replace(ticket, priority="bulk")
+    def _map_reduce(self, job: Job) -> MapReduce:
+        """Map-reduce on the job's model; each chunk summarized as bulk work, by the job's deadline,
+        on whichever replica of this deployment Serve picks (sent once more if that replica dies
+        under it or does not answer within part_timeout_s)."""
+        model, prefix, chunk_ticket = job.model, job.prefix, replace(job.ticket, priority="bulk")
 
         async def summarize_chunk(chunk: str, params: GenerationParams) -> str:
             [summary] = await self.fan_out.call([prefix + chunk], params, chunk_ticket)
