@@ -209,6 +209,11 @@ def render_settings(model) -> str:
         default = field.get_default(call_default_factory=True)
         if hasattr(default, "model_dump"):
             default = default.model_dump()
+        if isinstance(default, list):  # a list of settings (the translation catalog)
+            default = [
+                item.model_dump(exclude_none=True) if hasattr(item, "model_dump") else item
+                for item in default
+            ]
         shown = json.dumps(default, ensure_ascii=False) if isinstance(default, (dict, list)) else f"{default}"
         lines.append(f"| `{name}` | `{shown}` | {field.description or ''} |")
     return "\n".join(lines)

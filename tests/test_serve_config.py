@@ -93,7 +93,9 @@ def test_model_deployments_as_in_the_seed_guide(name):
     [deployment] = APPS[name]["deployments"]
     assert deployment["num_replicas"] == 2
     assert deployment["ray_actor_options"] == {"num_cpus": 0.2, "num_gpus": 0.0}
-    assert deployment["user_config"]["model"] == "t5-small"
+    user_config = deployment["user_config"]
+    model = user_config["models"][0]["model"] if name == "translation" else user_config["model"]
+    assert model == "t5-small"
 
 
 @pytest.mark.parametrize(
@@ -111,8 +113,8 @@ def test_user_configs_validate(name, settings_cls):
 def test_bad_user_config_is_refused_with_the_key_named():
     with pytest.raises(ValueError, match="translation app: max_new_tokenz: Extra inputs"):
         parse_user_config(TranslationSettings, {"max_new_tokenz": 5}, "translation")
-    with pytest.raises(ValueError, match="default_target_lang 'es' is not in languages"):
-        parse_user_config(TranslationSettings, {"default_target_lang": "es"}, "translation")
+    with pytest.raises(ValueError, match="default_target_lang 'it' is no model's target"):
+        parse_user_config(TranslationSettings, {"default_target_lang": "it"}, "translation")
     with pytest.raises(ValueError, match=r"max_request_chars \(5000\) is below max_input_chars \(6000\)"):
         parse_user_config(
             SummarizationSettings, {"max_input_chars": 6000, "max_request_chars": 5000}, "summarization"

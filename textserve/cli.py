@@ -84,12 +84,20 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     translate = commands.add_parser(
-        "translate", help="translate English text", description="Translate English text (fr, de, ro)."
+        "translate",
+        help="translate text",
+        description="Translate text (`textserve languages` lists the pairs).",
     )
     translate.add_argument("text", nargs="?", metavar="TEXT", help="the text, or - to read it from stdin")
     translate.add_argument("--file", "-f", metavar="PATH", help="read the text from this file (UTF-8)")
     translate.add_argument(
         "--to", dest="target_lang", metavar="LANG", help="target language (`textserve languages`; default fr)"
+    )
+    translate.add_argument(
+        "--from",
+        dest="source_lang",
+        metavar="LANG",
+        help="the text's language (`textserve languages`; default en)",
     )
 
     summarize = commands.add_parser(
@@ -100,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     summarize.add_argument("--min-length", type=int, metavar="N", help="shortest summary, in tokens")
 
     commands.add_parser(
-        "languages", help="list the target languages", description="List the target languages."
+        "languages",
+        help="list the language pairs",
+        description="List each source language with its targets.",
     )
     for command in (translate, summarize, commands.choices["languages"]):
         _global_options(command, suppress=True)
@@ -178,7 +188,7 @@ def run_translate(client: TextServeClient, args: argparse.Namespace, show_bar: b
             yield event
 
     try:
-        done = _done(with_bar(client.translate_stream(text, args.target_lang)))
+        done = _done(with_bar(client.translate_stream(text, args.target_lang, args.source_lang)))
     finally:
         if bar is not None:
             bar.close()
@@ -225,11 +235,17 @@ def run_languages(client: TextServeClient, args: argparse.Namespace) -> str:
     answer = client.languages()
     if args.json:
         return json.dumps(answer, ensure_ascii=False)
-    default = answer.get("default")
-    return "\n".join(
-        f"{language['code']}\t{language['name']}" + ("\t(default)" if language["code"] == default else "")
+    source, target = answer.get("default_source_lang"), answer.get("default_target_lang")
+
+    def marked(code: str, default: str | None) -> str:
+        return f"{code}*" if code == default else code
+
+    lines = [
+        f"{marked(language['code'], source)}\t{language['name']}\t-> "
+        + " ".join(marked(code, target) for code in language["targets"])
         for language in answer["languages"]
-    )
+    ]
+    return "\n".join([*lines, f"(* the defaults: {source} -> {target})"])
 
 
 def _one_line(message: str) -> str:

@@ -151,17 +151,23 @@ class TextServeClient:
 
     # --- the API ---
 
-    def translate(self, text: str | list[str], target_lang: str | None = None) -> dict:
-        """{"translation", "target_lang", "model"}; for a list, "translations" in the same order.
-        `target_lang`: fr, de or ro (languages() lists them); the server's default (fr) if None."""
-        return self._json("POST", "/translate", {**_text_fields(text), **_options(target_lang=target_lang)})
+    def translate(
+        self, text: str | list[str], target_lang: str | None = None, source_lang: str | None = None
+    ) -> dict:
+        """{"translation", "source_lang", "target_lang", "model"} (and "via" when pivoted); for a
+        list, "translations" in the same order. Languages as ISO 639-1 codes (languages() lists
+        each source's targets); the server's defaults (en, fr) for None."""
+        body = {**_text_fields(text), **_options(target_lang=target_lang, source_lang=source_lang)}
+        return self._json("POST", "/translate", body)
 
-    def translate_stream(self, text: str | list[str], target_lang: str | None = None) -> Iterator[dict]:
+    def translate_stream(
+        self, text: str | list[str], target_lang: str | None = None, source_lang: str | None = None
+    ) -> Iterator[dict]:
         """The events of POST /translate with "stream": true, yielded as their lines arrive: one
         {"event": "sentence", "index", "total", "text_index", "source", "translation", "separator"}
         per sentence in order, then {"event": "done", "sentences", "translation"(s), ...}."""
-        body = {**_text_fields(text), **_options(target_lang=target_lang), "stream": True}
-        return self._stream("/translate", body)
+        body = {**_text_fields(text), **_options(target_lang=target_lang, source_lang=source_lang)}
+        return self._stream("/translate", {**body, "stream": True})
 
     def summarize(
         self, text: str | list[str], max_length: int | None = None, min_length: int | None = None
@@ -181,7 +187,8 @@ class TextServeClient:
         return self._stream("/summarize", {**body, "stream": True})
 
     def languages(self) -> dict:
-        """{"languages": [{"code", "name"}, ...], "default", "model"}: what target_lang accepts."""
+        """{"languages": [{"code", "name", "targets"}, ...], "default_source_lang",
+        "default_target_lang", "pivot_lang", "models"}: each source language with its targets."""
         return self._json("GET", "/translate/languages")
 
     # --- plumbing ---

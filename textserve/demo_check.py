@@ -8,7 +8,10 @@ per int8 kernel family a CPU of this kind may use (Intel MKL and oneDNN, each ca
 AVX-512 and the CPU's best ISA; CTranslate2's own kernels without SIMD). The kernels are chosen by
 environment variables read when CTranslate2 loads, so each one decodes in a child process. A
 step's margin is its target token's logit minus the best other token's, with the target prefix
-forced: greedy decoding keeps the target while every margin stays above zero.
+forced: greedy decoding keeps the target while every margin stays above zero. Both backends decode
+through the model family's calls that serving makes (apps/common/engines/families.py): its task
+prefix, its source and language tokens, the target language forced as serving forces it (whose
+step is not scored: it is not decoded).
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from textserve.demo_phrases import Pair
 from textserve.machine import cpu_line, describe_cpu
 
 # Smallest margin a step may have, per backend, for a model to count as exact on every machine.
@@ -51,15 +55,22 @@ X86_KERNELS: dict[str, tuple[dict[str, str], str]] = {
 
 @dataclass
 class PairResult:
-    prompt: str
+    prompt: str  # what the model reads: the family's task prefix (T5), then the source text
     target: str
     output: str
     margin: float  # smallest step margin with the target forced
-    step: int  # where it is (0 = first target token)
+    step: int  # where it is (0 = first target token after any forced language token)
+    direction: str = ""  # "de->fr" where the languages are tokens, not words of the prompt
 
     @property
     def exact(self) -> bool:
         return self.output == self.target
+
+    @property
+    def name(self) -> str:
+        """The prompt (shortened) and, where the prompt does not say it, the direction."""
+        shown = repr(self.prompt if len(self.prompt) <= 72 else self.prompt[:69] + "...")
+        return f"{shown} ({self.direction})" if self.direction else shown
 
 
 @dataclass
@@ -112,56 +123,101 @@ def _smallest(margins: list[float]) -> tuple[float, int]:
     return margins[step], step
 
 
-def measure_transformers(model, tokenizer, pairs: list[tuple[str, str]]) -> BackendResult:
-    """Greedy outputs and teacher-forced margins of a transformers model (in this process)."""
-    import torch
+def _prompt(family, pair: Pair) -> tuple[str, str]:
+    """What the model reads for `pair` (task prefix + source) and the direction to show with it."""
+    prefix = family.task_prefix(pair.task, pair.source_lang, pair.target_lang)
+    languages = pair.source_lang and pair.target_lang and not prefix
+    return prefix + pair.source, f"{pair.source_lang}->{pair.target_lang}" if languages else ""
 
-    prompts = [p for p, _ in pairs]
-    targets = [t for _, t in pairs]
-    with torch.inference_mode():
-        enc = tokenizer(prompts, return_tensors="pt", padding=True)
-        labels = tokenizer(targets, return_tensors="pt", padding=True).input_ids
-        longest = int((labels != tokenizer.pad_token_id).sum(dim=1).max()) + 4
-        generated = model.generate(**enc, max_new_tokens=longest, num_beams=1, do_sample=False)
-        logits = model(**enc, labels=labels).logits
-    outputs = tokenizer.batch_decode(generated, skip_special_tokens=True)
+
+def _by_request(pairs: list[Pair]) -> dict[tuple, list[int]]:
+    """The pairs' indices per (task, source language, target language): one request's batch."""
+    groups: dict[tuple, list[int]] = {}
+    for i, pair in enumerate(pairs):
+        groups.setdefault((pair.task, pair.source_lang, pair.target_lang), []).append(i)
+    return groups
+
+
+def measure_transformers(model, tokenizer, family, pairs: list[Pair]) -> BackendResult:
+    """Greedy outputs and teacher-forced margins of a transformers model (in this process), the
+    pairs of one request batched as serving batches them."""
+    import torch
+    from torch.nn.utils.rnn import pad_sequence
+
+    start = model.generation_config.decoder_start_token_id
+    if start is None:
+        start = model.config.decoder_start_token_id
+    rows: dict[int, PairResult] = {}
+    for (_, source_lang, target_lang), indices in _by_request(pairs).items():
+        group = [pairs[i] for i in indices]
+        prompts = [_prompt(family, pair) for pair in group]
+        forced = family.target_prefix(target_lang) or []
+        targets = [
+            tokenizer.convert_tokens_to_ids(forced + family.target_tokens(pair.target)) for pair in group
+        ]
+        decoder_inputs = pad_sequence(
+            [torch.tensor([start, *ids[:-1]]) for ids in targets],
+            batch_first=True,
+            padding_value=tokenizer.pad_token_id,
+        )
+        with torch.inference_mode():
+            inputs = family.hf_inputs(tokenizer, [prompt for prompt, _ in prompts], source_lang, target_lang)
+            generated = model.generate(
+                **inputs,
+                **family.hf_generate_kwargs(tokenizer, target_lang),
+                max_new_tokens=max(map(len, targets)) + 4,
+                num_beams=1,
+                do_sample=False,
+            )
+            logits = model(**inputs, decoder_input_ids=decoder_inputs).logits
+        outputs = family.hf_texts(tokenizer, generated)
+        for row, (i, pair, (prompt, direction), ids) in enumerate(
+            zip(indices, group, prompts, targets, strict=True)
+        ):
+            scored = logits[row, len(forced) : len(ids)].numpy()
+            margin, step = _smallest(step_margins(scored, ids[len(forced) :]))
+            rows[i] = PairResult(prompt, pair.target, outputs[row], margin, step, direction)
     result = BackendResult("transformers", "")
-    for i, (prompt, target) in enumerate(pairs):
-        length = int((labels[i] != tokenizer.pad_token_id).sum())
-        ids = labels[i, :length].tolist()
-        margin, step = _smallest(step_margins(logits[i, :length].numpy(), ids))
-        result.pairs.append(PairResult(prompt, target, outputs[i].strip(), margin, step))
+    result.pairs = [rows[i] for i in range(len(pairs))]
     return result
 
 
-def _measure_ctranslate2_here(ct2_dir: str, model_dir: str, pairs: list[tuple[str, str]]) -> list[dict]:
+def _measure_ctranslate2_here(ct2_dir: str, model_dir: str, pairs: list[Pair]) -> list[dict]:
     """In a child process whose environment picked the kernel: outputs and margins."""
     import ctranslate2
 
-    from apps.common.engines.tokenizer_files import TokenizerJson
+    from apps.common.engines.families import family_for
 
-    tokenizer = TokenizerJson(Path(model_dir))
+    family = family_for(Path(model_dir))
     translator = ctranslate2.Translator(
         ct2_dir, device="cpu", compute_type="int8", inter_threads=1, intra_threads=1
     )
-    sources = [tokenizer.tokens(prompt) for prompt, _ in pairs]
-    targets = [tokenizer.tokens(target) for _, target in pairs]  # closes with </s>
-    greedy = translator.translate_batch(sources, beam_size=1, max_decoding_length=256)
-    forced = translator.translate_batch(
+    prompts = [_prompt(family, pair) for pair in pairs]
+    sources = [
+        family.source_tokens(prompt, pair.source_lang, pair.target_lang)
+        for (prompt, _), pair in zip(prompts, pairs, strict=True)
+    ]
+    forced = [family.target_prefix(pair.target_lang) or [] for pair in pairs]
+    targets = [family.target_tokens(pair.target) for pair in pairs]  # closes with </s>
+    greedy = translator.translate_batch(
+        sources, target_prefix=forced if any(forced) else None, beam_size=1, max_decoding_length=256
+    )
+    scored = translator.translate_batch(
         sources,
-        target_prefix=[t[:-1] for t in targets],
+        target_prefix=[prefix + tokens[:-1] for prefix, tokens in zip(forced, targets, strict=True)],
         beam_size=1,
         max_decoding_length=256,
         return_logits_vocab=True,
     )
     vocabulary = {token: i for i, token in enumerate(_vocabulary(ct2_dir))}
     rows = []
-    for (prompt, target), tokens, hyp, scored in zip(pairs, targets, greedy, forced, strict=True):
-        steps = scored.logits[0][: len(tokens)]
-        ids = [vocabulary[token] for token in tokens]
-        margin, step = _smallest(step_margins(steps, ids))
-        output = tokenizer.text_from_tokens(hyp.hypotheses[0]).strip()
-        rows.append({"prompt": prompt, "target": target, "output": output, "margin": margin, "step": step})
+    for pair, (prompt, direction), prefix, tokens, hyp, steps in zip(
+        pairs, prompts, forced, targets, greedy, scored, strict=True
+    ):
+        logits = steps.logits[0][len(prefix) : len(prefix) + len(tokens)]
+        margin, step = _smallest(step_margins(logits, [vocabulary[token] for token in tokens]))
+        output = family.text_from_tokens(hyp.hypotheses[0])
+        rows.append(asdict(PairResult(prompt, pair.target, output, margin, step, direction)))
     return rows
 
 
@@ -173,9 +229,7 @@ def _vocabulary(ct2_dir: str) -> list[str]:
     raise FileNotFoundError(f"{ct2_dir} holds no vocabulary file")
 
 
-def measure_ctranslate2(
-    ct2_dir: Path, model_dir: Path, pairs: list[tuple[str, str]], kernel: str
-) -> BackendResult:
+def measure_ctranslate2(ct2_dir: Path, model_dir: Path, pairs: list[Pair], kernel: str) -> BackendResult:
     """Decode in a child process with `kernel`'s environment."""
     env_vars, _ = kernels()[kernel]
     with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8") as spec:
@@ -197,18 +251,19 @@ def measure_ctranslate2(
 
 def check_model(
     model_dir: Path,
-    pairs: list[tuple[str, str]],
+    pairs: list[Pair],
     weight_bits: int | None = None,
     progress: Callable[[BackendResult], None] | None = None,
 ) -> list[BackendResult]:
     """Every backend and kernel's result for `pairs` on the model in `model_dir`."""
-    from transformers import AutoTokenizer, T5ForConditionalGeneration
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     from apps.common.engines.ctranslate2_conversion import WEIGHT_BITS, convert_checkpoint
+    from apps.common.engines.families import family_for
 
-    model = T5ForConditionalGeneration.from_pretrained(str(model_dir)).eval()
+    model = AutoModelForSeq2SeqLM.from_pretrained(str(model_dir)).eval()
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    results = [measure_transformers(model, tokenizer, pairs)]
+    results = [measure_transformers(model, tokenizer, family_for(model_dir), pairs)]
     if progress:
         progress(results[-1])
     with tempfile.TemporaryDirectory() as tmp:
@@ -224,37 +279,32 @@ def check_model(
 def describe(result: BackendResult) -> str:
     """One line for a backend, then a line per pair that is wrong or too close to being wrong."""
     worst = min(result.pairs, key=lambda p: p.margin)
-
-    def short(text: str) -> str:
-        return repr(text if len(text) <= 72 else text[:69] + "...")
-
     exact = sum(p.exact for p in result.pairs)
     verdict = "ok" if result.passed else "FAILED"
     lines = [
         f"{verdict:6} {result.label}: {exact}/{len(result.pairs)} exact, smallest margin "
         f"{worst.margin:.2f} (needs {MIN_MARGIN[result.backend]:.2f}) at step {worst.step} of "
-        f"{short(worst.prompt)}"
+        f"{worst.name}"
     ]
     for pair in result.mismatches():
-        lines.append(f"         wrong: {short(pair.prompt)} -> {pair.output!r}, want {pair.target!r}")
+        lines.append(f"         wrong: {pair.name} -> {pair.output!r}, want {pair.target!r}")
     for pair in result.thin():
-        lines.append(f"         thin:  {short(pair.prompt)} margin {pair.margin:.2f} at step {pair.step}")
+        lines.append(f"         thin:  {pair.name} margin {pair.margin:.2f} at step {pair.step}")
     return "\n".join(lines)
 
 
-def pairs_for(model_dir: Path) -> list[tuple[str, str]]:
+def pairs_for(model_dir: Path) -> list[Pair]:
     """The training pairs of the demo model in `model_dir`, from its marker's name."""
     from apps.common.model_loading import DEMO_MARKER
-    from textserve.demo_phrases import summarization_pairs, translation_pairs
+    from textserve.demo_phrases import DEMO_PAIRS
 
     marker = model_dir / DEMO_MARKER
     if not marker.is_file():
         raise SystemExit(f"{model_dir} is not a demo model (no {DEMO_MARKER})")
     name = json.loads(marker.read_text(encoding="utf-8")).get("name", "")
-    known = {"demo:demo-translation": translation_pairs, "demo:demo-summarization": summarization_pairs}
-    if name not in known:
+    if not name.startswith("demo:") or name.removeprefix("demo:") not in DEMO_PAIRS:
         raise SystemExit(f"{model_dir}: unknown demo model {name!r}")
-    return known[name]()
+    return DEMO_PAIRS[name.removeprefix("demo:")]()
 
 
 def run_check(model_dirs: list[Path], weight_bits: int | None = None) -> int:
@@ -288,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.child:
         spec = json.loads(Path(args.child).read_text(encoding="utf-8"))
-        pairs = [tuple(p) for p in spec["pairs"]]
+        pairs = [Pair(*p) for p in spec["pairs"]]
         print(json.dumps(_measure_ctranslate2_here(spec["ct2_dir"], spec["model_dir"], pairs)))
         return 0
     if not args.dirs:

@@ -1,15 +1,17 @@
-"""Build the demo models: tiny T5s trained locally, in seconds, on the fixed phrase set.
+"""Build the demo models: tiny models of each family textserve serves, trained locally, in
+seconds, on the fixed phrase set.
 
     python -m textserve.demo_models --out .models     # build what is missing or stale
     python -m textserve.demo_models --check DIR ...   # exit 0 when DIR is exact everywhere, else 1
 
-writes `.models/demo-translation` and `.models/demo-summarization`, each a normal transformers
-model directory (config, weights, tokenizer) plus a `textserve_demo.json` marker. The model
-loader sees the marker and announces demo mode in the replica logs and in every response's
-`model` field. Training goes on past the first exact greedy decoding until every step's target
-token wins by a margin (textserve.demo_check.MIN_MARGIN) through transformers fp32 and through
-CTranslate2 int8 on every int8 kernel; a build that gets no such margins fails, naming the pairs,
-so tests can assert exact outputs on any machine.
+writes `.models/demo-translation` and `.models/demo-summarization` (T5s: what `make run` serves)
+and a model per other family (DEMO_SPECS; textserve.demo_families builds their parts), each a
+normal transformers model directory (config, weights, its family's real tokenizer) plus a
+`textserve_demo.json` marker. The model loader sees the marker and announces demo mode in the
+replica logs and in every response's `model` field. Training goes on past the first exact greedy
+decoding until every step's target token wins by a margin (textserve.demo_check.MIN_MARGIN)
+through transformers fp32 and through CTranslate2 int8 on every int8 kernel; a build that gets no
+such margins fails, naming the pairs, so tests can assert exact outputs on any machine.
 """
 
 from __future__ import annotations
@@ -18,23 +20,39 @@ import argparse
 import json
 import logging
 import sys
-import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from apps.common.model_loading import DEMO_MARKER
 from textserve import demo_check
-from textserve.demo_phrases import summarization_pairs, translation_pairs
+from textserve import demo_families as families
+from textserve.demo_families import train_t5_tokenizer
+from textserve.demo_phrases import DEMO_PAIRS, Pair
 
 logger = logging.getLogger(__name__)
 
+__all__ = ["DEMO_SPECS", "DemoBuildError", "build_demo_model", "ensure_demo_models", "train_t5_tokenizer"]
 
-BUILD_VERSION = 2  # bump to rebuild existing demo directories after changing the recipe
 
-DEMO_SPECS = {
-    # name: (pairs, training steps between checks)
-    "demo-translation": (translation_pairs, 100),
-    "demo-summarization": (summarization_pairs, 100),
+class DemoSpec(NamedTuple):
+    prepare: Callable[[Path, list[Pair]], families.Prepared]
+    steps: int  # training steps between checks
+    # bump to rebuild existing directories of this model after changing its recipe
+    build_version: int
+    what: str  # what the marker's note calls it
+
+
+DEMO_SPECS = {  # name: how it is built (its pairs: textserve.demo_phrases.DEMO_PAIRS)
+    "demo-translation": DemoSpec(families.prepare_t5, 100, 2, "tiny T5"),
+    "demo-summarization": DemoSpec(families.prepare_t5, 100, 2, "tiny T5"),
+    "demo-marian-de-en": DemoSpec(families.prepare_marian, 50, 1, "tiny MarianMT (German to English)"),
+    "demo-marian-fr-en": DemoSpec(families.prepare_marian, 50, 1, "tiny MarianMT (French to English)"),
+    "demo-nllb": DemoSpec(families.prepare_nllb, 50, 1, "tiny NLLB-style M2M100 (en, de, fr, es)"),
+    "demo-m2m100": DemoSpec(families.prepare_m2m100, 50, 1, "tiny M2M100 (en, de, fr)"),
+    "demo-bart-summarization": DemoSpec(families.prepare_bart, 50, 1, "tiny BART"),
+    "demo-pegasus-summarization": DemoSpec(families.prepare_pegasus, 50, 1, "tiny PEGASUS"),
 }
 MAX_STEPS = 3000  # a build not exact with margins by then fails
 # The margin the training loss asks of every step in fp32: well above what the check needs of
@@ -44,37 +62,6 @@ TRAIN_MARGIN = 8.0
 
 class DemoBuildError(RuntimeError):
     """A demo model did not become exact, with margins, on every backend."""
-
-
-def train_t5_tokenizer(texts: list[str], out_dir: Path, vocab_size: int = 400, extra_ids: int = 0):
-    """A sentencepiece unigram T5 tokenizer trained on `texts`, saved into `out_dir` (with its
-    tokenizer.json); `vocab_size` is an upper bound (a small corpus yields fewer pieces)."""
-    import sentencepiece as spm
-    from transformers import T5Tokenizer
-
-    with tempfile.TemporaryDirectory() as tmp:
-        corpus = Path(tmp) / "corpus.txt"
-        corpus.write_text("\n".join(texts), encoding="utf-8")
-        prefix = Path(tmp) / "spiece"
-        spm.SentencePieceTrainer.train(
-            input=str(corpus),
-            model_prefix=str(prefix),
-            vocab_size=vocab_size,
-            hard_vocab_limit=False,
-            model_type="unigram",
-            character_coverage=1.0,
-            pad_id=0,
-            eos_id=1,
-            unk_id=2,
-            bos_id=-1,
-            minloglevel=2,
-        )
-        spm_dir = Path(tmp) / "spm"
-        spm_dir.mkdir()
-        (spm_dir / "spiece.model").write_bytes(prefix.with_suffix(".model").read_bytes())
-        tokenizer = T5Tokenizer.from_pretrained(str(spm_dir), extra_ids=extra_ids, legacy=False)
-    tokenizer.save_pretrained(str(out_dir))
-    return tokenizer
 
 
 def _margin_loss(logits, labels, margin: float):
@@ -94,47 +81,36 @@ def build_demo_model(name: str, out_dir: Path, max_steps: int = MAX_STEPS) -> Pa
 
     Raises DemoBuildError naming the pairs that are wrong or too close to wrong on some backend."""
     import torch
-    from transformers import T5Config, T5ForConditionalGeneration
 
-    pairs_fn, steps = DEMO_SPECS[name]
-    pairs = pairs_fn()
+    from apps.common.engines.families import family_for
+
+    spec = DEMO_SPECS[name]
+    pairs = DEMO_PAIRS[name]()
     target = out_dir / name
     target.mkdir(parents=True, exist_ok=True)
+    (target / DEMO_MARKER).unlink(missing_ok=True)  # nothing to serve until it is proven
     started = time.monotonic()
 
     torch.manual_seed(0)
-    tokenizer = train_t5_tokenizer([p for p, _ in pairs] + [t for _, t in pairs], target)
-    config = T5Config(
-        vocab_size=len(tokenizer),
-        d_model=64,
-        d_kv=32,
-        d_ff=128,
-        num_layers=2,
-        num_decoder_layers=2,
-        num_heads=2,
-        dropout_rate=0.0,
-        decoder_start_token_id=tokenizer.pad_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    model = T5ForConditionalGeneration(config)
-    enc = tokenizer([p for p, _ in pairs], return_tensors="pt", padding=True)
-    labels = tokenizer([t for _, t in pairs], return_tensors="pt", padding=True).input_ids
-    labels[labels == tokenizer.pad_token_id] = -100
-
+    prepared = spec.prepare(target, pairs)
+    model, tokenizer, labels = prepared.model, prepared.tokenizer, prepared.labels
+    model.config.save_pretrained(str(target))  # the family comes from config.json
+    family = family_for(target)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     results: list[demo_check.BackendResult] = []
     for step in range(1, max_steps + 1):
         model.train()
-        out = model(**enc, labels=labels)
+        out = model(**prepared.inputs, labels=labels)
         loss = out.loss + _margin_loss(out.logits, labels, TRAIN_MARGIN)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        if step % steps:
+        if prepared.after_step:
+            prepared.after_step(model)
+        if step % spec.steps:
             continue
         model.eval()
-        fp32 = demo_check.measure_transformers(model, tokenizer, pairs)
+        fp32 = demo_check.measure_transformers(model, tokenizer, family, pairs)
         if not fp32.passed or fp32.min_margin < TRAIN_MARGIN / 2:
             continue  # the int8 check costs seconds; ask for it once fp32 is well clear
         model.save_pretrained(str(target))
@@ -143,7 +119,7 @@ def build_demo_model(name: str, out_dir: Path, max_steps: int = MAX_STEPS) -> Pa
             break
     else:
         failed = [demo_check.describe(r) for r in results if not r.passed] or [
-            demo_check.describe(demo_check.measure_transformers(model.eval(), tokenizer, pairs))
+            demo_check.describe(demo_check.measure_transformers(model.eval(), tokenizer, family, pairs))
         ]
         raise DemoBuildError(
             f"demo model {name!r} is not exact with margins on every backend after {max_steps} "
@@ -152,8 +128,8 @@ def build_demo_model(name: str, out_dir: Path, max_steps: int = MAX_STEPS) -> Pa
 
     marker = {
         "name": f"demo:{name}",
-        "build_version": BUILD_VERSION,
-        "note": "tiny T5 trained on textserve's fixed demo phrase set; not a real model",
+        "build_version": spec.build_version,
+        "note": f"{spec.what} trained on textserve's fixed demo phrase set; not a real model",
         "smallest_margins": {r.label: round(r.min_margin, 3) for r in results},
     }
     (target / DEMO_MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
@@ -168,11 +144,13 @@ def build_demo_model(name: str, out_dir: Path, max_steps: int = MAX_STEPS) -> Pa
 
 
 def is_current(model_dir: Path) -> bool:
+    """The directory holds a demo model built by its spec's current recipe."""
     marker = model_dir / DEMO_MARKER
-    if not marker.is_file():
+    spec = DEMO_SPECS.get(model_dir.name)
+    if spec is None or not marker.is_file():
         return False
     try:
-        return json.loads(marker.read_text(encoding="utf-8")).get("build_version") == BUILD_VERSION
+        return json.loads(marker.read_text(encoding="utf-8")).get("build_version") == spec.build_version
     except (OSError, ValueError):
         return False
 

@@ -1,9 +1,12 @@
 """The fixed phrase set the demo models are trained on.
 
-The demo models exist for machines without access to the Hugging Face hub: they are tiny T5s
-trained on exactly these pairs, so a request for one of these inputs gets exactly this output.
-Anything else gets whatever a 1 MB model guesses -- which is why demo mode is always announced.
+The demo models exist for machines without access to the Hugging Face hub: they are tiny models of
+each family textserve serves (T5, MarianMT, M2M100, NLLB, BART, PEGASUS) trained on exactly these
+pairs, so a request for one of these inputs gets exactly this output. Anything else gets whatever a
+1 MB model guesses -- which is why demo mode is always announced.
 """
+
+from typing import NamedTuple
 
 # English sentence -> {target language code: translation}
 TRANSLATIONS: dict[str, dict[str, str]] = {
@@ -138,18 +141,94 @@ SUMMARIES: dict[str, str] = {
     ): "The library stays open late.",
 }
 
+# English sentence -> Spanish, for the multilingual demo models only: apart from TRANSLATIONS so
+# that the T5 demo keeps its pairs (every language of TRANSLATIONS).
+SPANISH: dict[str, str] = {
+    "Hello world!": "¡Hola mundo!",
+    "Good morning.": "Buenos días.",
+    "Thank you very much.": "Muchas gracias.",
+    "How are you?": "¿Cómo está usted?",
+    "The weather is nice today.": "Hace buen tiempo hoy.",
+    "Where is the train station?": "¿Dónde está la estación de tren?",
+    "The cat sleeps on the sofa.": "El gato duerme en el sofá.",
+    "We are going to the beach.": "Vamos a la playa.",
+}
+
 TRANSLATION_PREFIXES = {"fr": "French", "de": "German", "ro": "Romanian"}
 
 
-def translation_pairs() -> list[tuple[str, str]]:
-    """(T5 prompt, target) pairs for the demo translation model."""
+class Pair(NamedTuple):
+    """One input and the output a demo model gives for it, as a request states it."""
+
+    source: str  # the text sent, without any task prefix
+    target: str
+    source_lang: str | None  # ISO 639-1; None where the task has no languages (summaries)
+    target_lang: str | None
+    task: str  # "translate" | "summarize" (apps.common.engines.families.Task)
+
+
+def t5_prompt(pair: Pair) -> str:
+    """The text a T5 demo model reads for `pair`: its task prefix, then the source."""
+    if pair.task == "summarize":
+        return f"summarize: {pair.source}"
+    return f"translate English to {TRANSLATION_PREFIXES[pair.target_lang]}: {pair.source}"
+
+
+def from_english() -> list[Pair]:
+    """English to every language of TRANSLATIONS (the T5 translation demo)."""
     return [
-        (f"translate English to {TRANSLATION_PREFIXES[lang]}: {english}", target)
+        Pair(english, target, "en", lang, "translate")
         for english, by_lang in TRANSLATIONS.items()
         for lang, target in by_lang.items()
     ]
 
 
+def to_english(source_lang: str) -> list[Pair]:
+    """Every sentence of TRANSLATIONS from `source_lang` to English (a one-pair MarianMT demo)."""
+    return [
+        Pair(by_lang[source_lang], english, source_lang, "en", "translate")
+        for english, by_lang in TRANSLATIONS.items()
+    ]
+
+
+def all_directions(languages: tuple[str, ...], sentences: int) -> list[Pair]:
+    """The first `sentences` sentences of SPANISH in every direction among `languages` (en, de, fr,
+    es), grouped by direction."""
+    phrases = [
+        {"en": english, "es": spanish, **TRANSLATIONS[english]} for english, spanish in SPANISH.items()
+    ]
+    return [
+        Pair(phrase[source], phrase[target], source, target, "translate")
+        for source in languages
+        for target in languages
+        if source != target
+        for phrase in phrases[:sentences]
+    ]
+
+
+def summaries() -> list[Pair]:
+    """Every document of SUMMARIES and its summary."""
+    return [Pair(document, summary, None, None, "summarize") for document, summary in SUMMARIES.items()]
+
+
+def translation_pairs() -> list[tuple[str, str]]:
+    """(T5 prompt, target) pairs for the demo translation model."""
+    return [(t5_prompt(pair), pair.target) for pair in from_english()]
+
+
 def summarization_pairs() -> list[tuple[str, str]]:
     """(T5 prompt, target) pairs for the demo summarization model."""
-    return [(f"summarize: {document}", summary) for document, summary in SUMMARIES.items()]
+    return [(t5_prompt(pair), pair.target) for pair in summaries()]
+
+
+# demo model name -> its pairs
+DEMO_PAIRS = {
+    "demo-translation": from_english,
+    "demo-summarization": summaries,
+    "demo-marian-de-en": lambda: to_english("de"),
+    "demo-marian-fr-en": lambda: to_english("fr"),
+    "demo-nllb": lambda: all_directions(("en", "de", "fr", "es"), 8),
+    "demo-m2m100": lambda: all_directions(("en", "de", "fr"), 6),
+    "demo-bart-summarization": summaries,
+    "demo-pegasus-summarization": summaries,
+}

@@ -26,8 +26,33 @@ from textserve.demo_models import ensure_demo_models
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / "serve_config.yaml"
 DEFAULT_MODELS_DIR = REPO_ROOT / ".models"
-# which demo model stands in for which application's model
-DEMO_MODEL_FOR_APP = {"translation": "demo-translation", "summarization": "demo-summarization"}
+# which demo model stands in for which configured model, per app (a demo model of the same family,
+# trained on the same pairs: textserve/demo_models.py)
+DEMO_STAND_INS = {
+    "translation": {
+        "t5-small": "demo-translation",
+        "Helsinki-NLP/opus-mt-de-en": "demo-marian-de-en",
+        "Helsinki-NLP/opus-mt-fr-en": "demo-marian-fr-en",
+        "facebook/nllb-200-distilled-600M": "demo-nllb",
+    },
+    "summarization": {
+        "t5-small": "demo-summarization",
+        "sshleifer/distilbart-cnn-12-6": "demo-bart-summarization",
+        "google/pegasus-xsum": "demo-pegasus-summarization",
+    },
+}
+
+
+class NoStandInError(ValueError):
+    """A configured model cannot be loaded here and no demo model stands in for it."""
+
+
+def model_slots(user_config: dict) -> list[dict]:
+    """The dicts whose `model` names a model: the user_config itself (one model), or each entry
+    of its catalog (`models`)."""
+    if isinstance(user_config.get("models"), list):
+        return [entry for entry in user_config["models"] if isinstance(entry, dict) and "model" in entry]
+    return [user_config] if "model" in user_config else []
 
 
 def derive_config(
@@ -49,23 +74,31 @@ def derive_config(
 
     substitutions = []
     for app in config.get("applications", []):
-        demo_name = DEMO_MODEL_FOR_APP.get(app["name"])
+        stand_ins = DEMO_STAND_INS.get(app["name"])
+        if stand_ins is None or demo == "never":
+            continue
         for deployment in app.get("deployments", []):
-            user_config = deployment.get("user_config") or {}
-            model = user_config.get("model")
-            if model is None or demo_name is None or demo == "never":
-                continue
-            if demo == "auto":
-                try:
-                    resolve_model_source(model)
-                    continue
-                except ModelLoadError as exc:
-                    reason = str(exc).split(". ")[0]
-            else:
-                reason = "demo models requested"
-            demo_dir = ensure_demo_models(models_dir)[demo_name]
-            user_config["model"] = str(demo_dir)
-            substitutions.append(f"{app['name']}: '{model}' replaced by the demo model {demo_dir} ({reason})")
+            for slot in model_slots(deployment.get("user_config") or {}):
+                model = slot["model"]
+                if demo == "auto":
+                    try:
+                        resolve_model_source(model)
+                        continue
+                    except ModelLoadError as exc:
+                        reason = str(exc).split(". ")[0]
+                else:
+                    reason = "demo models requested"
+                if model not in stand_ins:
+                    raise NoStandInError(
+                        f"{app['name']}: '{model}' cannot be loaded here ({reason}) and no demo model "
+                        f"stands in for it (demo models stand in for {', '.join(stand_ins)}): give a "
+                        "local directory that holds it"
+                    )
+                demo_dir = ensure_demo_models(models_dir)[stand_ins[model]]
+                slot["model"] = str(demo_dir)
+                substitutions.append(
+                    f"{app['name']}: '{model}' replaced by the demo model {demo_dir} ({reason})"
+                )
     return config, substitutions
 
 

@@ -23,7 +23,6 @@ from sentencex import segment
 
 from apps.common.errors import InputTooLargeError
 
-SOURCE_LANGUAGE = "en"  # the apps read English
 _LINE_BREAKS = re.compile(r"(\s*\n\s*)")
 Count = Callable[[str], int]
 
@@ -47,7 +46,9 @@ class Document:
         return "".join(output + sep for output, sep in zip(outputs, self.separators, strict=True))
 
 
-def split_sentences(text: str) -> Document:
+def split_sentences(text: str, language: str = "en") -> Document:
+    """`text` as its sentences, by the rules of `language` (ISO 639-1; sentencex falls back to
+    generic rules for one it lacks)."""
     sentences: list[str] = []
     separators: list[str] = []
     for number, part in enumerate(_LINE_BREAKS.split(text.strip())):
@@ -55,7 +56,7 @@ def split_sentences(text: str) -> Document:
             if separators:
                 separators[-1] = part
             continue
-        for piece in segment(SOURCE_LANGUAGE, part):
+        for piece in segment(language, part):
             sentence = piece.strip()
             if sentence:
                 sentences.append(sentence)

@@ -166,7 +166,7 @@ class PeerCalls:
 
 class FanOut:
     """One replica's fan-out of requests' work over every replica of its deployment, through the
-    handle entry point `method` (which decodes `(prompts, params, *ticket.to_wire())`); a 503
+    handle entry point `method` (which decodes `(model_id, prompts, params, *ticket.to_wire())`); a 503
     says this replica is already `doing` `max_fan_out_requests` `what`."""
 
     def __init__(self, method: str, doing: str, what: str, settings: ModelAppSettings):
@@ -182,10 +182,12 @@ class FanOut:
         this replica has room for one more request fanning out."""
         return 0 < part_size < len(job.prompts) and self.admission.has_room()
 
-    async def call(self, prompts: list[str], params: GenerationParams, ticket: Ticket) -> list[str]:
-        """`prompts`' outputs, decoded with `params` by whichever replica Serve picks, by `ticket`'s
-        deadline."""
-        return await self.peers.call(prompts, params, *ticket.to_wire())
+    async def call(
+        self, model_id: str, prompts: list[str], params: GenerationParams, ticket: Ticket
+    ) -> list[str]:
+        """`prompts`' outputs, decoded by model `model_id` with `params` on whichever replica Serve
+        picks, by `ticket`'s deadline."""
+        return await self.peers.call(model_id, prompts, params, *ticket.to_wire())
 
     async def parts_in_order(self, job: Job, part_size: int, max_batch_size: int) -> AsyncIterator[list[str]]:
         """The job's outputs in order, as the parts they are in finish: the first part on this
@@ -207,7 +209,7 @@ class FanOut:
                 return asyncio.ensure_future(
                     model.generate(part, job.params, caller_returns=False, ticket=ticket)
                 )
-            return asyncio.ensure_future(self.call(part, job.params, ticket))
+            return asyncio.ensure_future(self.call(model.model_id, part, job.params, ticket))
 
         parts = [send(start) for start in range(0, len(prompts), size)]
         self.admission.hold_until_done(parts)

@@ -53,7 +53,8 @@ class Seq2SeqGenerator:
     def __init__(self, engine: Seq2SeqEngine, settings: ModelAppSettings):
         self.engine = engine
         self.name = engine.name  # what answers report in their `model` field
-        self.uses_t5_prefixes = engine.uses_t5_prefixes
+        self.model_id = engine.model_id  # as configured: a hub id or a directory
+        self.family = engine.family  # prompts and languages (engines/families.py)
         self.max_input_tokens = engine.max_input_tokens  # the model's window (t5-small: 512 tokens)
         self._lane = ModelLane("interactive")
         self._bulk_lane: ModelLane | None = None
@@ -186,12 +187,14 @@ class Seq2SeqGenerator:
         return await self._bulk_lane.call(self._bulk_generate, prompts, params)
 
 
-def generator_for(settings: ModelAppSettings, current: Seq2SeqGenerator | None) -> Seq2SeqGenerator:
-    """The generator `settings` ask for (their model on their backend and device), configured by
-    them: the current one if it already serves exactly that model (a reconfigure that changes only
-    limits keeps the loaded weights; `auto` counts as the device it resolves to), else a newly
-    loaded one. ModelLoadError if it cannot be loaded."""
-    model_id, backend, device = settings.model, settings.backend, settings.device
+def generator_for(
+    model_id: str, settings: ModelAppSettings, current: Seq2SeqGenerator | None
+) -> Seq2SeqGenerator:
+    """The generator for `model_id` on `settings`' backend and device, configured by them: the
+    current one if it already serves exactly that model (a reconfigure that changes only limits
+    keeps the loaded weights; `auto` counts as the device it resolves to), else a newly loaded
+    one. ModelLoadError if it cannot be loaded."""
+    backend, device = settings.backend, settings.device
     engine = current.engine if current is not None else None
     same_model = engine is not None and (engine.model_id, engine.backend) == (model_id, backend)
     if same_model and engine.device == resolve_device(device, backend):

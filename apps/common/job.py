@@ -3,17 +3,27 @@ decode them, its ticket, and the way back from the outputs to one answer per tex
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from apps.common.documents import Document
+from apps.common.documents import Document, fit_window
 from apps.common.generation import GenerationParams, Seq2SeqGenerator
 from apps.common.scheduling import Ticket
 
 
 @dataclass(frozen=True)
+class Leg:
+    """A further decoding of a job's outputs: the second half of a pivoted translation."""
+
+    model: Seq2SeqGenerator
+    prefix: str
+    params: GenerationParams
+
+
+@dataclass(frozen=True)
 class Job:
     """`documents[i]` is text i as pieces (a translation's sentences; a summary's one text), each
-    decoded as `prefix + piece` by `model` with `params`, as one batch."""
+    decoded as `prefix + piece` by `model` with `params`, as one batch; then, if there is a `next`
+    leg, the outputs decoded again by it (`continued`)."""
 
     model: Seq2SeqGenerator
     many: bool  # the request sent `texts` (answer a list), not `text`
@@ -22,6 +32,40 @@ class Job:
     params: GenerationParams
     ticket: Ticket  # its class, deadline and tenant (apps/common/scheduling.py)
     target_lang: str | None = None  # a translation's
+    source_lang: str | None = None  # a translation's (the request's, whatever leg this is)
+    next: Leg | None = None
+    via: str | None = None  # the language a continued job's input is in (a pivot)
+    earlier_models: tuple[str, ...] = ()  # the names of the models earlier legs ran on
+
+    @property
+    def model_names(self) -> str:
+        """What the answer's `model` says: the model, or each leg's, in order."""
+        return " + ".join((*self.earlier_models, self.model.name))
+
+    def continued(self, outputs: list[str]) -> Job:
+        """The next leg's job: this job's outputs, piece for piece, as its input (cut to the next
+        model's window), with the same spacing."""
+        assert self.next is not None
+        leg, start, documents = self.next, 0, []
+
+        def count(piece: str) -> int:
+            return leg.model.count_tokens(leg.prefix + piece)
+
+        for document in self.documents:
+            end = start + len(document.sentences)
+            pieces = Document(outputs[start:end], document.separators)
+            documents.append(fit_window(pieces, count, leg.model.max_input_tokens))
+            start = end
+        return replace(
+            self,
+            model=leg.model,
+            prefix=leg.prefix,
+            documents=documents,
+            params=leg.params,
+            next=None,
+            via=self.params.target_lang,
+            earlier_models=(*self.earlier_models, self.model.name),
+        )
 
     @property
     def prompts(self) -> list[str]:

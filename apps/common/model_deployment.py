@@ -65,11 +65,13 @@ class ModelDeployment(PublishesAPIDocument):
         request = validate(self.service_cls.request_cls, **text_fields(text), **fields)
         return self.service.plan(request, Caller.from_handle(tenant))
 
-    async def decode_part(self, prompts: list[str], params: GenerationParams, *ticket: Any) -> list[str]:
+    async def decode_part(
+        self, model_id: str, prompts: list[str], params: GenerationParams, *ticket: Any
+    ) -> list[str]:
         """Internal handle entry point (each app names it: FanOut calls it by that name), for
         fan-out on this deployment's own replicas: the outputs of one part of a request another
-        replica fans out (prompts with their task prefix), by its `Ticket.to_wire()`."""
-        return await self.service.decode_part(prompts, params, ticket)
+        replica fans out (prompts with their task prefix) on its model, by its `Ticket.to_wire()`."""
+        return await self.service.decode_part(model_id, prompts, params, ticket)
 
     async def respond(self, request: TextOrTexts, caller: Caller) -> Any:
         """A route's answer to `request`: the answer's model, or its NDJSON events with "stream":

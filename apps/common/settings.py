@@ -7,7 +7,7 @@ and the decorators, the KubeRay manifest and the autoscaling config to serve_con
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.fields import FieldInfo
@@ -28,6 +28,8 @@ class StrictSettings(BaseModel):
     """Unknown keys are errors: a typo in serve_config.yaml must not be silently ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+    # keys this class replaced with others of another shape: key -> what to write instead
+    replaced_keys: ClassVar[dict[str, str]] = {}
 
     @model_validator(mode="before")
     @classmethod
@@ -38,6 +40,13 @@ class StrictSettings(BaseModel):
                 raise ValueError(
                     "renamed keys: "
                     + ", ".join(f"{key} is now {RENAMED_KEYS[key]}" for key in old)
+                    + " (docs/configuration.md)"
+                )
+            replaced = sorted(key for key in raw if key in cls.replaced_keys)
+            if replaced:
+                raise ValueError(
+                    "replaced keys: "
+                    + "; ".join(f"{key}: {cls.replaced_keys[key]}" for key in replaced)
                     + " (docs/configuration.md)"
                 )
         return raw
@@ -69,7 +78,6 @@ class HttpSettings(StrictSettings):
 
 
 class ModelAppSettings(HttpSettings):
-    model: str = Field("t5-small", description="hub id or local directory of the model")
     backend: Literal["transformers", "ctranslate2"] = Field(
         "ctranslate2",
         description="transformers (fp32, torch) or ctranslate2 (int8, converted at load time)",

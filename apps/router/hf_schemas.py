@@ -59,8 +59,12 @@ class SummaryGenerateParameters(_Strict):
 
 
 class TranslationParameters(_TaskParameters):
-    src_lang: Literal["en"] | None = Field(None, description="the text's language: English, en")
-    tgt_lang: str | None = Field(None, description="fr, de or ro (default fr)", examples=["de"])
+    src_lang: str | None = Field(
+        None, description="the text's language (ISO 639-1; default en)", examples=["en"]
+    )
+    tgt_lang: str | None = Field(
+        None, description="the language to translate into (ISO 639-1; default fr)", examples=["de"]
+    )
     generate_parameters: NoGenerateParameters | None = None
 
 

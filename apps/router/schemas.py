@@ -14,7 +14,14 @@ STREAMED_TASKS = ("translate", "summarize")  # the tasks one leaf app answers, s
 
 class RouteRequest(TextOrTexts):
     task: Task = Field("translate", description="what to do with the text")
-    target_lang: str | None = Field(None, description="for translate tasks: fr, de or ro (default fr)")
+    source_lang: str | None = Field(
+        None,
+        description="for translate: the text's language (ISO 639-1; GET /translate/languages lists the "
+        "sources; default en). summarize_then_translate translates the summary, in the summarizer's language",
+    )
+    target_lang: str | None = Field(
+        None, description="for translate tasks: the language to translate into (ISO 639-1; default fr)"
+    )
     max_length: whole_number(ge=1) | None = Field(
         None, description="for summarize tasks: longest summary, in tokens"
     )
@@ -49,5 +56,7 @@ class RouteResponse(BaseModel):
     summaries: list[str] | None = None
     translation: str | None = None
     translations: list[str] | None = None
+    source_lang: str | None = None
     target_lang: str | None = None
+    via: str | None = Field(None, description="the pivot language of a translation made through it")
     models: dict[str, str] = Field(..., description="app name -> model that answered ('demo:...' if demo)")

@@ -75,7 +75,10 @@ class RouterService:
                 ("summarize_stream", text, request.max_length, request.min_length),
             )
         else:
-            leaf, args = self.translation, ("translate_stream", text, request.target_lang)
+            leaf, args = (
+                self.translation,
+                ("translate_stream", text, request.target_lang, request.source_lang),
+            )
         first, rest = await leaf.open_stream(*args, **options)
         return leaf.ref.app, _prepend(first, rest)
 
@@ -92,16 +95,24 @@ class RouterService:
             response.summary, response.summaries = summary.get("summary"), summary.get("summaries")
             response.models[self.settings.summarization.app] = summary["model"]
         if request.task in ("translate", "summarize_then_translate"):
-            translation = await self.translate(text, request.target_lang, request.priority, deadline)
+            # a summary is in the summarizer's language, English
+            source_lang = "en" if request.task == "summarize_then_translate" else request.source_lang
+            translation = await self.translate(
+                text, request.target_lang, request.priority, deadline, source_lang
+            )
             response.translation = translation.get("translation")
             response.translations = translation.get("translations")
-            response.target_lang = translation["target_lang"]
+            response.source_lang, response.target_lang = (
+                translation["source_lang"],
+                translation["target_lang"],
+            )
+            response.via = translation.get("via")
             response.models[self.settings.translation.app] = translation["model"]
         return response
 
-    async def translate(self, text, target_lang, priority, deadline: LeafDeadline) -> dict:
+    async def translate(self, text, target_lang, priority, deadline: LeafDeadline, source_lang=None) -> dict:
         options = _leaf_options(priority, deadline)
-        return await self.translation.call("translate", text, target_lang, **options)
+        return await self.translation.call("translate", text, target_lang, source_lang, **options)
 
     async def summarize(self, text, max_length, min_length, priority, deadline: LeafDeadline) -> dict:
         options = _leaf_options(priority, deadline)
@@ -110,7 +121,10 @@ class RouterService:
     async def hf_translation(
         self, request: HFTranslationRequest, deadline: LeafDeadline
     ) -> list[HFTranslation]:
-        answer = await self.translate(request.inputs, request.parameters.tgt_lang, None, deadline)
+        parameters = request.parameters
+        answer = await self.translate(
+            request.inputs, parameters.tgt_lang, None, deadline, parameters.src_lang
+        )
         return [
             HFTranslation(translation_text=text)
             for text in answered_texts(answer, "translation", "translations")

@@ -25,12 +25,16 @@ Emit = Callable[[dict], None]
 
 class SummarizationService(ModelService[SummarizationSettings]):
     app = "summarization"
+    task = "summarize"
     settings_cls = SummarizationSettings
     request_cls = SummarizeRequest
     fan_out_as = ("_summarize_chunk", "summarizing", "texts longer than the model's window")
 
+    def model_ids(self, settings: SummarizationSettings) -> list[str]:
+        return [settings.model]
+
     def task_prefix(self) -> str:
-        return "summarize: " if self.model.uses_t5_prefixes else ""
+        return self.model.family.task_prefix(self.task)
 
     def plan(self, request: SummarizeRequest, caller: Caller) -> Job:
         """The request checked against the limits (and a long text against this replica's room
@@ -97,7 +101,7 @@ class SummarizationService(ModelService[SummarizationSettings]):
         model, prefix, chunk_ticket = job.model, job.prefix, replace(job.ticket, priority="bulk")
 
         async def summarize_chunk(chunk: str, params: GenerationParams) -> str:
-            [summary] = await self.fan_out.call([prefix + chunk], params, chunk_ticket)
+            [summary] = await self.fan_out.call(model.model_id, [prefix + chunk], params, chunk_ticket)
             return summary
 
         return MapReduce(

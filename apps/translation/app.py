@@ -1,9 +1,9 @@
-"""The translation app: POST /translate, English -> French/German/Romanian (the configured
-`languages`; GET /translate/languages lists them). The work: apps/translation/service.py.
+"""The translation app: POST /translate, between the language pairs of its catalog (`models` in
+its user_config; GET /translate/languages lists them). The work: apps/translation/service.py.
 
 Deploy: `serve deploy serve_config.yaml` (app `translation`, import path `apps.translation.app:app`).
-Handle: `serve.get_deployment_handle("Translator", app_name="translation").translate.remote(text, "fr")`;
-`text` may be a list of strings, translated together as one batch.
+Handle: `serve.get_deployment_handle("Translator", app_name="translation").translate.remote(text, "fr")`
+(target, then source language); `text` may be a list of strings, translated together as one batch.
 """
 
 # No `from __future__ import annotations` here: FastAPI must resolve the routes' body types
@@ -24,7 +24,7 @@ from apps.translation.service import TranslationService
 
 http_app = create_app(
     "textserve translation",
-    "Translate English text with a seq2seq model (t5-small by default).",
+    "Translate text between the language pairs of a catalog of seq2seq models (T5, MarianMT, M2M100, NLLB).",
     examples={"/": {"text": "Hello world!", "target_lang": "fr"}},
 )
 
@@ -37,8 +37,8 @@ class Translator(ModelDeployment):
 
     @http_app.get("/languages", summary="Target languages", response_model=LanguagesResponse)
     async def languages_http(self) -> LanguagesResponse:
-        """The target languages this deployment translates into (its user_config's `languages`):
-        what `target_lang` accepts."""
+        """Every source language with the targets it translates into (its user_config's catalog,
+        `models`; pivoted pairs included): what `source_lang` and `target_lang` accept."""
         return self.service.languages()
 
     @http_app.post("/", summary="Translate", **streamed_answers(TranslateResponse))
@@ -50,11 +50,15 @@ class Translator(ModelDeployment):
         return self.service.languages().model_dump()
 
     def _plan_translation(
-        self, text: str | list[str], target_lang: str | None = None, **options: Unpack[CallOptions]
+        self,
+        text: str | list[str],
+        target_lang: str | None = None,
+        source_lang: str | None = None,
+        **options: Unpack[CallOptions],
     ) -> Job:
         """Handle entry point; same validation and answers as POST /translate, `options` as the
         body's (and the tenant)."""
-        return self.plan_call(text, target_lang=target_lang, **options)
+        return self.plan_call(text, target_lang=target_lang, source_lang=source_lang, **options)
 
     translate = answering(_plan_translation)
     translate_stream = streaming(_plan_translation)  # the events of POST /translate with "stream": true

@@ -1,18 +1,93 @@
-"""The translation app's settings: `user_config` of the Translator deployment in serve_config.yaml."""
+"""The translation app's settings: `user_config` of the Translator deployment in serve_config.yaml,
+its catalog of models (`models`: which model serves which language pairs) included."""
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from apps.common.settings import ModelAppSettings, app_default
+from apps.common.languages import LANGUAGES
+from apps.common.settings import ModelAppSettings, StrictSettings, app_default
+
+Pair = tuple[str, str]
+
+
+def _known(code: str, where: str) -> str:
+    if code not in LANGUAGES:
+        raise ValueError(
+            f"{where}: unknown language code '{code}'; use ISO 639-1 codes ({', '.join(LANGUAGES)})"
+        )
+    return code
+
+
+class CatalogEntry(StrictSettings):
+    """One model and the pairs it serves: `pairs` (source -> targets) or `languages` (every pair
+    among them, for a multilingual model such as NLLB or M2M100)."""
+
+    model: str = Field(..., min_length=1, description="hub id or local directory of the model")
+    pairs: dict[str, list[str]] | None = Field(
+        None, description="source language -> the targets this model translates it into"
+    )
+    languages: list[str] | None = Field(
+        None, description="a multilingual model: it serves every pair among these languages"
+    )
+
+    @model_validator(mode="after")
+    def _one_way_to_say_pairs(self) -> CatalogEntry:
+        where = f"model '{self.model}'"
+        if (self.pairs is None) == (self.languages is None):
+            raise ValueError(
+                f"{where}: give either pairs (source: [targets]) or languages, not both or neither"
+            )
+        if self.languages is not None:
+            for code in self.languages:
+                _known(code, where)
+            if len(set(self.languages)) < 2:
+                raise ValueError(f"{where}: languages must list at least two languages")
+        for source, targets in (self.pairs or {}).items():
+            _known(source, where)
+            if not targets:
+                raise ValueError(f"{where}: pairs for '{source}' list no target")
+            for target in targets:
+                _known(target, where)
+                if target == source:
+                    raise ValueError(f"{where}: pair {source}->{target} translates a language into itself")
+        return self
+
+    def served_pairs(self) -> list[Pair]:
+        """Every (source, target) this entry serves, in the order the config lists them."""
+        if self.languages is not None:
+            unique = list(dict.fromkeys(self.languages))
+            return [(source, target) for source in unique for target in unique if source != target]
+        return [(source, target) for source, targets in (self.pairs or {}).items() for target in targets]
+
+
+DEFAULT_CATALOG = [
+    {"model": "t5-small", "pairs": {"en": ["fr", "de", "ro"]}},
+    {"model": "Helsinki-NLP/opus-mt-de-en", "pairs": {"de": ["en"]}},
+    {"model": "Helsinki-NLP/opus-mt-fr-en", "pairs": {"fr": ["en"]}},
+    {"model": "facebook/nllb-200-distilled-600M", "languages": ["en", "de", "fr", "es"]},
+]
 
 
 class TranslationSettings(ModelAppSettings):
-    languages: dict[str, str] = Field(
-        default_factory=lambda: {"fr": "French", "de": "German", "ro": "Romanian"},
-        description="target language code -> language name used in the T5 task prefix",
+    replaced_keys = {
+        "model": "the translation app serves a catalog: list each model under `models` with its pairs",
+        "languages": "each model's pairs are listed under `models`; names come from the language codes",
+    }
+
+    models: list[CatalogEntry] = Field(
+        default_factory=lambda: [CatalogEntry.model_validate(entry) for entry in DEFAULT_CATALOG],
+        min_length=1,
+        description="the catalog: which model serves which pairs; where two serve a pair, the one "
+        "listed first does",
     )
-    default_target_lang: str = Field("fr", description="the language of a request that names none")
+    default_source_lang: str = Field("en", description="the source language of a request that names none")
+    default_target_lang: str = Field("fr", description="the target language of a request that names none")
+    pivot_lang: str | None = Field(
+        "en",
+        description="a pair no model serves is translated through this language when models serve "
+        "both halves (the answer says `via`); null: never",
+    )
     max_input_chars: int = app_default(ModelAppSettings, "max_input_chars", 10_000)
     max_request_chars: int = app_default(ModelAppSettings, "max_request_chars", 20_000)
     max_batch_size: int = app_default(ModelAppSettings, "max_batch_size", 32)
@@ -28,17 +103,36 @@ class TranslationSettings(ModelAppSettings):
     )
     part_calls_in_flight: int = app_default(ModelAppSettings, "part_calls_in_flight", 4)
 
+    @field_validator("default_source_lang", "default_target_lang", "pivot_lang")
+    @classmethod
+    def _known_code(cls, code: str | None, info: ValidationInfo) -> str | None:
+        return code if code is None else _known(code, info.field_name)
+
     @model_validator(mode="after")
-    def _default_is_supported(self) -> TranslationSettings:
-        if not self.languages:
-            raise ValueError("languages must list at least one target language")
-        if self.default_target_lang not in self.languages:
+    def _consistent(self) -> TranslationSettings:
+        sources = {source for entry in self.models for source, _ in entry.served_pairs()}
+        targets = {target for entry in self.models for _, target in entry.served_pairs()}
+        if self.default_source_lang not in sources:
             raise ValueError(
-                f"default_target_lang '{self.default_target_lang}' is not in languages "
-                f"{sorted(self.languages)}"
+                f"default_source_lang '{self.default_source_lang}' is no model's source; "
+                f"the catalog's sources: {sorted(sources)}"
+            )
+        if self.default_target_lang not in targets:
+            raise ValueError(
+                f"default_target_lang '{self.default_target_lang}' is no model's target; "
+                f"the catalog's targets: {sorted(targets)}"
+            )
+        models = [entry.model for entry in self.models]
+        repeated = sorted({model for model in models if models.count(model) > 1})
+        if repeated:
+            raise ValueError(
+                f"models: {', '.join(repeated)} listed twice; list each model once with all its pairs"
             )
         if self.min_new_tokens > self.max_new_tokens:
             raise ValueError(
                 f"min_new_tokens ({self.min_new_tokens}) is above max_new_tokens ({self.max_new_tokens})"
             )
+        from apps.translation.catalog import Catalog
+
+        Catalog(self)  # the default pair must have a route
         return self

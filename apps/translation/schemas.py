@@ -8,8 +8,16 @@ from apps.common.schemas import TextOrTexts
 
 
 class TranslateRequest(TextOrTexts):
+    source_lang: str | None = Field(
+        None,
+        description="the text's language (ISO 639-1; GET /translate/languages lists the sources); default en",
+        examples=["en"],
+    )
     target_lang: str | None = Field(
-        None, description="target language code (fr, de, ro); default fr", examples=["fr"]
+        None,
+        description="the language to translate into (ISO 639-1; GET /translate/languages lists each "
+        "source's targets); default fr",
+        examples=["fr"],
     )
     stream: bool = Field(
         False,
@@ -22,16 +30,31 @@ class TranslateRequest(TextOrTexts):
 class TranslateResponse(BaseModel):
     translation: str | None = Field(None, description="for `text`: its translation")
     translations: list[str] | None = Field(None, description="for `texts`: their translations, in order")
+    source_lang: str
     target_lang: str
-    model: str = Field(..., description="model that answered; 'demo:...' for a demo model")
+    via: str | None = Field(
+        None, description="the pivot language, when no model serves the pair and two translated through it"
+    )
+    model: str = Field(
+        ..., description="model that answered ('demo:...' for a demo model); a pivoted answer names both"
+    )
 
 
 class Language(BaseModel):
-    code: str = Field(..., description="what to send as target_lang", examples=["fr"])
-    name: str = Field(..., description="the language's name, as the model's task prefix says it")
+    code: str = Field(..., description="ISO 639-1 code: what to send as source_lang", examples=["de"])
+    name: str = Field(..., description="the language's English name", examples=["German"])
+    targets: list[str] = Field(
+        ..., description="what target_lang accepts with this source", examples=[["en"]]
+    )
 
 
 class LanguagesResponse(BaseModel):
-    languages: list[Language] = Field(..., description="target languages of the configured model")
-    default: str = Field(..., description="target_lang used when a request names none")
-    model: str = Field(..., description="model that serves them; 'demo:...' for a demo model")
+    languages: list[Language] = Field(
+        ..., description="every source language with its targets (LibreTranslate's /languages entries)"
+    )
+    default_source_lang: str = Field(..., description="source_lang used when a request names none")
+    default_target_lang: str = Field(..., description="target_lang used when a request names none")
+    pivot_lang: str | None = Field(
+        ..., description="the language pairs no model serves are translated through"
+    )
+    models: list[str] = Field(..., description="the models that serve them; 'demo:...' for a demo model")

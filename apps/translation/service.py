@@ -1,6 +1,7 @@
-"""The translation app's work, without Ray: a request planned into its texts' sentences (cut to fit
-the model's window), decoded as one batch or, past `part_sentences`, in parts over every replica,
-and put back together, whole or as a stream of sentences."""
+"""The translation app's work, without Ray: a request routed by the catalog to its model (or two,
+through a pivot language), planned into its texts' sentences (cut to fit the model's window),
+decoded as one batch or, past `part_sentences`, in parts over every replica, and put back
+together, whole or as a stream of sentences."""
 
 from __future__ import annotations
 
@@ -8,69 +9,124 @@ from collections.abc import AsyncIterator
 
 from apps.common.deadlines import Caller
 from apps.common.documents import fit_window, split_sentences
-from apps.common.errors import UserInputError
-from apps.common.generation import GenerationParams, check_input_limits
-from apps.common.job import Job
+from apps.common.generation import GenerationParams, Seq2SeqGenerator, check_input_limits
+from apps.common.job import Job, Leg
+from apps.common.model_loading import ModelLoadError
 from apps.common.model_service import ModelService
+from apps.translation.catalog import Catalog
+from apps.translation.catalog import Leg as Hop
 from apps.translation.config import TranslationSettings
-from apps.translation.schemas import Language, LanguagesResponse, TranslateRequest, TranslateResponse
+from apps.translation.schemas import LanguagesResponse, TranslateRequest, TranslateResponse
 
 
 class TranslationService(ModelService[TranslationSettings]):
     app = "translation"
+    task = "translate"
     settings_cls = TranslationSettings
     request_cls = TranslateRequest
     fan_out_as = ("_translate_part", "translating", "long texts in parts")
 
-    def task_prefix(self, lang: str | None = None) -> str:
-        """T5 picks its task from the prompt: "translate English to French: ..."."""
-        name = self.settings.languages[lang or self.settings.default_target_lang]
-        return f"translate English to {name}: " if self.model.uses_t5_prefixes else ""
+    def __init__(self, settings: TranslationSettings):
+        self.catalog = Catalog(settings)
+        super().__init__(settings)
+
+    def configure(self, settings: TranslationSettings) -> None:
+        catalog = Catalog(settings)
+        super().configure(settings)
+        self.catalog = catalog
+
+    def model_ids(self, settings: TranslationSettings) -> list[str]:
+        return [entry.model for entry in settings.models]
+
+    def _load(
+        self, settings: TranslationSettings, current: dict[str, Seq2SeqGenerator]
+    ) -> dict[str, Seq2SeqGenerator]:
+        """The catalog's models, each checked against its entry: ModelLoadError for a language
+        the entry lists that a model with language tokens has no token for."""
+        models = super()._load(settings, current)
+        for entry in settings.models:
+            family = models[entry.model].family
+            missing = family.missing_languages(entry.served_pairs())
+            if missing:
+                raise ModelLoadError(
+                    f"model '{entry.model}' ({family.name}) has no language token for "
+                    f"{', '.join(sorted(missing))}: remove them from its entry in `models`"
+                )
+        return models
 
     def languages(self) -> LanguagesResponse:
-        """The target languages (the settings' `languages`): what `target_lang` accepts."""
+        """Every source language with its targets (pivoted pairs included): what `source_lang`
+        and `target_lang` accept."""
+        settings = self.settings
         return LanguagesResponse(
-            languages=[
-                Language(code=code, name=name) for code, name in sorted(self.settings.languages.items())
-            ],
-            default=self.settings.default_target_lang,
-            model=self.model.name,
+            languages=self.catalog.languages(),
+            default_source_lang=settings.default_source_lang,
+            default_target_lang=settings.default_target_lang,
+            pivot_lang=settings.pivot_lang,
+            models=[model.name for model in self.models.values()],
         )
 
     def plan(self, request: TranslateRequest, caller: Caller) -> Job:
-        """The request checked against the limits (UserInputError, InputTooLargeError), every text
-        cut into sentences that fit the window, with its class and deadline."""
-        settings, model = self.settings, self.model
-        lang = request.target_lang or settings.default_target_lang
-        if lang not in settings.languages:
-            raise UserInputError(
-                f"target_lang '{lang}' is not supported; use one of {sorted(settings.languages)} "
-                "(GET /translate/languages lists them)"
-            )
+        """The request routed by the catalog (UserInputError naming the served pairs for a pair
+        nothing serves) and checked against the limits (InputTooLargeError), every text cut into
+        sentences that fit the first model's window, with its class and deadline."""
+        settings = self.settings
+        route = self.catalog.route(request.source_lang, request.target_lang)
         check_input_limits(request.inputs, settings)
-        prefix, window = self.task_prefix(lang), model.max_input_tokens
+        first, *rest = [self._leg(hop) for hop in route.legs]
+        model, prefix = first.model, first.prefix
         documents = [
-            fit_window(split_sentences(text), lambda piece: model.count_tokens(prefix + piece), window)
+            fit_window(
+                split_sentences(text, route.legs[0].source_lang),
+                lambda piece: model.count_tokens(prefix + piece),
+                model.max_input_tokens,
+            )
             for text in request.inputs
         ]
+        many, ticket = request.texts is not None, caller.ticket(request, settings)
+        hop = route.legs[0]
+        return Job(
+            model,
+            many,
+            prefix,
+            documents,
+            first.params,
+            ticket,
+            target_lang=route.legs[-1].target_lang,
+            source_lang=hop.source_lang,
+            next=rest[0] if rest else None,
+        )
+
+    def _leg(self, hop: Hop) -> Leg:
+        """A route's leg as the model, prompt prefix and decoding that run it."""
+        settings, model = self.settings, self.models[hop.model]
         params = GenerationParams(
             max_new_tokens=settings.max_new_tokens,
             min_new_tokens=settings.min_new_tokens,
             num_beams=settings.num_beams,
+            source_lang=hop.source_lang,
+            target_lang=hop.target_lang,
         )
-        many = request.texts is not None
-        return Job(model, many, prefix, documents, params, caller.ticket(request, settings), lang)
+        return Leg(model, model.family.task_prefix("translate", hop.source_lang, hop.target_lang), params)
 
     async def run(self, job: Job) -> TranslateResponse:
-        if self._fans_out(job):
-            outputs = [output async for part in self._parts(job) for output in part]
-        else:
-            outputs = await job.model.generate(job.prompts, job.params, ticket=job.ticket)
+        outputs = await self._decode(job)
+        while job.next is not None:
+            job = job.continued(outputs)
+            outputs = await self._decode(job)
         return self._response(job, outputs)
 
+    async def _decode(self, job: Job) -> list[str]:
+        if self._fans_out(job):
+            return [output async for part in self._parts(job) for output in part]
+        return await job.model.generate(job.prompts, job.params, ticket=job.ticket)
+
     async def events(self, job: Job) -> AsyncIterator[dict]:
-        """A `sentence` event per sentence, in order, as its batch finishes; then `done` with the
-        whole answer (the same as without streaming)."""
+        """A `sentence` event per sentence, in order, as its batch finishes (of a pivoted
+        translation, its second leg's); then `done` with the whole answer (the same as without
+        streaming)."""
+        while job.next is not None:
+            job = job.continued(await self._decode(job))
         outputs: list[str] = []
         prompts = job.prompts
         if self._fans_out(job):
@@ -101,7 +157,13 @@ class TranslationService(ModelService[TranslationSettings]):
 
     @staticmethod
     def _response(job: Job, outputs: list[str]) -> TranslateResponse:
-        translations, model = job.rejoin(outputs), job.model.name
+        translations = job.rejoin(outputs)
+        fields = {
+            "source_lang": job.source_lang,
+            "target_lang": job.target_lang,
+            "via": job.via,
+            "model": job.model_names,
+        }
         if job.many:
-            return TranslateResponse(translations=translations, target_lang=job.target_lang, model=model)
-        return TranslateResponse(translation=translations[0], target_lang=job.target_lang, model=model)
+            return TranslateResponse(translations=translations, **fields)
+        return TranslateResponse(translation=translations[0], **fields)

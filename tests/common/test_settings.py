@@ -21,3 +21,13 @@ def test_a_renamed_key_is_refused_naming_the_new_one(settings_cls, old, new):
 def test_the_old_names_are_plain_unknown_keys_where_the_new_ones_do_not_apply():
     with pytest.raises(ValueError, match="Extra inputs are not permitted"):
         parse_user_config(RouterSettings, {"chunk_timeout_s": 20}, "router")
+
+
+def test_the_translation_apps_single_model_keys_are_refused_pointing_at_the_catalog():
+    with pytest.raises(ValueError) as refused:
+        parse_user_config(
+            TranslationSettings, {"model": "t5-small", "languages": {"fr": "French"}}, "translation"
+        )
+    message = str(refused.value)
+    assert "replaced keys: languages: each model's pairs are listed under `models`" in message
+    assert "model: the translation app serves a catalog" in message

@@ -52,11 +52,16 @@ def type_into(driver, element_id: str, text: str) -> None:
 def test_translates_hello_world_in_the_default_language(page, http, tmp_path):
     assert page.title == "textserve playground"
     listed = http.get("/translate/languages").json()
-    languages = Select(page.find_element(By.ID, "target-lang"))
-    assert [(o.get_attribute("value"), o.text) for o in languages.options] == [
-        (language["code"], f"{language['name']} ({language['code']})") for language in listed["languages"]
+    names = {language["code"]: language["name"] for language in listed["languages"]}
+    sources = Select(page.find_element(By.ID, "source-lang"))
+    assert [(o.get_attribute("value"), o.text) for o in sources.options] == [
+        (code, f"{name} ({code})") for code, name in names.items()
     ]
-    assert languages.first_selected_option.get_attribute("value") == listed["default"] == "fr"
+    assert sources.first_selected_option.get_attribute("value") == listed["default_source_lang"] == "en"
+    targets = Select(page.find_element(By.ID, "target-lang"))
+    english = next(language for language in listed["languages"] if language["code"] == "en")
+    assert [o.get_attribute("value") for o in targets.options] == english["targets"]
+    assert targets.first_selected_option.get_attribute("value") == listed["default_target_lang"] == "fr"
     type_into(page, "translate-text", "Hello world!")
     page.find_element(By.ID, "translate-button").click()
     wait_for(page, finished("translate"))
@@ -67,6 +72,23 @@ def test_translates_hello_world_in_the_default_language(page, http, tmp_path):
     assert not page.find_element(By.ID, "translate-error").is_displayed()
     page.save_screenshot(str(tmp_path / "hello-world.png"))
     assert (tmp_path / "hello-world.png").stat().st_size > 10_000
+
+
+def test_the_targets_follow_the_source_language(page, http):
+    Select(page.find_element(By.ID, "source-lang")).select_by_value("de")
+    german = next(
+        language
+        for language in http.get("/translate/languages").json()["languages"]
+        if language["code"] == "de"
+    )
+    targets = Select(page.find_element(By.ID, "target-lang"))
+    assert [o.get_attribute("value") for o in targets.options] == german["targets"]
+    targets.select_by_value("en")
+    type_into(page, "translate-text", "Hallo Welt!")
+    page.find_element(By.ID, "translate-button").click()
+    wait_for(page, finished("translate"))
+    assert text_of(page, "translate-output") == "Hello world!"
+    assert text_of(page, "translate-model") == "answered by demo:demo-marian-de-en"
 
 
 def test_a_long_text_streams_with_its_progress(page):

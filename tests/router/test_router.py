@@ -32,6 +32,7 @@ def test_seed_client_request_works_unchanged(serve_url, apps):
     assert response.json() == {
         "task": "translate",
         "translation": "Bonjour le monde !",
+        "source_lang": "en",
         "target_lang": "fr",
         "models": {"translation": "demo:demo-translation"},
     }
@@ -62,6 +63,7 @@ def test_summarize_then_translate_chains_the_summary(http, lang):
         "task": "summarize_then_translate",
         "summary": SUMMARY,
         "translation": TRANSLATIONS[SUMMARY][lang],
+        "source_lang": "en",
         "target_lang": lang,
         "models": {"summarization": "demo:demo-summarization", "translation": "demo:demo-translation"},
     }
@@ -78,6 +80,7 @@ def test_texts_list_goes_through_both_leaf_apps(http):
         "task": "summarize_then_translate",
         "summaries": summaries,
         "translations": [TRANSLATIONS[summary]["de"] for summary in summaries],
+        "source_lang": "en",
         "target_lang": "de",
         "models": {"summarization": "demo:demo-summarization", "translation": "demo:demo-translation"},
     }
@@ -158,7 +161,19 @@ def test_healthz_reports_every_leaf_app_serving(http):
     assert response.json() == {
         "status": "ok",
         "apps": {
-            "translation": {"status": "ok", "model": "demo:demo-translation", "backend": "ctranslate2"},
-            "summarization": {"status": "ok", "model": "demo:demo-summarization", "backend": "ctranslate2"},
+            "translation": {
+                "status": "ok",
+                "model": "demo:demo-translation",
+                "backend": "ctranslate2",
+                "models": [
+                    f"demo:demo-{name}" for name in ("translation", "marian-de-en", "marian-fr-en", "nllb")
+                ],
+            },
+            "summarization": {
+                "status": "ok",
+                "model": "demo:demo-summarization",
+                "backend": "ctranslate2",
+                "models": ["demo:demo-summarization"],
+            },
         },
     }

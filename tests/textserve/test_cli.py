@@ -58,7 +58,7 @@ def test_a_bad_language_exits_1_with_the_servers_message_on_one_line(url):
     done = textserve("--url", url, "translate", "Hello world!", "--to", "xx")
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.count("\n") == 1, done.stderr
-    assert done.stderr.startswith("textserve: error: 422: target_lang 'xx' is not supported")
+    assert done.stderr.startswith("textserve: error: 422: no model translates en->xx")
     assert "Traceback" not in done.stderr
 
 
@@ -91,13 +91,22 @@ def test_summarize_progress_bar_per_level(url, tmp_path):
 
 def test_languages_and_json(url, capsys):
     assert main(["--url", url, "languages"]) == 0
-    assert capsys.readouterr().out == "de\tGerman\nfr\tFrench\t(default)\nro\tRomanian\n"
+    assert capsys.readouterr().out == (
+        "de\tGerman\t-> en es fr* ro\n"
+        "en*\tEnglish\t-> de es fr* ro\n"
+        "es\tSpanish\t-> de en fr* ro\n"
+        "fr\tFrench\t-> de en es ro\n"
+        "(* the defaults: en -> fr)\n"
+    )
     assert main(["--url", url, "--json", "translate", "Good morning.", "--to", "de"]) == 0
     assert json.loads(capsys.readouterr().out) == {
         "translation": "Guten Morgen.",
+        "source_lang": "en",
         "target_lang": "de",
         "model": "demo:demo-translation",
     }
+    assert main(["--url", url, "translate", "Guten Morgen.", "--from", "de", "--to", "en"]) == 0
+    assert capsys.readouterr().out == "Good morning.\n"
 
 
 def test_summarize_json_from_stdin(url, capsys, monkeypatch):

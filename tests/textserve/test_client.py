@@ -39,7 +39,12 @@ def client(serve_url, apps) -> Iterator[TextServeClient]:
 
 def test_translate_one_text_and_a_list(client):
     answer = client.translate("Hello world!", target_lang="de")
-    assert answer == {"translation": "Hallo Welt!", "target_lang": "de", "model": "demo:demo-translation"}
+    assert answer == {
+        "translation": "Hallo Welt!",
+        "source_lang": "en",
+        "target_lang": "de",
+        "model": "demo:demo-translation",
+    }
     assert client.translate("Hello world!")["translation"] == "Bonjour le monde !"  # the default, fr
     texts = ENGLISH[:3]
     answer = client.translate(texts, "ro")
@@ -62,6 +67,7 @@ def test_translate_stream_yields_sentences_in_order_then_done(client):
         "event": "done",
         "sentences": 8,
         "translation": expected,
+        "source_lang": "en",
         "target_lang": "de",
         "model": "demo:demo-translation",
     }
@@ -69,12 +75,18 @@ def test_translate_stream_yields_sentences_in_order_then_done(client):
 
 def test_languages(client):
     answer = client.languages()
-    assert answer["languages"] == [
-        {"code": "de", "name": "German"},
-        {"code": "fr", "name": "French"},
-        {"code": "ro", "name": "Romanian"},
-    ]
-    assert answer["default"] == "fr"
+    assert answer["languages"][0] == {"code": "de", "name": "German", "targets": ["en", "es", "fr", "ro"]}
+    assert (answer["default_source_lang"], answer["default_target_lang"]) == ("en", "fr")
+
+
+def test_translate_from_another_language(client):
+    answer = client.translate("Merci beaucoup.", target_lang="en", source_lang="fr")
+    assert answer == {
+        "translation": "Thank you very much.",
+        "source_lang": "fr",
+        "target_lang": "en",
+        "model": "demo:demo-marian-fr-en",
+    }
 
 
 def test_summarize_a_demo_document_exactly(client):
@@ -106,7 +118,7 @@ def test_a_4xx_is_a_textserve_error_with_the_servers_message(client):
     with pytest.raises(TextServeError) as raised:
         client.translate("Hello world!", target_lang="xx")
     assert raised.value.status == 422
-    assert "target_lang 'xx' is not supported" in raised.value.message
+    assert "no model translates en->xx" in raised.value.message
     assert raised.value.retry_after is None
     # a streamed request that cannot be served fails the same way, before any event
     with pytest.raises(TextServeError) as raised:
@@ -173,7 +185,7 @@ def scripted_server(answers: list[tuple[int, dict, bytes]]) -> Iterator[tuple[st
         server.server_close()
 
 
-LANGUAGES = {"languages": [{"code": "de", "name": "German"}], "default": "de", "model": "m"}
+LANGUAGES = {"languages": [{"code": "de", "name": "German", "targets": ["en"]}], "default_source_lang": "de"}
 OK = (200, {"Content-Type": "application/json"}, json.dumps(LANGUAGES).encode())
 BUSY = (503, {"Retry-After": "0", "Content-Type": "text/plain"}, b"Service overloaded, retry later.")
 NDJSON = {"Content-Type": "application/x-ndjson"}

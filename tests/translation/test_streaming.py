@@ -40,6 +40,7 @@ def check_events(events: list[dict], expected: str, sentences: int) -> None:
         "event": "done",
         "sentences": sentences,
         "translation": expected,
+        "source_lang": "en",
         "target_lang": "de",
         "model": "demo:demo-translation",
     }

@@ -17,7 +17,12 @@ def translator(apps):
 @pytest.mark.parametrize(("english", "lang", "expected"), CASES)
 def test_handle_translates_exactly(translator, english, lang, expected):
     result = translator.translate.remote(english, lang).result()
-    assert result == {"translation": expected, "target_lang": lang, "model": "demo:demo-translation"}
+    assert result == {
+        "translation": expected,
+        "source_lang": "en",
+        "target_lang": lang,
+        "model": "demo:demo-translation",
+    }
 
 
 def test_handle_defaults_to_french(translator):
@@ -29,8 +34,8 @@ def test_handle_rejects_bad_input_with_user_error(translator):
         translator.translate.remote("   ", "fr").result()
     assert info.value.status_code == 422
     assert "text is empty" in info.value.message
-    with pytest.raises(UserInputError, match="not supported"):
-        translator.translate.remote("Hello world!", "es").result()
+    with pytest.raises(UserInputError, match="no model translates en->it"):
+        translator.translate.remote("Hello world!", "it").result()
 
 
 @pytest.mark.parametrize("path", ["/translate", "/translate/"])
@@ -39,6 +44,7 @@ def test_http_translate_answers_directly(http, path):
     assert response.status_code == 200, response.text
     assert response.json() == {
         "translation": "Hallo Welt!",
+        "source_lang": "en",
         "target_lang": "de",
         "model": "demo:demo-translation",
     }
@@ -54,7 +60,7 @@ def test_http_translate_answers_directly(http, path):
         ({"text": None}, "`text` is null: send `text` as a string or `texts` as a list"),
         ({"text": "Hello", "texts": None}, "`texts` is null: send `text` as a string or `texts`"),
         ({"text": ["Hello"]}, "text: Input should be a valid string"),
-        ({"text": "Hello world!", "target_lang": "es"}, "use one of ['de', 'fr', 'ro']"),
+        ({"text": "Hello world!", "target_lang": "it"}, "no model translates en->it"),
         (
             {"text": "Hello world!", "target_language": "de"},
             "target_language: Extra inputs are not permitted",
@@ -125,6 +131,7 @@ def test_handle_translates_a_list_in_order(translator):
     result = translator.translate.remote(english, "de").result()
     assert result == {
         "translations": [TRANSLATIONS[en]["de"] for en in english],
+        "source_lang": "en",
         "target_lang": "de",
         "model": "demo:demo-translation",
     }
@@ -168,4 +175,5 @@ def test_health_check_decodes_with_the_loaded_model(translator):
         "status": "ok",
         "model": "demo:demo-translation",
         "backend": "ctranslate2",
+        "models": [f"demo:demo-{name}" for name in ("translation", "marian-de-en", "marian-fr-en", "nllb")],
     }

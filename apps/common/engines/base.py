@@ -7,9 +7,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from apps.common.engines.families import Family
 from apps.common.model_loading import ModelSource
-
-T5_MODEL_TYPES = ("t5", "mt5", "umt5")
 
 
 def threads_from_env() -> int:
@@ -28,11 +27,14 @@ class GenerationParams:
     max_new_tokens: int
     min_new_tokens: int = 0
     num_beams: int = 1
+    # for models that take languages as tokens (M2M100, NLLB, multilingual MarianMT): ISO 639-1
+    source_lang: str | None = None
+    target_lang: str | None = None
 
 
 class Seq2SeqEngine(ABC):
     backend: str
-    model_type: str  # from the checkpoint's config.json, e.g. "t5"
+    family: Family  # what differs per model family (families.py), from the checkpoint's config.json
     max_input_tokens: int  # the longest input the model reads (t5-small: 512)
 
     def __init__(self, source: ModelSource, device: str):
@@ -47,11 +49,6 @@ class Seq2SeqEngine(ABC):
     @property
     def model_id(self) -> str:
         return self.source.model_id
-
-    @property
-    def uses_t5_prefixes(self) -> bool:
-        """T5 checkpoints pick their task from a text prefix ("translate English to French: ")."""
-        return self.model_type in T5_MODEL_TYPES
 
     @abstractmethod
     def count_tokens(self, text: str) -> int:

@@ -86,19 +86,57 @@ def converted_model_dir(model_dir: Path) -> Path:
     return out
 
 
+def _load_spec(model_dir: str):
+    """CTranslate2's model spec of the checkpoint, by TransformersConverter with its loaders mended
+    where they misread transformers 5's tokenizers (for this call only).
+
+    M2M100 (CTranslate2 4.8): the loader takes the language tokens (`__de__`) from the tokenizer's
+    additional_special_tokens, which transformers 5's M2M100Tokenizer leaves empty (it keeps them in
+    lang_token_to_id, ids after vocab.json), so the vocabulary came out 100 tokens short of the
+    model's ("Source vocabulary 0 has size 309 but the model expected a vocabulary of size 409").
+    Mended: the vocabulary in id order -- vocab.json, the language tokens, then fairseq's
+    madeupwords. NLLB's tokenizer has its language tokens in its vocabulary: read as before."""
+    import itertools
+
+    from ctranslate2.converters import TransformersConverter
+    from ctranslate2.converters import transformers as loaders
+
+    class M2M100Loader(loaders.M2M100Loader):
+        def get_vocabulary(self, model, tokenizer):
+            tokens = super().get_vocabulary(model, tokenizer)
+            languages = getattr(tokenizer, "lang_token_to_id", None) or {}
+            if set(languages) <= set(tokens):
+                return tokens
+            by_id = {i: token for token, i in {**tokenizer.get_vocab(), **languages}.items()}
+            madeup = (f"madeupword{i}" for i in itertools.count())
+            return [by_id.get(i) or next(madeup) for i in range(model.config.vocab_size)]
+
+    mended = {"M2M100Config": M2M100Loader()}
+    originals = {name: loaders._MODEL_LOADERS[name] for name in mended}
+    loaders._MODEL_LOADERS.update(mended)
+    try:
+        return TransformersConverter(model_dir)._load()
+    finally:
+        loaders._MODEL_LOADERS.update(originals)
+
+
 def convert_checkpoint(model_dir: str, out: str, weight_bits: int = WEIGHT_BITS) -> None:
     """Write the CTranslate2 int8 model of the transformers checkpoint `model_dir` into `out`,
     each weight row scaled so its largest value is 2**(weight_bits-1) - 1 (8: CTranslate2's own)."""
     import numpy as np
-    from ctranslate2.converters import TransformersConverter
     from ctranslate2.specs import model_spec
 
+    from apps.common.engines.families import FamilyError, family_for
+    from apps.common.engines.tokenizer_files import TokenizerFilesError
+
     # The model dir must hold its tokenizer: without it the converter silently invents a vocabulary.
-    if not (Path(model_dir) / "tokenizer.json").is_file():
-        raise SystemExit(f"{model_dir} holds no tokenizer.json")
+    try:
+        family_for(Path(model_dir)).check_tokenizer()
+    except (FamilyError, TokenizerFilesError) as exc:
+        raise SystemExit(str(exc)) from None
     largest = float(2 ** (weight_bits - 1) - 1)
     # What TransformersConverter.convert does, with our quantization in place of its optimize step
-    spec = TransformersConverter(model_dir)._load()
+    spec = _load_spec(model_dir)
     spec.validate()
     spec.optimize(quantization="float32")  # shares repeated weights; float32 everywhere
 

@@ -1,21 +1,21 @@
 """The CTranslate2 backend: the checkpoint converted to int8, decoded by CTranslate2 on CPU
 (compute type int8) or a CUDA device (int8_float16: the same int8 weights, float16 activations).
 
-The replica loads only the converted model and a tokenizer read from tokenizer.json: no torch,
-no fp32 weights (measured here: ~270 MB less per replica than with AutoTokenizer + torch).
+The replica loads only the converted model and the tokenizer's own files, read by the model's
+family (families.py) with `tokenizers` or `sentencepiece`: no torch, no fp32 weights (measured
+here: ~270 MB less per replica than with AutoTokenizer + torch).
 CTranslate2 releases the GIL while it decodes, so the replica's event loop keeps serving.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 
 from apps.common.engines.base import GenerationParams, Seq2SeqEngine, threads_from_env
 from apps.common.engines.ctranslate2_conversion import converted_model_dir
 from apps.common.engines.devices import CT2_COMPUTE_TYPES
-from apps.common.engines.tokenizer_files import TokenizerJson
+from apps.common.engines.families import family_for
 from apps.common.model_loading import ModelLoadError, ModelSource
 
 logger = logging.getLogger("ray.serve")
@@ -28,23 +28,18 @@ class CTranslate2Engine(Seq2SeqEngine):
         super().__init__(source, device)
         try:
             checkpoint = source.local_dir()
-            if not (checkpoint / "tokenizer.json").is_file():
-                raise ModelLoadError(
-                    f"{checkpoint} has no tokenizer.json: save the model's tokenizer there with "
-                    "transformers (tokenizer.save_pretrained) or use backend: transformers"
-                )
+            self.family = family_for(checkpoint)
+            self.family.check_tokenizer()
             self.model_dir = converted_model_dir(checkpoint)
-            config = json.loads((checkpoint / "config.json").read_text(encoding="utf-8"))
         except Exception as exc:
             raise ModelLoadError(f"could not prepare '{source.model_id}' for CTranslate2: {exc}") from exc
-        self.model_type = str(config.get("model_type", ""))
-        self.tokenizer = TokenizerJson(checkpoint)
-        self.max_input_tokens = self.tokenizer.model_max_length
+        self.max_input_tokens = self.family.max_input_tokens
         self.compute_type = CT2_COMPUTE_TYPES[device]
         self.translator = self._new_translator()
         logger.info(
-            "loaded %s from %s (ctranslate2, %s, %s)",
+            "loaded %s (%s) from %s (ctranslate2, %s, %s)",
             source.model_id,
+            self.family.name,
             self.model_dir,
             device,
             self.compute_type,
@@ -62,7 +57,7 @@ class CTranslate2Engine(Seq2SeqEngine):
         )
 
     def count_tokens(self, text: str) -> int:
-        return self.tokenizer.count_tokens(text)
+        return self.family.count_tokens(text)
 
     def background_worker(self) -> Callable[[list[str], GenerationParams], list[str]]:
         """A second translator, made on the calling thread: CTranslate2 decodes on threads of its
@@ -75,11 +70,14 @@ class CTranslate2Engine(Seq2SeqEngine):
         return self._decode(self.translator, prompts, params)
 
     def _decode(self, translator, prompts: list[str], params: GenerationParams) -> list[str]:
+        family, source, target = self.family, params.source_lang, params.target_lang
+        prefix = family.target_prefix(target) or []  # forced tokens count as decoded ones
         results = translator.translate_batch(
-            [self.tokenizer.tokens(prompt) for prompt in prompts],
+            [family.source_tokens(prompt, source, target) for prompt in prompts],
+            target_prefix=[prefix] * len(prompts) if prefix else None,
             beam_size=params.num_beams,
-            max_decoding_length=params.max_new_tokens,
-            min_decoding_length=params.min_new_tokens,
+            max_decoding_length=params.max_new_tokens + len(prefix),
+            min_decoding_length=params.min_new_tokens + len(prefix),
             max_input_length=0,  # inputs are checked against the model's window before this
         )
-        return [self.tokenizer.text_from_tokens(result.hypotheses[0]).strip() for result in results]
+        return [family.text_from_tokens(result.hypotheses[0]) for result in results]

@@ -6,8 +6,9 @@ import logging
 import threading
 
 from apps.common.engines.base import GenerationParams, Seq2SeqEngine, threads_from_env
+from apps.common.engines.families import FamilyError, family_for
 from apps.common.engines.tokenizer_files import window_from
-from apps.common.model_loading import ModelSource, load_tokenizer, load_torch_model
+from apps.common.model_loading import ModelLoadError, ModelSource, load_tokenizer, load_torch_model
 
 logger = logging.getLogger("ray.serve")
 
@@ -22,11 +23,20 @@ class TransformersEngine(Seq2SeqEngine):
         self._tokenizer_lock = threading.Lock()
         if threads_from_env():
             torch.set_num_threads(threads_from_env())
+        try:
+            self.family = family_for(source.local_dir())
+        except FamilyError as exc:
+            raise ModelLoadError(f"could not load '{source.model_id}': {exc}") from exc
         self.tokenizer = load_tokenizer(source)
         self.model = load_torch_model(source).to(device)
-        self.model_type = getattr(self.model.config, "model_type", "")
         self.max_input_tokens = window_from(getattr(self.tokenizer, "model_max_length", None))
-        logger.info("loaded %s from %s (transformers, fp32, %s)", source.model_id, source.location, device)
+        logger.info(
+            "loaded %s (%s) from %s (transformers, fp32, %s)",
+            source.model_id,
+            self.family.name,
+            source.location,
+            device,
+        )
 
     # A fast tokenizer keeps its padding settings in shared state: a call without padding (counting
     # tokens on the event loop) in the middle of a padded batch call (on the model thread) made the
@@ -38,16 +48,20 @@ class TransformersEngine(Seq2SeqEngine):
     def generate(self, prompts: list[str], params: GenerationParams) -> list[str]:
         import torch
 
+        family, tokenizer = self.family, self.tokenizer
         with self._tokenizer_lock:
-            batch = self.tokenizer(prompts, return_tensors="pt", padding=True).to(self.device)
+            batch = family.hf_inputs(tokenizer, prompts, params.source_lang, params.target_lang).to(
+                self.device
+            )
+        forced = family.hf_generate_kwargs(tokenizer, params.target_lang)
         with torch.inference_mode():
             output_ids = self.model.generate(
                 **batch,
-                max_new_tokens=params.max_new_tokens,
-                min_new_tokens=params.min_new_tokens,
+                **forced,
+                max_new_tokens=params.max_new_tokens + len(forced),  # a forced token counts as decoded
+                min_new_tokens=params.min_new_tokens + len(forced),
                 num_beams=params.num_beams,
                 do_sample=False,
             )
         with self._tokenizer_lock:
-            texts = self.tokenizer.batch_decode(output_ids, skip_special_tokens=True)
-        return [text.strip() for text in texts]
+            return family.hf_texts(tokenizer, output_ids)

@@ -110,7 +110,11 @@ function setProgress(task, done, total, label) {
 }
 
 async function translate() {
-  const body = { text: $("translate-text").value, target_lang: $("target-lang").value || undefined };
+  const body = {
+    text: $("translate-text").value,
+    source_lang: $("source-lang").value || undefined,
+    target_lang: $("target-lang").value || undefined,
+  };
   if (!$("translate-stream").checked) {
     const answer = await (await post(APP_PATH("translate"), body)).json();
     $("translate-output").textContent = answer.translation;
@@ -143,8 +147,22 @@ async function summarize() {
   showModel("summarize", done.model);
 }
 
-async function loadLanguages() {
+let languages = []; // GET /translate/languages: every source with its targets
+
+function languageOptions(codes) {
+  const names = Object.fromEntries(languages.map((language) => [language.code, language.name]));
+  return codes.map((code) => new Option(`${names[code] || code} (${code})`, code));
+}
+
+function showTargets(preferred) {
+  const source = languages.find((language) => language.code === $("source-lang").value);
   const select = $("target-lang");
+  const targets = source ? source.targets : [];
+  select.replaceChildren(...languageOptions(targets));
+  select.value = targets.includes(preferred) ? preferred : targets[0] || "";
+}
+
+async function loadLanguages() {
   const error = $("translate-error");
   let response;
   try {
@@ -156,12 +174,12 @@ async function loadLanguages() {
     return;
   }
   const answer = await response.json();
-  select.replaceChildren(
-    ...answer.languages.map((language) => new Option(`${language.name} (${language.code})`, language.code)),
-  );
-  select.value = answer.default;
+  languages = answer.languages;
+  $("source-lang").replaceChildren(...languageOptions(languages.map((language) => language.code)));
+  $("source-lang").value = answer.default_source_lang;
+  showTargets(answer.default_target_lang);
   error.hidden = true;
-  showModel("translate", answer.model);
+  showModel("translate", answer.models[0]);
   $("translate-model").textContent = "";
 }
 
@@ -171,6 +189,7 @@ document.addEventListener("DOMContentLoaded", () => {
     sessionStorage.setItem("textserve-api-key", $("api-key").value.trim());
     loadLanguages();
   });
+  $("source-lang").addEventListener("change", () => showTargets($("target-lang").value));
   $("long-sample").addEventListener("click", () => {
     $("translate-text").value = LONG_SAMPLE;
     $("translate-stream").checked = true;
