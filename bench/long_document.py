@@ -51,6 +51,7 @@ from bench.replicas import CpuMeter, cpu_share
 from bench.report import machine
 from bench.serve_logs import decode_totals, map_reduces, replica_logs
 from textserve.inprocess import app_config
+from textserve.run_config import with_model
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -81,7 +82,7 @@ def system_config(config: dict, system: str, model: str, workload: str = "summar
     [deployment] = app_cfg["deployments"]
     if SYSTEMS[system] is not None:
         deployment["num_replicas"] = SYSTEMS[system]
-    user_config = {**deployment["user_config"], "model": model}
+    user_config = with_model(deployment["user_config"], model)
     if workload == "translate":
         user_config.update(max_new_tokens=SENTENCE_TOKENS, min_new_tokens=SENTENCE_TOKENS)
     else:

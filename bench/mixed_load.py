@@ -49,6 +49,7 @@ from bench.models import MODEL_NAME, ensure_writable_model, workloads
 from bench.replicas import CpuMeter, replica_pids, wait_until_idle
 from bench.report import machine
 from textserve.inprocess import app_config
+from textserve.run_config import with_model
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -90,7 +91,7 @@ def design_config(config: dict, design: str, model: str, overrides: dict = OVERR
     name = app_name(design)
     app_cfg.update(name=name, route_prefix=f"/{name}")
     [deployment] = app_cfg["deployments"]
-    user_config = {**deployment["user_config"], "model": model, **overrides[design]}
+    user_config = {**with_model(deployment["user_config"], model), **overrides[design]}
     user_config.update(max_new_tokens=SENTENCE_TOKENS, min_new_tokens=SENTENCE_TOKENS)
     return app_cfg, user_config
 

@@ -19,6 +19,7 @@ from ray import serve
 from bench.models import Workload
 from bench.reference import SeedSummarizer, SeedTranslator
 from textserve.inprocess import app_config, deploy_app
+from textserve.run_config import with_model
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 APP_FOR_WORKLOAD = {"translate": "translation", "summarize": "summarization"}
@@ -68,7 +69,7 @@ class System:
         config = yaml.safe_load((REPO_ROOT / "serve_config.yaml").read_text())
         app_cfg = copy.deepcopy(app_config(config, APP_FOR_WORKLOAD[workload]))
         app_cfg.update(name=target.app, route_prefix=f"/{target.app}")
-        user_config = {**app_cfg["deployments"][0]["user_config"], "model": str(model_dir)}
+        user_config = with_model(app_cfg["deployments"][0]["user_config"], str(model_dir))
         user_config["backend"] = self.backend
         if workload == "translate":  # summaries get their length from the request
             user_config.update(max_new_tokens=load.output_tokens, min_new_tokens=load.output_tokens)

@@ -24,6 +24,7 @@ import yaml
 from apps.common.engines.ctranslate2_conversion import ConversionError, converted_model_dir
 from apps.common.model_loading import ModelLoadError, locate_model, resolve_model_source
 from apps.common.settings import ModelAppSettings
+from textserve.run_config import model_slots
 
 # what a model app runs when its user_config does not say (apps/common/settings.py)
 DEFAULT_BACKEND = ModelAppSettings.model_fields["backend"].default
@@ -43,16 +44,15 @@ def configured_models(config: dict) -> list[ConfiguredModel]:
     for app in config.get("applications") or []:
         for deployment in app.get("deployments") or []:
             user_config = deployment.get("user_config") or {}
-            if "model" not in user_config:
-                continue  # not a model deployment (the router)
-            found.append(
-                ConfiguredModel(
-                    app=app["name"],
-                    deployment=deployment["name"],
-                    model=str(user_config["model"]),
-                    backend=str(user_config.get("backend", DEFAULT_BACKEND)),
+            for slot in model_slots(user_config):  # none for the router
+                found.append(
+                    ConfiguredModel(
+                        app=app["name"],
+                        deployment=deployment["name"],
+                        model=str(slot["model"]),
+                        backend=str(user_config.get("backend", DEFAULT_BACKEND)),
+                    )
                 )
-            )
     return found
 
 

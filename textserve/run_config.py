@@ -47,6 +47,16 @@ class NoStandInError(ValueError):
     """A configured model cannot be loaded here and no demo model stands in for it."""
 
 
+def with_model(user_config: dict, model: str) -> dict:
+    """`user_config` serving `model` alone: a summarizer's `model`, or a translation catalog of that
+    one model for the catalog's first entry's pairs (a T5 for en->fr/de/ro; the bench's and tests'
+    stand-ins)."""
+    if isinstance(user_config.get("models"), list):
+        first = {key: value for key, value in user_config["models"][0].items() if key != "model"}
+        return {**user_config, "models": [{"model": model, **first}]}
+    return {**user_config, "model": model}
+
+
 def model_slots(user_config: dict) -> list[dict]:
     """The dicts whose `model` names a model: the user_config itself (one model), or each entry
     of its catalog (`models`)."""

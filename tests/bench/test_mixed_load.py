@@ -17,6 +17,7 @@ from bench import mixed_report as mr
 from bench.documents import repeated_document, spread_repeats
 from bench.models import WORDS
 from textserve.inprocess import app_config
+from textserve.run_config import with_model
 
 CONFIG = yaml.safe_load((Path(__file__).resolve().parents[2] / "serve_config.yaml").read_text())
 LIMITS = app_config(CONFIG, "translation")["deployments"][0]["user_config"]
@@ -96,8 +97,9 @@ def test_the_designs_differ_from_the_configured_app_only_in_the_model_lengths_an
         assert {k: v for k, v in deployment.items() if k != "user_config"} == {
             k: v for k, v in want.items() if k != "user_config"
         }
-        forced = {"model": "/models/x", "max_new_tokens": 30, "min_new_tokens": 30}
-        assert user_config == {**want["user_config"], **overrides, **forced}
+        forced = {"max_new_tokens": 30, "min_new_tokens": 30}
+        assert user_config == {**with_model(want["user_config"], "/models/x"), **overrides, **forced}
+        assert [entry["model"] for entry in user_config["models"]] == ["/models/x"]
     assert original == CONFIG  # not modified in place
     assert ml.OVERRIDES["fifo"] == {"bulk_max_wait_s": 0, "cache_entries": 0}
     assert "bulk_max_wait_s" not in ml.OVERRIDES["classes"]  # the default aging

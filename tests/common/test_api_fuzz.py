@@ -56,7 +56,8 @@ CONFIG = {
 # is configuration or beyond JSON Schema: the languages served, max_length_limit, min_length
 # above the (default) max_length, and a lone surrogate (JSON allows "\ud800"; no text holds it).
 CONFIGURED_VALUE_REFUSALS = re.compile(
-    r"no model translates .*|source_lang and target_lang are both|max_length \d+ is above this service's limit"
+    r"no model translates .*|source_lang and target_lang are both"
+    r"|max_length \d+ is above this service's limit"
     r"|min_length \(?\d+\)? is above max_length|lone surrogate"
 )
 

@@ -46,13 +46,10 @@ def test_cpu_is_the_default_and_other_devices_are_refused_naming_the_choices():
 
 def test_a_reconfigure_to_auto_keeps_the_model_loaded_on_the_cpu(demo_models):
     model = str(demo_models["demo-translation"])
-    current = generator_for(TranslationSettings(model=model, backend="ctranslate2", device="cpu"), None)
-    assert (
-        generator_for(TranslationSettings(model=model, backend="ctranslate2", device="auto"), current)
-        is current
-    )
+    current = generator_for(model, TranslationSettings(backend="ctranslate2", device="cpu"), None)
+    assert generator_for(model, TranslationSettings(backend="ctranslate2", device="auto"), current) is current
     with pytest.raises(ModelLoadError, match="no CUDA device"):
-        generator_for(TranslationSettings(model=model, backend="ctranslate2", device="cuda"), current)
+        generator_for(model, TranslationSettings(backend="ctranslate2", device="cuda"), current)
 
 
 def test_a_deploy_with_cuda_fails_and_its_status_says_why(apps, http):

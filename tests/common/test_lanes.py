@@ -48,9 +48,7 @@ def test_the_bulk_lane_decodes_the_same_and_ctranslate2_decodes_it_at_the_lowest
 ):
     engine = load_engine(str(demo_models["demo-translation"]), backend, "cpu")
     # interactive calls take no bulk texts here, so each lane decodes its own class
-    generator = Seq2SeqGenerator(
-        engine, TranslationSettings(model="m", cache_entries=0, interactive_batch_size=1)
-    )
+    generator = Seq2SeqGenerator(engine, TranslationSettings(cache_entries=0, interactive_batch_size=1))
     prompts, expected = [p for p, _ in CASES], [e for _, e in CASES]
 
     async def both_lanes():
@@ -73,5 +71,5 @@ def test_the_bulk_lane_decodes_the_same_and_ctranslate2_decodes_it_at_the_lowest
         assert lowered > 0.8 * sum(used.values()), used
     else:  # transformers decodes on the lane's own thread, at the process's priority
         assert lowered == 0, used
-    generator.configure(TranslationSettings(model="m", bulk_max_wait_s=0))  # no classes: no bulk lane
+    generator.configure(TranslationSettings(bulk_max_wait_s=0))  # no classes: no bulk lane
     assert asyncio.run(generator.generate(prompts[:1], PARAMS, ticket=Ticket("bulk"))) == expected[:1]

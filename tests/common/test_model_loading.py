@@ -13,7 +13,7 @@ def test_loads_a_local_directory_and_announces_demo(demo_models, caplog):
     with caplog.at_level("WARNING", logger="ray.serve"):
         loaded = load_engine(str(demo_models["demo-translation"]), "transformers", "cpu")
     assert loaded.source.is_demo and loaded.name == "demo:demo-translation"
-    assert loaded.uses_t5_prefixes
+    assert loaded.family.name == "t5"
     assert "DEMO MODEL" in caplog.text
 
 

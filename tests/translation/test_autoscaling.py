@@ -79,7 +79,7 @@ def autoscaling_app(serve_url, demo_config, demo_models):
     variant = yaml.safe_load(VARIANT.read_text())
     models_dir = demo_models["demo-translation"].parent
     derived, substitutions = derive_config(variant, demo="always", models_dir=models_dir)
-    assert len(substitutions) == 2
+    assert len(substitutions) == 5  # four translation models, one summarizer
     cfg = dict(app_config(derived, "translation"), name=APP, route_prefix=ROUTE)
     [deployment] = cfg["deployments"]
     # the same demo substitution as the apps the other tests use

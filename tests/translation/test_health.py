@@ -8,6 +8,7 @@ import pytest
 from ray import serve
 
 from textserve.inprocess import app_config, deploy_app
+from textserve.run_config import with_model
 
 APP = "translation-broken"
 
@@ -40,7 +41,7 @@ def test_a_model_that_cannot_generate_never_serves(apps, http, broken_model):
     and the apps already serving are untouched."""
     cfg = dict(app_config(apps, "translation"), name=APP, route_prefix="/translate-broken")
     [deployment] = cfg["deployments"]
-    user_config = {**deployment["user_config"], "model": str(broken_model), "backend": "transformers"}
+    user_config = {**with_model(deployment["user_config"], str(broken_model)), "backend": "transformers"}
     try:
         with pytest.raises(RuntimeError, match="Failed to update the deployments"):
             deploy_app(cfg, user_config=user_config)

@@ -13,6 +13,7 @@ from apps.common.engines import GenerationParams, load_engine
 from textserve.demo_phrases import TRANSLATIONS
 from textserve.inprocess import app_config, deploy_app
 from textserve.prometheus import scrape, totals_by
+from textserve.run_config import with_model
 
 ENGLISH = list(TRANSLATIONS)
 SWAP_APP, SWAP_ROUTE = "cache-swap", "/cache-swap"
@@ -167,9 +168,11 @@ def test_the_cache_never_serves_across_a_model_or_parameter_change(
         prompt = f"translate English to French: {sentence}"
         expected = engine.generate([prompt], GenerationParams(max_new_tokens=128))[0]
         assert expected != TRANSLATIONS[sentence]["fr"]
-        deploy_app(swap_app, user_config={**deployment["user_config"], "model": other})
+        deploy_app(swap_app, user_config=with_model(deployment["user_config"], other))
         assert translate() == expected
         short = engine.generate([prompt], GenerationParams(max_new_tokens=2))[0]
         assert short != expected
-        deploy_app(swap_app, user_config={**deployment["user_config"], "model": other, "max_new_tokens": 2})
+        deploy_app(
+            swap_app, user_config={**with_model(deployment["user_config"], other), "max_new_tokens": 2}
+        )
         assert translate() == short
