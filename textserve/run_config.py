@@ -148,13 +148,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     config = yaml.safe_load(args.config.read_text(encoding="utf-8"))
-    derived, substitutions = derive_config(
-        config,
-        demo=args.demo,
-        http_host=args.http_host,
-        http_port=args.http_port,
-        models_dir=args.models_dir,
-    )
+    try:
+        derived, substitutions = derive_config(
+            config,
+            demo=args.demo,
+            http_host=args.http_host,
+            http_port=args.http_port,
+            models_dir=args.models_dir,
+        )
+    except NoStandInError as exc:
+        print(f"run_config: error: {exc}", file=sys.stderr)
+        return 1
     write_config(derived, substitutions, args.out)
     if substitutions:
         print(demo_banner(substitutions))

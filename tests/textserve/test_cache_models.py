@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from textserve.demo_phrases import summarization_pairs
+from textserve.run_config import DEMO_STAND_INS, with_model
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVE_CONFIG = REPO_ROOT / "serve_config.yaml"
@@ -58,8 +59,8 @@ def serve_config_with(root: Path, models: dict[str, str], backend: str | None = 
     config = yaml.safe_load(SERVE_CONFIG.read_text())
     for app in config["applications"]:
         if app["name"] in models:
-            user_config = app["deployments"][0]["user_config"]
-            user_config["model"] = models[app["name"]]
+            user_config = with_model(app["deployments"][0]["user_config"], models[app["name"]])
+            app["deployments"][0]["user_config"] = user_config
             if backend is not None:
                 user_config["backend"] = backend
     path = root / "serve_config.yaml"
@@ -74,26 +75,30 @@ def converted_dirs(root: Path) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def cached(tmp_path_factory, demo_models):
-    """serve_config.yaml with translation's t5-small in the Hugging Face cache (the demo translation
-    model in the hub cache's layout: there is no hub here) and summarization's model a local
-    directory, run through cache_models once."""
+    """serve_config.yaml with translation's catalog (t5-small, two OPUS-MT models, NLLB) in the
+    Hugging Face cache (the demo models standing in for them, in the hub cache's layout: there is
+    no hub here) and summarization's model a local directory, run through cache_models once."""
     root = tmp_path_factory.mktemp("cache_models")
-    snapshot = root / "hf" / "hub" / "models--t5-small" / "snapshots" / FAKE_REVISION
-    shutil.copytree(demo_models["demo-translation"], snapshot)
-    (snapshot.parents[1] / "refs").mkdir()
-    (snapshot.parents[1] / "refs" / "main").write_text(FAKE_REVISION)
+    snapshots = {}
+    for hub_id, demo in DEMO_STAND_INS["translation"].items():
+        repo = root / "hf" / "hub" / f"models--{hub_id.replace('/', '--')}"
+        snapshots[hub_id] = repo / "snapshots" / FAKE_REVISION
+        shutil.copytree(demo_models[demo], snapshots[hub_id])
+        (repo / "refs").mkdir()
+        (repo / "refs" / "main").write_text(FAKE_REVISION)
     config = serve_config_with(root, {"summarization": str(demo_models["demo-summarization"])})
     env = env_for(root)
     done = run(["-m", "textserve.cache_models", "--config", str(config)], env)
     assert done.returncode == 0, done.stderr
-    return {"root": root, "env": env, "stdout": done.stdout, "snapshot": snapshot}
+    return {"root": root, "env": env, "stdout": done.stdout, "snapshots": snapshots}
 
 
 def test_each_configured_model_is_fetched_and_converted(cached, demo_models):
-    assert f"translation/Translator: t5-small -> {cached['snapshot']}" in cached["stdout"]
+    for hub_id, snapshot in cached["snapshots"].items():
+        assert f"translation/Translator: {hub_id} -> {snapshot}" in cached["stdout"]
     assert f"summarization/Summarizer: {demo_models['demo-summarization']}" in cached["stdout"]
     converted = converted_dirs(cached["root"])
-    assert len(converted) == 2 and all((d / "model.bin").is_file() for d in converted)
+    assert len(converted) == 5 and all((d / "model.bin").is_file() for d in converted)
 
 
 @pytest.mark.parametrize("app", ["translation", "summarization"])
@@ -114,14 +119,15 @@ def test_an_offline_replica_loads_the_conversion_without_converting(cached, demo
 
 
 def test_serve_config_yaml_itself_once_its_model_is_cached(cached):
-    """The image's build step on serve_config.yaml: t5-small for both apps, one conversion shared;
-    a second run (a rebuilt layer) finds everything in place and converts nothing."""
+    """The image's build step on serve_config.yaml: the catalog's four models and the summarizer's
+    t5-small, which shares the translation's conversion; a second run (a rebuilt layer) finds
+    everything in place and converts nothing."""
     before = converted_dirs(cached["root"])
     done = run(["-m", "textserve.cache_models", "--config", str(SERVE_CONFIG)], cached["env"])
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
-    assert len(lines) == 2 and all("t5-small ->" in line for line in lines)
-    assert len({line.split("ctranslate2 -> ")[1] for line in lines}) == 1
+    assert len(lines) == 5 and sum("t5-small ->" in line for line in lines) == 2
+    assert len({line.split("ctranslate2 -> ")[1] for line in lines}) == 4
     assert converted_dirs(cached["root"]) == before
 
 

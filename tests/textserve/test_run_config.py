@@ -31,7 +31,10 @@ def test_auto_substitutes_unloadable_models_and_announces_it(tmp_path, demo_mode
     stdout, config = run_config(tmp_path, "--http-host", "127.0.0.1", "--http-port", "8123")
     assert "DEMO MODE" in stdout
     assert "'t5-small' replaced by the demo model" in stdout
-    assert user_config(config, "translation")["model"] == str(demo_models["demo-translation"])
+    catalog = [entry["model"] for entry in user_config(config, "translation")["models"]]
+    assert catalog == [
+        str(demo_models[f"demo-{n}"]) for n in ("translation", "marian-de-en", "marian-fr-en", "nllb")
+    ]
     assert user_config(config, "summarization")["model"] == str(demo_models["demo-summarization"])
     assert config["http_options"] == {"host": "127.0.0.1", "port": 8123, "request_timeout_s": 30}
     assert "DEMO MODE" in (tmp_path / "run.yaml").read_text().split("proxy_location")[0]
@@ -41,15 +44,45 @@ def test_auto_substitutes_unloadable_models_and_announces_it(tmp_path, demo_mode
 def test_never_keeps_the_configured_models(tmp_path):
     stdout, config = run_config(tmp_path, "--demo", "never")
     assert "DEMO MODE" not in stdout
-    assert user_config(config, "translation")["model"] == "t5-small"
+    assert user_config(config, "translation")["models"][0]["model"] == "t5-small"
 
 
 def test_auto_keeps_a_loadable_model(tmp_path, demo_models):
     source = yaml.safe_load((REPO_ROOT / "serve_config.yaml").read_text())
-    user_config(source, "translation")["model"] = str(demo_models["demo-translation"])
+    user_config(source, "translation")["models"][0]["model"] = str(demo_models["demo-translation"])
     custom = tmp_path / "custom.yaml"
     custom.write_text(yaml.safe_dump(source))
     stdout, config = run_config(tmp_path, "--config", str(custom))
-    assert "translation:" not in stdout  # only summarization was substituted
+    assert "translation: 't5-small'" not in stdout  # the others were substituted
+    assert "translation: 'Helsinki-NLP/opus-mt-de-en' replaced" in stdout
     assert "summarization: 't5-small' replaced" in stdout
-    assert user_config(config, "translation")["model"] == str(demo_models["demo-translation"])
+    assert user_config(config, "translation")["models"][0]["model"] == str(demo_models["demo-translation"])
+
+
+def test_a_model_no_demo_stands_in_for_is_named(tmp_path):
+    source = yaml.safe_load((REPO_ROOT / "serve_config.yaml").read_text())
+    user_config(source, "translation")["models"].append(
+        {"model": "org/unknown-model", "pairs": {"it": ["en"]}}
+    )
+    custom = tmp_path / "custom.yaml"
+    custom.write_text(yaml.safe_dump(source))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "textserve.run_config",
+            "--out",
+            str(tmp_path / "o.yaml"),
+            "--config",
+            str(custom),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "HOME": str(tmp_path)},
+    )
+    assert done.returncode == 1
+    assert (
+        "'org/unknown-model' cannot be loaded here" in done.stderr
+        and "no demo model stands in" in done.stderr
+    )
