@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--from",
         dest="source_lang",
         metavar="LANG",
-        help="the text's language (`textserve languages`; default en)",
+        help="the text's language (`textserve languages`), or auto to detect it; default en",
     )
 
     summarize = commands.add_parser(

@@ -249,6 +249,11 @@ All three apps are RUNNING on {base}. Try:
 
   curl -s -X POST {base}/translate -H 'Content-Type: application/json' \\
        -d '{{"text": "Hello world!", "target_lang": "fr"}}'
+  curl -s -X POST {base}/translate -H 'Content-Type: application/json' \\
+       -d '{{"text": "Hallo Welt!", "source_lang": "de", "target_lang": "en"}}'
+  curl -s -X POST {base}/translate -H 'Content-Type: application/json' \\
+       -d '{{"text": "Merci beaucoup.", "source_lang": "auto", "target_lang": "en"}}'
+  curl -s {base}/translate/languages
   curl -s -X POST {base}/summarize -H 'Content-Type: application/json' \\
        -d '{document}'
   curl -s -X POST {base}/ -H 'Content-Type: application/json' \\

@@ -140,7 +140,7 @@ def fail(batch: list[Slice], exc: Exception) -> None:
             part.item.expiry.cancel()
 
 
-def log_batch(batch: list[Slice], lane: str, seconds: float) -> None:
+def log_batch(batch: list[Slice], lane: str, seconds: float, model: str) -> None:
     texts = sum(part.size for part in batch)
     logger.info(
         "batch of %d texts from %d requests decoded in %.3f s",
@@ -152,6 +152,7 @@ def log_batch(batch: list[Slice], lane: str, seconds: float) -> None:
             "batch_texts": texts,
             "batch_requests": len(batch),
             "batch_lane": lane,
+            "batch_model": model,
             "decode_s": round(seconds, 4),
         },
     )

@@ -49,7 +49,9 @@ class AdaptiveBatcher(Generic[ParamsT]):
         max_batch_size: int,
         batch_wait_timeout_s: float,
         observer: BatchObserver | None = None,
+        label: str = "",
     ):
+        self.label = label  # the model its calls decode with, in their log lines (batch_model)
         self._main = Lane("interactive", run_batch)
         self._bulk: Lane | None = None
         self.max_batch_size, self.batch_wait_timeout_s = max_batch_size, batch_wait_timeout_s
@@ -280,7 +282,7 @@ class AdaptiveBatcher(Generic[ParamsT]):
         finally:
             lane.record_call(batch, started, restarts_aging=lane is self._main)
         seconds = lane.last_call_s
-        log_batch(batch, lane.name if self._bulk is not None else "all", seconds)
+        log_batch(batch, lane.name if self._bulk is not None else "all", seconds, self.label)
         self._observe(lambda o: o.record_batch(len(prompts), seconds))
         late = deliver(batch, outputs)
         if late:

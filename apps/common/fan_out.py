@@ -15,7 +15,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from typing import Any
 
@@ -23,13 +23,16 @@ from ray import serve
 
 from apps.common.engines import GenerationParams
 from apps.common.errors import ServiceBusyError
+from apps.common.generation import Seq2SeqGenerator
 from apps.common.job import Job
 from apps.common.ray_adapter import DETAILS_MAX_AGE_S, running_replicas
 from apps.common.replica_deaths import CallTimeoutError, retry_if_replica_died
 from apps.common.scheduling import Ticket
+from apps.common.sentence_cache import Lookup
 from apps.common.settings import ModelAppSettings
 
 logger = logging.getLogger("ray.serve")
+FORWARDS_IN_FLIGHT = 64  # whole jobs one replica sends at once to replicas holding their model
 
 
 class FanOutAdmission:
@@ -87,6 +90,7 @@ class PeerCalls:
         self.method = method
         self._handle = None  # made on first use, inside the replica
         self._name = method  # "<app>.<method>" once known: its name in retry logs and metrics
+        self._own_id = ""  # this replica's id, once known
         self._placing = asyncio.Lock()  # one part given a replica at a time (see the module's doc)
         self._slots, self._in_flight, self.timeout_s = asyncio.Semaphore(in_flight), in_flight, timeout_s
         self._replicas, self._failed_at = 1, -DETAILS_MAX_AGE_S  # the last count read; when one failed
@@ -110,16 +114,23 @@ class PeerCalls:
             self._slots, self._in_flight = asyncio.Semaphore(in_flight), in_flight
         self.timeout_s = timeout_s
 
-    async def call(self, *args: Any) -> Any:
+    async def call(
+        self, *args: Any, model_id: str | None = None, here: Callable[[], Awaitable[Any]] | None = None
+    ) -> Any:
+        """`method(*args)` on the replica Serve picks, one that holds `model_id` if any does
+        (Serve's model multiplexing); `here()` instead where Serve picks this replica (no hop
+        through Serve to itself, which would take a second of its request slots)."""
         if self._handle is None:
             context = serve.get_replica_context()
             self._handle = serve.get_deployment_handle(context.deployment, app_name=context.app_name)
             self._name = f"{context.app_name}.{self.method}"
+            self._own_id = context.replica_id.unique_id
         placed: list[str] = []  # the replica each try was given
+        handle = self._handle if model_id is None else self._handle.options(multiplexed_model_id=model_id)
         async with self._slots:
             try:
                 return await retry_if_replica_died(
-                    lambda: self._place(args, placed),
+                    lambda: self._place(handle, args, placed, here),
                     self._name,
                     self.timeout_s,
                     still_serving=lambda: self._still_serving(placed),
@@ -147,21 +158,30 @@ class PeerCalls:
             logger.warning("could not tell whether replica %s still serves (%s)", placed[-1], exc)
             return False
 
-    async def _place(self, args: tuple, placed: list[str]) -> Any:
+    async def _place(
+        self, handle: Any, args: tuple, placed: list[str], here: Callable[[], Awaitable[Any]] | None
+    ) -> Any:
         """Send one call to the replica Serve chooses once every earlier part has its replica,
         and wait for its answer (the reservation is held until then, as `dispatch` requires);
-        the replica's id goes to `placed`."""
-        method = getattr(self._handle, self.method)
+        the replica's id goes to `placed`. Where `here` is given and Serve chooses this replica,
+        the reservation is released and `here()` answers."""
+        method = getattr(handle, self.method)
         async with AsyncExitStack() as reservation:
             async with self._placing:
                 selection = await reservation.enter_async_context(method.choose_replica(*args))
                 placed.append(selection.replica_id)
-                response = self._handle.dispatch(selection, *args)
-            try:
-                return await response
-            except asyncio.CancelledError:  # e.g. its timeout passed: the replica drops it too
-                response.cancel()
-                raise
+                response = (
+                    None
+                    if here and selection.replica_id == self._own_id
+                    else handle.dispatch(selection, *args)
+                )
+            if response is not None:
+                try:
+                    return await response
+                except asyncio.CancelledError:  # e.g. its timeout passed: the replica drops it too
+                    response.cancel()
+                    raise
+        return await here()
 
 
 class FanOut:
@@ -172,10 +192,13 @@ class FanOut:
     def __init__(self, method: str, doing: str, what: str, settings: ModelAppSettings):
         self.admission = FanOutAdmission(doing, what, settings.max_fan_out_requests)
         self.peers = PeerCalls(method, settings.part_calls_in_flight, settings.part_timeout_s)
+        # whole jobs for a model this replica does not hold: as many as it may take requests
+        self.forwards = PeerCalls(method, FORWARDS_IN_FLIGHT, settings.part_timeout_s)
 
     def configure(self, settings: ModelAppSettings) -> None:
         self.admission.limit = settings.max_fan_out_requests
         self.peers.configure(settings.part_calls_in_flight, settings.part_timeout_s)
+        self.forwards.configure(FORWARDS_IN_FLIGHT, settings.part_timeout_s)
 
     def fans_out(self, job: Job, part_size: int) -> bool:
         """Whether `job` goes out in parts of `part_size` (0: never): it has more prompts, and
@@ -185,31 +208,53 @@ class FanOut:
     async def call(
         self, model_id: str, prompts: list[str], params: GenerationParams, ticket: Ticket
     ) -> list[str]:
-        """`prompts`' outputs, decoded by model `model_id` with `params` on whichever replica Serve
-        picks, by `ticket`'s deadline."""
-        return await self.peers.call(model_id, prompts, params, *ticket.to_wire())
+        """`prompts`' outputs, decoded by model `model_id` with `params` on the replica Serve picks
+        (one holding the model if any), by `ticket`'s deadline."""
+        return await self.peers.call(model_id, prompts, params, *ticket.to_wire(), model_id=model_id)
 
-    async def parts_in_order(self, job: Job, part_size: int, max_batch_size: int) -> AsyncIterator[list[str]]:
+    async def forward(
+        self,
+        model_id: str,
+        prompts: list[str],
+        params: GenerationParams,
+        ticket: Ticket,
+        here: Callable[[], Awaitable[list[str]]],
+    ) -> list[str]:
+        """A whole job's outputs from the replica Serve routes `model_id` to (one that holds the
+        model, else one that loads it); from `here()` when that is this replica, or when it is
+        the only one (no slot to spare for a call to itself)."""
+        if await self.forwards.replica_count() == 1:
+            return await here()
+        wire = ticket.to_wire()
+        return await self.forwards.call(model_id, prompts, params, *wire, model_id=model_id, here=here)
+
+    async def parts_in_order(
+        self, job: Job, model: Seq2SeqGenerator | None, part_size: int, max_batch_size: int
+    ) -> AsyncIterator[list[str]]:
         """The job's outputs in order, as the parts they are in finish: the first part on this
-        replica, every other on whichever replica Serve picks; parts still running are cancelled
-        if the caller stops first. Only what this replica's cache lacks is sent, each prompt once.
-        The caller has checked `fans_out`."""
-        model, ticket = job.model, job.ticket
+        replica when it holds the job's `model`, every other on the replica Serve picks (one that
+        holds the model, if any); parts still running are cancelled if the caller stops first.
+        Only what this replica's cache lacks is sent, each prompt once. The caller has checked
+        `fans_out`."""
+        ticket, model_id = job.ticket, job.model.model_id
         # the parts count the misses, where they are looked up again
-        lookup = model.lookup(job.prompts, job.params, count_misses=False, tenant=ticket.tenant)
+        if model is not None:
+            lookup = model.lookup(job.prompts, job.params, count_misses=False, tenant=ticket.tenant)
+        else:
+            lookup = Lookup.of_nothing(job.prompts)
         prompts = lookup.misses
         replicas = await self.peers.replica_count()
         size = part_length(len(prompts), part_size, replicas, max_batch_size)
 
         def send(start: int) -> asyncio.Future:
             part = prompts[start : start + size]
-            if start == 0 and replicas > 1:
+            if start == 0 and replicas > 1 and model is not None:
                 # decoded here: routed, it could land on a replica already given another part
                 # (this one counts the request itself as one in flight, so the two tie)
                 return asyncio.ensure_future(
                     model.generate(part, job.params, caller_returns=False, ticket=ticket)
                 )
-            return asyncio.ensure_future(self.call(model.model_id, part, job.params, ticket))
+            return asyncio.ensure_future(self.call(model_id, part, job.params, ticket))
 
         parts = [send(start) for start in range(0, len(prompts), size)]
         self.admission.hold_until_done(parts)

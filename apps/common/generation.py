@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from apps.common.batching import NO_TICKET, AdaptiveBatcher
-from apps.common.engines import GenerationParams, Seq2SeqEngine, load_engine, resolve_device
+from apps.common.engines import GenerationParams, Seq2SeqEngine
 from apps.common.errors import InputTooLargeError
 from apps.common.lanes import ModelLane, run_at_lower_priority
 from apps.common.metrics import SchedulingMetrics, TokenMetrics, metrics_or_none
@@ -17,7 +17,7 @@ from apps.common.scheduling import Ticket
 from apps.common.sentence_cache import Lookup, SentenceCache
 from apps.common.settings import ModelAppSettings
 
-__all__ = ["GenerationParams", "Seq2SeqGenerator", "check_input_limits", "generator_for"]
+__all__ = ["GenerationParams", "Seq2SeqGenerator", "check_input_limits"]
 
 PROBE_PARAMS = GenerationParams(max_new_tokens=1)
 
@@ -64,7 +64,11 @@ class Seq2SeqGenerator:
         self._token_metrics = metrics_or_none(TokenMetrics)
         self._metrics = metrics_or_none(SchedulingMetrics)
         self._batcher: AdaptiveBatcher[GenerationParams] = AdaptiveBatcher(
-            self._call_model, settings.max_batch_size, settings.batch_wait_timeout_s, observer=self._metrics
+            self._call_model,
+            settings.max_batch_size,
+            settings.batch_wait_timeout_s,
+            observer=self._metrics,
+            label=engine.model_id,
         )
         self.configure(settings)
 
@@ -185,20 +189,3 @@ class Seq2SeqGenerator:
 
     async def _call_bulk_model(self, prompts: list[str], params: GenerationParams) -> list[str]:
         return await self._bulk_lane.call(self._bulk_generate, prompts, params)
-
-
-def generator_for(
-    model_id: str, settings: ModelAppSettings, current: Seq2SeqGenerator | None
-) -> Seq2SeqGenerator:
-    """The generator for `model_id` on `settings`' backend and device, configured by them: the
-    current one if it already serves exactly that model (a reconfigure that changes only limits
-    keeps the loaded weights; `auto` counts as the device it resolves to), else a newly loaded
-    one. ModelLoadError if it cannot be loaded."""
-    backend, device = settings.backend, settings.device
-    engine = current.engine if current is not None else None
-    same_model = engine is not None and (engine.model_id, engine.backend) == (model_id, backend)
-    if same_model and engine.device == resolve_device(device, backend):
-        current.configure(settings)
-        return current
-    # The old generator, if any, finishes what it has queued and is then freed with its thread.
-    return Seq2SeqGenerator(load_engine(model_id, backend, device), settings)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from apps.common.documents import Document, fit_window
-from apps.common.generation import GenerationParams, Seq2SeqGenerator
+from apps.common.generation import GenerationParams
+from apps.common.model_set import ModelCard
 from apps.common.scheduling import Ticket
 
 
@@ -14,7 +15,7 @@ from apps.common.scheduling import Ticket
 class Leg:
     """A further decoding of a job's outputs: the second half of a pivoted translation."""
 
-    model: Seq2SeqGenerator
+    model: ModelCard
     prefix: str
     params: GenerationParams
 
@@ -22,10 +23,11 @@ class Leg:
 @dataclass(frozen=True)
 class Job:
     """`documents[i]` is text i as pieces (a translation's sentences; a summary's one text), each
-    decoded as `prefix + piece` by `model` with `params`, as one batch; then, if there is a `next`
+    decoded as `prefix + piece` by `model` (the card of the model that decodes it) with `params`,
+    as one batch; then, if there is a `next`
     leg, the outputs decoded again by it (`continued`)."""
 
-    model: Seq2SeqGenerator
+    model: ModelCard
     many: bool  # the request sent `texts` (answer a list), not `text`
     prefix: str  # the task prefix T5 picks its task from ("" for other models)
     documents: list[Document]
@@ -35,6 +37,7 @@ class Job:
     source_lang: str | None = None  # a translation's (the request's, whatever leg this is)
     next: Leg | None = None
     via: str | None = None  # the language a continued job's input is in (a pivot)
+    detected: dict | None = None  # a translation's detected source: {"language", "confidence"}
     earlier_models: tuple[str, ...] = ()  # the names of the models earlier legs ran on
 
     @property

@@ -94,6 +94,46 @@ class TokenMetrics:
         self.output_tokens.inc(output_tokens)
 
 
+LOAD_SECONDS_BOUNDARIES = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
+
+
+class ModelMetrics:
+    """Models loaded on demand (apps/common/model_set.py): loads by result and their seconds, and
+    the requests that waited for their model to load, with the wait. The models each replica
+    holds and the unloads (evictions) are Serve's own multiplexing metrics
+    (`serve_num_multiplexed_models`, `serve_multiplexed_models_unload_counter`)."""
+
+    def __init__(self) -> None:
+        from ray.serve import metrics
+
+        self.loads = metrics.Counter(
+            "textserve_model_loads", description="Models loaded on demand, by result.", tag_keys=("result",)
+        )
+        self.load_seconds = metrics.Histogram(
+            "textserve_model_load_seconds",
+            description="Time to load a model (its engine, converted if need be), in seconds.",
+            boundaries=LOAD_SECONDS_BOUNDARIES,
+        )
+        self.waits = metrics.Counter(
+            "textserve_model_load_waits",
+            description="Requests (or parts) that waited for their model to load.",
+        )
+        self.wait_seconds = metrics.Histogram(
+            "textserve_model_load_wait_seconds",
+            description="Time a request waited for its model to load, in seconds.",
+            boundaries=LOAD_SECONDS_BOUNDARIES,
+        )
+
+    def record_load(self, seconds: float, failed: bool) -> None:
+        self.loads.inc(tags={"result": "failed" if failed else "ok"})
+        if not failed:
+            self.load_seconds.observe(seconds)
+
+    def record_wait(self, seconds: float) -> None:
+        self.waits.inc()
+        self.wait_seconds.observe(seconds)
+
+
 REQUEST_SECONDS_BOUNDARIES = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 
 

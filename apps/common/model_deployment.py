@@ -1,7 +1,7 @@
 """Serve glue shared by the model apps' deployments: settings from `user_config` applied in
-`reconfigure`, Serve's health check, the API document through a handle, and handle calls turned
-into checked requests, answered like their HTTP routes. The work is the `service`'s
-(apps/common/model_service.py)."""
+`reconfigure`, the models held through Serve's model multiplexing (`loaded_model`), Serve's health
+check, the API document through a handle, and handle calls turned into checked requests, answered
+like their HTTP routes. The work is the `service`'s (apps/common/model_service.py)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,16 @@ import inspect
 from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar, TypedDict
 
+from ray import serve
+
 from apps.common.deadlines import Caller
 from apps.common.docs_pages import PublishesAPIDocument
-from apps.common.generation import GenerationParams
+from apps.common.generation import GenerationParams, Seq2SeqGenerator
 from apps.common.http import validate
 from apps.common.job import Job
 from apps.common.logs import quiet_user_errors
 from apps.common.model_service import ModelService
+from apps.common.ray_adapter import limit_multiplexed_models, multiplexed_models
 from apps.common.request_guard import apply_http_settings
 from apps.common.scheduling import Priority
 from apps.common.schemas import TextOrTexts, text_fields
@@ -42,13 +45,30 @@ class ModelDeployment(PublishesAPIDocument):
     def __init__(self):
         quiet_user_errors()  # a caller's 4xx through a handle is not logged as our failure
 
-    def reconfigure(self, user_config: dict) -> None:
+    async def reconfigure(self, user_config: dict) -> None:
+        """Apply `user_config`: the first time, the default model is loaded (Serve's health check
+        then probes it); later, the models held are configured anew and at most
+        `max_models_per_replica` kept, or, if the backend or device changed or a model held is no
+        longer configured, all unloaded and the default one loaded again."""
         settings = parse_user_config(self.service_cls.settings_cls, user_config, self.service_cls.app)
         if self.service is None:
-            self.service = self.service_cls(settings)
+            service = self.service_cls(settings)
+            service.models.attach(self.loaded_model, lambda: multiplexed_models(self))
+            self.service = service
+            await self.service.warm_up()
         else:
-            self.service.configure(settings)
+            unload = self.service.configure(settings)
+            await limit_multiplexed_models(self, 0 if unload else settings.max_models_per_replica)
+            if unload:
+                await self.service.warm_up()
         apply_http_settings(self.app, settings)
+
+    @serve.multiplexed(max_num_models_per_replica=1)  # then the setting's (ray_adapter.py)
+    async def loaded_model(self, model_id: str) -> Seq2SeqGenerator:
+        """The model `model_id`, held by Serve's model multiplexing (loaded if this replica does
+        not hold it): requests for it are routed to a replica that holds it."""
+        await limit_multiplexed_models(self, self.service.settings.max_models_per_replica)
+        return await self.service.models.load(model_id)
 
     async def check_health(self) -> None:
         await self.health()
@@ -67,7 +87,7 @@ class ModelDeployment(PublishesAPIDocument):
 
     async def decode_part(
         self, model_id: str, prompts: list[str], params: GenerationParams, *ticket: Any
-    ) -> list[str]:
+    ) -> list[str]:  # reached with multiplexed_model_id=model_id: on a replica holding it if any
         """Internal handle entry point (each app names it: FanOut calls it by that name), for
         fan-out on this deployment's own replicas: the outputs of one part of a request another
         replica fans out (prompts with their task prefix) on its model, by its `Ticket.to_wire()`."""

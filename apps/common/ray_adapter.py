@@ -1,12 +1,17 @@
 """Ray Serve as the apps see it: the cluster's state (replicas, route prefixes, the HTTP request
-timeout) and the request being served. The only module of apps/ that touches a non-public name of
-Ray, in two places where Serve offers a replica no public call:
+timeout), the request being served and the models a replica holds. The only module of apps/ that
+touches a non-public name of Ray, in three places where Serve offers a replica no public call:
 
 - `serve_details`: the controller's view of the running apps, what `serve status` and the
   dashboard read. `serve.status()` lacks route prefixes, replica ids and the HTTP options; the
   dashboard's REST API needs the dashboard (a cluster may run without it) and its token.
 - `current_request_id`: the id of the request being served, from Serve's request context (a
   developer API, read the same way in Ray's logging docs).
+- `multiplexed_models`, `limit_multiplexed_models`: the models `@serve.multiplexed` holds on a
+  replica, and their number. Serve keeps them in the wrapper it sets on the deployment's instance
+  (`__serve_multiplex_wrapper`: an LRU `models` dict, `max_num_models_per_replica`,
+  `unload_model_lru()`, Ray 2.60's `ray/serve/multiplex.py`); its limit is fixed where the method
+  is decorated, and ours is a setting (tests/common/test_ray_adapter.py checks this reading).
 
 Every reading of the controller goes through one cache (`max_age_s`) and one timeout; callers that
 come while a reading is under way share it.
@@ -87,3 +92,23 @@ def current_request_id() -> str:
     from ray.serve.context import _get_serve_request_context
 
     return _get_serve_request_context().request_id or ""
+
+
+MULTIPLEX_WRAPPER = "__serve_multiplex_wrapper"  # where @serve.multiplexed keeps its models (Ray 2.60)
+
+
+def multiplexed_models(instance: object) -> dict:
+    """model id -> model, of what `@serve.multiplexed` holds on `instance` (least recent first)."""
+    wrapper = getattr(instance, MULTIPLEX_WRAPPER, None)
+    return dict(wrapper.models) if wrapper is not None else {}
+
+
+async def limit_multiplexed_models(instance: object, limit: int) -> None:
+    """At most `limit` models held on `instance` from now on: the least recently used ones beyond
+    it unloaded now (0: all of them; later loads then hold up to `limit` again, at least one)."""
+    wrapper = getattr(instance, MULTIPLEX_WRAPPER, None)
+    if wrapper is None:
+        return
+    wrapper.max_num_models_per_replica = max(1, limit)
+    while len(wrapper.models) > limit:
+        await wrapper.unload_model_lru()

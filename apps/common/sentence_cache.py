@@ -71,6 +71,11 @@ class Lookup:
         self.hits = len(prompts) - len(self.misses)  # from the cache, or a repeat in this request
         self._ready = 0
 
+    @classmethod
+    def of_nothing(cls, prompts: list[str]) -> Lookup:
+        """A lookup that finds nothing and keeps nothing (no cache here): every prompt a miss."""
+        return cls(SentenceCache(0), None, prompts)
+
     def fill(self, start: int, outputs: list[str]) -> None:
         for offset, output in enumerate(outputs):
             number = start + offset

@@ -89,6 +89,13 @@ class ModelAppSettings(HttpSettings):
         "transformers in fp32); auto (cuda when the replica sees a CUDA device, else cpu). cuda "
         "without a CUDA device fails at load, saying so",
     )
+    max_models_per_replica: int = Field(
+        ge=1,
+        le=64,
+        description="models one replica holds loaded at once; a request for another loads it there "
+        "(the least recently used one unloaded first), and requests for a model go to a replica "
+        "that holds it (Serve's model multiplexing). Each model held costs its memory on the replica",
+    )
     max_input_chars: int = Field(ge=1, description="longer texts are answered 413")
     num_beams: int = Field(1, ge=1, le=8, description="1 = greedy decoding")
     max_texts_per_request: int = Field(64, ge=1, le=1024, description="longest `texts` list accepted")

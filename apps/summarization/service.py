@@ -33,9 +33,6 @@ class SummarizationService(ModelService[SummarizationSettings]):
     def model_ids(self, settings: SummarizationSettings) -> list[str]:
         return [settings.model]
 
-    def task_prefix(self) -> str:
-        return self.model.family.task_prefix(self.task)
-
     def plan(self, request: SummarizeRequest, caller: Caller) -> Job:
         """The request checked against the limits (and a long text against this replica's room
         for map-reduce work: ServiceBusyError), with its decoding, class and deadline."""
@@ -56,7 +53,8 @@ class SummarizationService(ModelService[SummarizationSettings]):
         )
         documents = [Document.whole(text.strip()) for text in request.inputs]
         many, ticket = request.texts is not None, caller.ticket(request, settings)
-        job = Job(self.model, many, self.task_prefix(), documents, params, ticket)
+        model = self.models.card(settings.model)
+        job = Job(model, many, model.family.task_prefix(self.task), documents, params, ticket)
         if not self.fan_out.admission.has_room():
             map_reduce = self._map_reduce(job)
             if not all(map_reduce.fits(text) for text in request.inputs):
@@ -84,7 +82,7 @@ class SummarizationService(ModelService[SummarizationSettings]):
             for number, text in zip(long_texts, reduced, strict=True):
                 texts[number] = text
             job = replace(job, documents=[Document.whole(text) for text in texts])
-        summaries = job.rejoin(await job.model.generate(job.prompts, job.params, ticket=job.ticket))
+        summaries = job.rejoin(await self.decode(job))
         if job.many:
             return SummarizeResponse(summaries=summaries, model=job.model.name)
         return SummarizeResponse(summary=summaries[0], model=job.model.name)

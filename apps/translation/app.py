@@ -15,11 +15,18 @@ from ray import serve
 
 from apps.common.deadlines import HttpCaller
 from apps.common.deployment_options import deployment_options
-from apps.common.http import create_app
+from apps.common.http import create_app, validate
 from apps.common.job import Job
 from apps.common.model_deployment import CallOptions, ModelDeployment, answering, streaming
+from apps.common.schemas import text_fields
 from apps.common.streaming import streamed_answers
-from apps.translation.schemas import LanguagesResponse, TranslateRequest, TranslateResponse
+from apps.translation.schemas import (
+    DetectRequest,
+    DetectResponse,
+    LanguagesResponse,
+    TranslateRequest,
+    TranslateResponse,
+)
 from apps.translation.service import TranslationService
 
 http_app = create_app(
@@ -41,6 +48,17 @@ class Translator(ModelDeployment):
         `models`; pivoted pairs included): what `source_lang` and `target_lang` accept."""
         return self.service.languages()
 
+    @http_app.post(
+        "/detect",
+        summary="Detect the language",
+        response_model=DetectResponse,
+        response_model_exclude_none=True,
+    )
+    async def detect_http(self, request: DetectRequest) -> DetectResponse:
+        """The language of each text, among the catalog's source languages, with a confidence:
+        what `source_lang: "auto"` would translate it from."""
+        return self.service.detect(request)
+
     @http_app.post("/", summary="Translate", **streamed_answers(TranslateResponse))
     async def translate_http(self, request: TranslateRequest, caller: HttpCaller):
         return await self.respond(request, caller)
@@ -48,6 +66,11 @@ class Translator(ModelDeployment):
     async def languages(self) -> dict:
         """Handle entry point; same answer as GET /translate/languages."""
         return self.service.languages().model_dump()
+
+    async def detect(self, text: str | list[str]) -> dict:
+        """Handle entry point; same validation and answer as POST /translate/detect."""
+        request = validate(DetectRequest, **text_fields(text))
+        return self.service.detect(request).model_dump(exclude_none=True)
 
     def _plan_translation(
         self,

@@ -62,6 +62,10 @@ class Catalog:
     def models(self) -> list[str]:
         return [entry.model for entry in self.settings.models]
 
+    def sources(self) -> set[str]:
+        """Every language some route translates from."""
+        return {source for source, _ in self.routes}
+
     def route(self, source_lang: str | None, target_lang: str | None) -> Route:
         """The route for a request's pair (the settings' defaults for what it leaves out);
         UserInputError (422) naming the served pairs for one nothing serves."""

@@ -88,6 +88,7 @@ class TranslationSettings(ModelAppSettings):
         description="a pair no model serves is translated through this language when models serve "
         "both halves (the answer says `via`); null: never",
     )
+    max_models_per_replica: int = app_default(ModelAppSettings, "max_models_per_replica", 4)
     max_input_chars: int = app_default(ModelAppSettings, "max_input_chars", 10_000)
     max_request_chars: int = app_default(ModelAppSettings, "max_request_chars", 20_000)
     max_batch_size: int = app_default(ModelAppSettings, "max_batch_size", 32)

@@ -6,11 +6,15 @@ from pydantic import BaseModel, Field
 
 from apps.common.schemas import TextOrTexts
 
+AUTO = "auto"  # source_lang: detect it
+
 
 class TranslateRequest(TextOrTexts):
     source_lang: str | None = Field(
         None,
-        description="the text's language (ISO 639-1; GET /translate/languages lists the sources); default en",
+        description="the text's language (ISO 639-1; GET /translate/languages lists the sources), or "
+        '"auto" to detect it among the sources (a request\'s texts are taken to be in one language); '
+        "default en",
         examples=["en"],
     )
     target_lang: str | None = Field(
@@ -27,6 +31,13 @@ class TranslateRequest(TextOrTexts):
     )
 
 
+class DetectedLanguage(BaseModel):
+    language: str = Field(..., description="ISO 639-1 code, one of the catalog's sources", examples=["de"])
+    confidence: float = Field(
+        ..., description="0..1, relative to the other sources (0: nothing in the text told)", examples=[0.86]
+    )
+
+
 class TranslateResponse(BaseModel):
     translation: str | None = Field(None, description="for `text`: its translation")
     translations: list[str] | None = Field(None, description="for `texts`: their translations, in order")
@@ -35,9 +46,22 @@ class TranslateResponse(BaseModel):
     via: str | None = Field(
         None, description="the pivot language, when no model serves the pair and two translated through it"
     )
+    detected_language: DetectedLanguage | None = Field(
+        None, description='with source_lang "auto": the language detected'
+    )
     model: str = Field(
         ..., description="model that answered ('demo:...' for a demo model); a pivoted answer names both"
     )
+
+
+class DetectRequest(TextOrTexts):
+    """The texts whose language to detect (`priority` and `timeout_s` are accepted and unused: a
+    detection takes well under a millisecond)."""
+
+
+class DetectResponse(BaseModel):
+    detection: DetectedLanguage | None = Field(None, description="for `text`: its language")
+    detections: list[DetectedLanguage] | None = Field(None, description="for `texts`: each one's, in order")
 
 
 class Language(BaseModel):

@@ -5,18 +5,26 @@ together, whole or as a stream of sentences."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 from apps.common.deadlines import Caller
 from apps.common.documents import fit_window, split_sentences
-from apps.common.generation import GenerationParams, Seq2SeqGenerator, check_input_limits
+from apps.common.generation import GenerationParams, check_input_limits
 from apps.common.job import Job, Leg
-from apps.common.model_loading import ModelLoadError
 from apps.common.model_service import ModelService
 from apps.translation.catalog import Catalog
 from apps.translation.catalog import Leg as Hop
 from apps.translation.config import TranslationSettings
-from apps.translation.schemas import LanguagesResponse, TranslateRequest, TranslateResponse
+from apps.translation.detection import LanguageDetector, detectable
+from apps.translation.schemas import (
+    AUTO,
+    DetectedLanguage,
+    DetectRequest,
+    DetectResponse,
+    LanguagesResponse,
+    TranslateRequest,
+    TranslateResponse,
+)
 
 
 class TranslationService(ModelService[TranslationSettings]):
@@ -28,31 +36,52 @@ class TranslationService(ModelService[TranslationSettings]):
 
     def __init__(self, settings: TranslationSettings):
         self.catalog = Catalog(settings)
+        self.detector = LanguageDetector(detectable(self.catalog.sources()))
         super().__init__(settings)
+        self._check_languages(settings)
 
-    def configure(self, settings: TranslationSettings) -> None:
+    def configure(self, settings: TranslationSettings) -> bool:
         catalog = Catalog(settings)
-        super().configure(settings)
+        unload = super().configure(settings)
+        self._check_languages(settings)
         self.catalog = catalog
+        if detectable(catalog.sources()) != self.detector.languages:
+            self.detector = LanguageDetector(detectable(catalog.sources()))
+        return unload
+
+    def _check_languages(self, settings: TranslationSettings) -> None:
+        """A model with language tokens that lacks one for a language its entry lists is
+        unavailable (its pairs answered 503, naming the languages)."""
+        for entry in settings.models:
+            card = self.models.cards.get(entry.model)
+            missing = card.family.missing_languages(entry.served_pairs()) if card else set()
+            if missing:
+                self.models.mark_unavailable(
+                    entry.model,
+                    f"it ({card.family.name}) has no language token for {', '.join(sorted(missing))}: "
+                    "remove them from its entry in `models`",
+                )
+
+    def detect(self, request: DetectRequest) -> DetectResponse:
+        """The language of each text, among the catalog's source languages."""
+        detections = [self._detection(text) for text in request.inputs]
+        if request.texts is not None:
+            return DetectResponse(detections=detections)
+        return DetectResponse(detection=detections[0])
+
+    def _detection(self, text: str) -> DetectedLanguage:
+        """`text`'s language among the catalog's sources (the default one, confidence 0, when
+        nothing in it tells or there is only one)."""
+        found = self.detector.detect(text) if len(self.detector.languages) > 1 else None
+        if found is None:
+            only = len(self.catalog.sources()) == 1
+            return DetectedLanguage(
+                language=self.settings.default_source_lang, confidence=1.0 if only else 0.0
+            )
+        return DetectedLanguage(language=found.language, confidence=found.confidence)
 
     def model_ids(self, settings: TranslationSettings) -> list[str]:
         return [entry.model for entry in settings.models]
-
-    def _load(
-        self, settings: TranslationSettings, current: dict[str, Seq2SeqGenerator]
-    ) -> dict[str, Seq2SeqGenerator]:
-        """The catalog's models, each checked against its entry: ModelLoadError for a language
-        the entry lists that a model with language tokens has no token for."""
-        models = super()._load(settings, current)
-        for entry in settings.models:
-            family = models[entry.model].family
-            missing = family.missing_languages(entry.served_pairs())
-            if missing:
-                raise ModelLoadError(
-                    f"model '{entry.model}' ({family.name}) has no language token for "
-                    f"{', '.join(sorted(missing))}: remove them from its entry in `models`"
-                )
-        return models
 
     def languages(self) -> LanguagesResponse:
         """Every source language with its targets (pivoted pairs included): what `source_lang`
@@ -63,16 +92,20 @@ class TranslationService(ModelService[TranslationSettings]):
             default_source_lang=settings.default_source_lang,
             default_target_lang=settings.default_target_lang,
             pivot_lang=settings.pivot_lang,
-            models=[model.name for model in self.models.values()],
+            models=[card.name for card in self.models.cards.values()],
         )
 
     def plan(self, request: TranslateRequest, caller: Caller) -> Job:
         """The request routed by the catalog (UserInputError naming the served pairs for a pair
         nothing serves) and checked against the limits (InputTooLargeError), every text cut into
         sentences that fit the first model's window, with its class and deadline."""
-        settings = self.settings
-        route = self.catalog.route(request.source_lang, request.target_lang)
+        settings, detected = self.settings, None
         check_input_limits(request.inputs, settings)
+        source_lang = request.source_lang
+        if source_lang == AUTO:  # one language for the request: its texts together
+            detected = self._detection("\n".join(request.inputs))
+            source_lang = detected.language
+        route = self.catalog.route(source_lang, request.target_lang)
         first, *rest = [self._leg(hop) for hop in route.legs]
         model, prefix = first.model, first.prefix
         documents = [
@@ -95,11 +128,12 @@ class TranslationService(ModelService[TranslationSettings]):
             target_lang=route.legs[-1].target_lang,
             source_lang=hop.source_lang,
             next=rest[0] if rest else None,
+            detected=detected.model_dump() if detected else None,
         )
 
     def _leg(self, hop: Hop) -> Leg:
         """A route's leg as the model, prompt prefix and decoding that run it."""
-        settings, model = self.settings, self.models[hop.model]
+        settings, model = self.settings, self.models.card(hop.model)
         params = GenerationParams(
             max_new_tokens=settings.max_new_tokens,
             min_new_tokens=settings.min_new_tokens,
@@ -119,7 +153,7 @@ class TranslationService(ModelService[TranslationSettings]):
     async def _decode(self, job: Job) -> list[str]:
         if self._fans_out(job):
             return [output async for part in self._parts(job) for output in part]
-        return await job.model.generate(job.prompts, job.params, ticket=job.ticket)
+        return await self.decode(job)
 
     async def events(self, job: Job) -> AsyncIterator[dict]:
         """A `sentence` event per sentence, in order, as its batch finishes (of a pivoted
@@ -129,10 +163,13 @@ class TranslationService(ModelService[TranslationSettings]):
             job = job.continued(await self._decode(job))
         outputs: list[str] = []
         prompts = job.prompts
+        model = self.models.held(job.model.model_id)
         if self._fans_out(job):
             runs = self._parts(job)
-        else:
-            runs = job.model.generate_stream(prompts, job.params, job.ticket)
+        elif model is not None:
+            runs = model.generate_stream(prompts, job.params, job.ticket)
+        else:  # on the replica holding the model, in one piece
+            runs = _one_run(self.decode(job))
         async for run in runs:
             for output in run:
                 text_index, sentence, separator = job.piece_at(len(outputs))
@@ -153,7 +190,8 @@ class TranslationService(ModelService[TranslationSettings]):
         return self.fan_out.fans_out(job, self.settings.part_sentences)
 
     def _parts(self, job: Job) -> AsyncIterator[list[str]]:
-        return self.fan_out.parts_in_order(job, self.settings.part_sentences, self.settings.max_batch_size)
+        model, settings = self.models.held(job.model.model_id), self.settings
+        return self.fan_out.parts_in_order(job, model, settings.part_sentences, settings.max_batch_size)
 
     @staticmethod
     def _response(job: Job, outputs: list[str]) -> TranslateResponse:
@@ -162,8 +200,13 @@ class TranslationService(ModelService[TranslationSettings]):
             "source_lang": job.source_lang,
             "target_lang": job.target_lang,
             "via": job.via,
+            "detected_language": job.detected,
             "model": job.model_names,
         }
         if job.many:
             return TranslateResponse(translations=translations, **fields)
         return TranslateResponse(translation=translations[0], **fields)
+
+
+async def _one_run(outputs: Awaitable[list[str]]) -> AsyncIterator[list[str]]:
+    yield await outputs

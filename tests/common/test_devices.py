@@ -8,8 +8,8 @@ from ray import serve
 
 from apps.common.engines import load_engine
 from apps.common.engines.devices import CT2_COMPUTE_TYPES
-from apps.common.generation import generator_for
 from apps.common.model_loading import ModelLoadError
+from apps.common.model_set import ModelSet
 from apps.common.settings import parse_user_config
 from apps.translation.config import TranslationSettings
 from textserve.inprocess import app_config, deploy_app
@@ -44,12 +44,13 @@ def test_cpu_is_the_default_and_other_devices_are_refused_naming_the_choices():
     assert "'cpu', 'cuda' or 'auto'" in str(info.value)
 
 
-def test_a_reconfigure_to_auto_keeps_the_model_loaded_on_the_cpu(demo_models):
+def test_a_reconfigure_to_auto_keeps_the_models_loaded_on_the_cpu(demo_models):
     model = str(demo_models["demo-translation"])
-    current = generator_for(model, TranslationSettings(backend="ctranslate2", device="cpu"), None)
-    assert generator_for(model, TranslationSettings(backend="ctranslate2", device="auto"), current) is current
+    models = ModelSet([model], TranslationSettings(backend="ctranslate2", device="cpu"))
+    assert models.configure([model], TranslationSettings(backend="ctranslate2", device="auto")) is False
+    assert models.configure([model], TranslationSettings(backend="transformers", device="cpu")) is True
     with pytest.raises(ModelLoadError, match="no CUDA device"):
-        generator_for(model, TranslationSettings(backend="ctranslate2", device="cuda"), current)
+        models.configure([model], TranslationSettings(backend="ctranslate2", device="cuda"))
 
 
 def test_a_deploy_with_cuda_fails_and_its_status_says_why(apps, http):

@@ -15,7 +15,12 @@ EXPORTED = re.compile(r"ray_(textserve_[a-z_]+?)(_total|_bucket|_count|_sum)?\b"
 SERVE_METRIC = re.compile(r"ray_serve_[a-z_]+")
 # Serve's own metrics the dashboard uses (the proxy's answers: its 503/429 rejections never reach
 # our code); names as Ray 2.60 exports them (ray/serve/_private/request_ingress_metrics.py)
-SERVE_METRICS = {"ray_serve_num_http_error_requests_total"}
+SERVE_METRICS = {
+    "ray_serve_num_http_error_requests_total",
+    # the models @serve.multiplexed holds and unloads (ray/serve/multiplex.py)
+    "ray_serve_num_multiplexed_models",
+    "ray_serve_multiplexed_models_unload_counter_total",
+}
 
 
 def test_every_panel_queries_prometheus_for_exported_metrics():
@@ -43,5 +48,9 @@ def test_the_dashboard_covers_requests_latency_tokens_batches_rejections_and_ret
         "model_calls_total",
         "rejected_requests_total",
         "leaf_retries_total",
+        "model_loads_total",
+        "model_load_seconds_bucket",
+        "model_load_waits_total",
     ):
         assert f"ray_textserve_{metric}" in exprs
+    assert "ray_serve_num_multiplexed_models" in exprs  # models held per replica

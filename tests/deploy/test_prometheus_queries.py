@@ -14,7 +14,9 @@ router turns calls away as "overloaded" (ray_textserve_rejected_requests); a tex
 parts there: its part call cannot start while the request holds the only slot, so it times out
 (part_timeout_s) and, the replica being only busy, is not sent again: the request gets a 503; and,
 once, the small app's replica killed (`ray.kill`) under a call of its router, which sends the call
-once more (ray_textserve_leaf_retries, error ActorDiedError).
+once more (ray_textserve_leaf_retries, error ActorDiedError). Models loaded on demand: a third small app
+holds one model per replica, and each round asks it for two (a load, an unload, a request that
+waits for its model).
 
 A rate needs two samples of a series, and a series is new when Prometheus first sees it; the
 latency quantiles and the mean batch size need two that differ: so the traffic is sent in rounds
@@ -54,7 +56,7 @@ GRAFANA_BUILTINS = {
 # $name, ${name}, ${name:format}, [[name]]
 VARIABLE = re.compile(r"\$\{(\w+)(?::[^}]*)?\}|\$(\w+)|\[\[(\w+)(?::[^\]]*)?\]\]")
 
-LEAF, ROUTER = "promq-translation", "promq-router"
+LEAF, ROUTER, MODELS = "promq-translation", "promq-router", "promq-models"
 LEAF_ROUTE, ROUTER_ROUTE = "/promq-translate", "/promq"
 PART_TIMEOUT_S = 0.3
 BURST_CLIENTS = 20  # at each of the two routes, all released at once
@@ -170,14 +172,20 @@ def small_apps(serve_url, apps):
     router.update(name=ROUTER, route_prefix=ROUTER_ROUTE)
     router["deployments"][0]["num_replicas"] = 1
     router["deployments"][0]["user_config"]["translation"] = {"app": LEAF, "deployment": "Translator"}
+    # one replica holding one model at a time: each round loads two, unloading the other
+    models = copy.deepcopy(app_config(apps, "translation"))
+    models.update(name=MODELS, route_prefix=f"/{MODELS}")
+    models["deployments"][0].update(num_replicas=1)
+    models["deployments"][0]["user_config"].update(max_models_per_replica=1, cache_entries=0)
     deploy_app(leaf)
     deploy_app(router)
+    deploy_app(models)
     yield {"leaf": f"{serve_url}{LEAF_ROUTE}", "router": f"{serve_url}{ROUTER_ROUTE}", "config": leaf}
-    serve.delete(ROUTER, _blocking=False)  # both at once, then wait for both
-    serve.delete(LEAF, _blocking=False)
+    for name in (ROUTER, LEAF, MODELS):  # all at once, then wait for all
+        serve.delete(name, _blocking=False)
     deadline = time.monotonic() + 60
-    while {ROUTER, LEAF} & set(serve.status().applications):
-        assert time.monotonic() < deadline, f"{ROUTER} and {LEAF} not deleted in 60 s"
+    while {ROUTER, LEAF, MODELS} & set(serve.status().applications):
+        assert time.monotonic() < deadline, f"{ROUTER}, {LEAF} and {MODELS} not deleted in 60 s"
         time.sleep(0.2)
 
 
@@ -232,6 +240,9 @@ def send_traffic(http: httpx.Client, small_apps: dict) -> dict[str, object]:
         events = [json.loads(line) for line in response.iter_lines() if line]
         assert response.status_code == 200 and events[-1]["event"] == "done", events
         got["router stream"] = response.status_code
+    german = {"text": "Hallo Welt!", "source_lang": "de", "target_lang": "en"}
+    post("a model loaded on demand, the one held unloaded", f"/{MODELS}", german, 200)
+    post("and the first loaded again", f"/{MODELS}", {"text": "Hello world!", "target_lang": "fr"}, 200)
     health = http.get("/healthz")
     assert health.status_code == 200, health.text
     got["router /healthz"] = health.status_code

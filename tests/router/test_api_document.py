@@ -12,6 +12,7 @@ ROUTES = {
     ("post", "/hf/summarization"),
     ("post", "/translate"),
     ("get", "/translate/languages"),
+    ("post", "/translate/detect"),
     ("post", "/summarize"),
 }
 OWN_DOCUMENTS = {"translation": "/translate", "summarization": "/summarize"}

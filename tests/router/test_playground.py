@@ -55,7 +55,8 @@ def test_translates_hello_world_in_the_default_language(page, http, tmp_path):
     names = {language["code"]: language["name"] for language in listed["languages"]}
     sources = Select(page.find_element(By.ID, "source-lang"))
     assert [(o.get_attribute("value"), o.text) for o in sources.options] == [
-        (code, f"{name} ({code})") for code, name in names.items()
+        ("auto", "detect"),
+        *((code, f"{name} ({code})") for code, name in names.items()),
     ]
     assert sources.first_selected_option.get_attribute("value") == listed["default_source_lang"] == "en"
     targets = Select(page.find_element(By.ID, "target-lang"))
@@ -75,7 +76,9 @@ def test_translates_hello_world_in_the_default_language(page, http, tmp_path):
 
 
 def test_the_targets_follow_the_source_language(page, http):
-    Select(page.find_element(By.ID, "source-lang")).select_by_value("de")
+    sources = Select(page.find_element(By.ID, "source-lang"))
+    assert sources.options[0].get_attribute("value") == "auto" and sources.options[0].text == "detect"
+    sources.select_by_value("de")
     german = next(
         language
         for language in http.get("/translate/languages").json()["languages"]
@@ -89,6 +92,16 @@ def test_the_targets_follow_the_source_language(page, http):
     wait_for(page, finished("translate"))
     assert text_of(page, "translate-output") == "Hello world!"
     assert text_of(page, "translate-model") == "answered by demo:demo-marian-de-en"
+    sources.select_by_value("auto")  # every target; the answer says what was detected
+    assert "ro" in [o.get_attribute("value") for o in targets.options]
+    Select(page.find_element(By.ID, "target-lang")).select_by_value("en")
+    type_into(page, "translate-text", "Merci beaucoup.")
+    page.find_element(By.ID, "translate-button").click()
+    wait_for(page, finished("translate"))
+    assert text_of(page, "translate-output") == "Thank you very much."
+    assert text_of(page, "translate-model").startswith(
+        "answered by demo:demo-marian-fr-en (detected fr, confidence 0."
+    )
 
 
 def test_a_long_text_streams_with_its_progress(page):

@@ -50,12 +50,13 @@ async function* ndjsonEvents(response) {
   if (buffer.trim()) yield JSON.parse(buffer);
 }
 
-function showModel(task, model) {
-  $(`${task}-model`).textContent = model ? `answered by ${model}` : "";
+function showModel(task, model, detected) {
+  const from = detected ? ` (detected ${detected.language}, confidence ${detected.confidence})` : "";
+  $(`${task}-model`).textContent = model ? `answered by ${model}${from}` : "";
   if (model && model.startsWith("demo:")) {
     const banner = $("demo-banner");
     banner.textContent =
-      `Demo mode: ${model} answers. The demo models are tiny T5s built on this machine; they know ` +
+      `Demo mode: ${model} answers. The demo models are tiny models built on this machine; they know ` +
       'only a few phrases ("Hello world!" among them). Configure a real model in serve_config.yaml.';
     banner.hidden = false;
   }
@@ -118,7 +119,7 @@ async function translate() {
   if (!$("translate-stream").checked) {
     const answer = await (await post(APP_PATH("translate"), body)).json();
     $("translate-output").textContent = answer.translation;
-    showModel("translate", answer.model);
+    showModel("translate", answer.model, answer.detected_language);
     return;
   }
   const output = $("translate-output");
@@ -127,7 +128,7 @@ async function translate() {
     setProgress("translate", event.index + 1, event.total, `sentence ${event.index + 1} of ${event.total}`);
   });
   output.textContent = done.translation;
-  showModel("translate", done.model);
+  showModel("translate", done.model, done.detected_language);
 }
 
 async function summarize() {
@@ -155,9 +156,12 @@ function languageOptions(codes) {
 }
 
 function showTargets(preferred) {
-  const source = languages.find((language) => language.code === $("source-lang").value);
+  const chosen = $("source-lang").value;
+  const source = languages.find((language) => language.code === chosen);
   const select = $("target-lang");
-  const targets = source ? source.targets : [];
+  // detected: any target some source reaches (a pair the text's language cannot reach is a 422)
+  const every = [...new Set(languages.flatMap((language) => language.targets))].sort();
+  const targets = chosen === "auto" ? every : source ? source.targets : [];
   select.replaceChildren(...languageOptions(targets));
   select.value = targets.includes(preferred) ? preferred : targets[0] || "";
 }
@@ -175,7 +179,10 @@ async function loadLanguages() {
   }
   const answer = await response.json();
   languages = answer.languages;
-  $("source-lang").replaceChildren(...languageOptions(languages.map((language) => language.code)));
+  $("source-lang").replaceChildren(
+    new Option("detect", "auto"),
+    ...languageOptions(languages.map((language) => language.code)),
+  );
   $("source-lang").value = answer.default_source_lang;
   showTargets(answer.default_target_lang);
   error.hidden = true;
