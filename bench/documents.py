@@ -37,15 +37,15 @@ def build_document(words: int = WORDS_PER_DOCUMENT, seed: int = 20) -> str:
     return "\n\n".join(paragraphs)
 
 
-def describe_document(document: str, tokenizer) -> dict:
-    """Words, characters, tokens as the replicas count them (`tokenizer`: the model's TokenizerJson),
-    and the first level's chunks."""
+def describe_document(document: str, family) -> dict:
+    """Words, characters, tokens as the replicas count them (`family`: the model's, from
+    apps.common.engines.families.family_for), and the first level's chunks."""
     from apps.summarization.map_reduce import MapReduce
 
     def count(text: str) -> int:
-        return tokenizer.count_tokens(PREFIX + text)
+        return family.count_tokens(PREFIX + text)
 
-    window = tokenizer.model_max_length
+    window = family.max_input_tokens
     chunks = MapReduce(count, window, None).chunks(document)  # type: ignore[arg-type]
     return {
         "words": len(document.split()),

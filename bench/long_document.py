@@ -257,9 +257,9 @@ def main(argv: list[str] | None = None) -> int:
 
     converted_model_dir(model)  # convert once, before anything is timed
     document = build_document(args.words, FIRST_SEED)  # the first sent; the others are alike
-    from apps.common.engines.tokenizer_files import TokenizerJson
+    from apps.common.engines.families import family_for
 
-    tokenizer = TokenizerJson(model)
+    tokenizer = family_for(model)  # counts tokens as the replicas do
     doc = describe_document(document, tokenizer)
     say(f"document: {doc['words']} words, {doc['tokens']} tokens, {doc['level1_chunks']} first-level chunks")
 

@@ -15,12 +15,14 @@ import psutil
 
 
 def is_alive(pid: int) -> bool:
+    """Whether process `pid` still runs. A zombie does not: it has exited and waits to be reaped,
+    which a container's PID 1 may do late or never (session_pids leaves zombies out too; counting
+    them alive made a stopped server's processes look alive for a while)."""
     try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.AccessDenied:
         return True
 
 

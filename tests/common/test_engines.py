@@ -88,3 +88,34 @@ def test_counting_tokens_while_a_batch_decodes_changes_nothing(demo_models, cach
     finally:
         stop.set()
         counter.join()
+
+
+FAMILIES = {  # demo model -> its family
+    "demo-marian-de-en": "marian",
+    "demo-marian-fr-en": "marian",
+    "demo-nllb": "nllb",
+    "demo-m2m100": "m2m100",
+    "demo-bart-summarization": "bart",
+    "demo-pegasus-summarization": "pegasus",
+}
+
+
+@pytest.mark.parametrize("backend", ["transformers", "ctranslate2"])
+@pytest.mark.parametrize("model", sorted(FAMILIES))
+def test_every_family_decodes_its_demo_pairs_exactly_through_the_engines(
+    demo_models, cache_dir, model, backend
+):
+    """The engines as replicas run them (families.py's tokens, language tokens and prefixes), one
+    batch per language pair, as the batcher groups them."""
+    from itertools import groupby
+
+    from textserve.demo_phrases import DEMO_PAIRS
+
+    engine = load_engine(str(demo_models[model]), backend, "cpu")
+    assert engine.family.name == FAMILIES[model] and engine.name == f"demo:{model}"
+    pairs = sorted(DEMO_PAIRS[model](), key=lambda p: (p.source_lang or "", p.target_lang or ""))
+    for (source, target), group in groupby(pairs, key=lambda p: (p.source_lang, p.target_lang)):
+        group = list(group)
+        params = GenerationParams(max_new_tokens=128, source_lang=source, target_lang=target)
+        prompts = [engine.family.task_prefix(p.task, source, target) + p.source for p in group]
+        assert engine.generate(prompts, params) == [p.target for p in group], (source, target)

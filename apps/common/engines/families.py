@@ -50,7 +50,8 @@ class Family:
         self.model_dir = model_dir
         self.config = config
         self.tokenizer_config = tokenizer_config
-        self.max_input_tokens = window_from(tokenizer_config.get("model_max_length"))
+        positions = config.get("max_position_embeddings") or config.get("n_positions")
+        self.max_input_tokens = window_from(tokenizer_config.get("model_max_length"), positions)
         self._pieces: Pieces | None = None  # read on first use: the transformers backend needs none
 
     @property

@@ -7,7 +7,6 @@ import threading
 
 from apps.common.engines.base import GenerationParams, Seq2SeqEngine, threads_from_env
 from apps.common.engines.families import FamilyError, family_for
-from apps.common.engines.tokenizer_files import window_from
 from apps.common.model_loading import ModelLoadError, ModelSource, load_tokenizer, load_torch_model
 
 logger = logging.getLogger("ray.serve")
@@ -29,7 +28,7 @@ class TransformersEngine(Seq2SeqEngine):
             raise ModelLoadError(f"could not load '{source.model_id}': {exc}") from exc
         self.tokenizer = load_tokenizer(source)
         self.model = load_torch_model(source).to(device)
-        self.max_input_tokens = window_from(getattr(self.tokenizer, "model_max_length", None))
+        self.max_input_tokens = self.family.max_input_tokens
         logger.info(
             "loaded %s (%s) from %s (transformers, fp32, %s)",
             source.model_id,
