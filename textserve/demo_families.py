@@ -38,6 +38,9 @@ TINY = {
     "attention_dropout": 0.0,
     "activation_dropout": 0.0,
 }
+# the summarizers read documents: a window of 512 tokens, as the T5 demo's (a longer document is
+# summarized in chunks that fit it)
+SUMMARIZER = {**TINY, "max_position_embeddings": 512}
 
 
 @dataclass
@@ -276,7 +279,7 @@ def prepare_bart(target: Path, pairs: list[Pair]) -> Prepared:
     tokenizer = BartTokenizer.from_pretrained(str(target))
     config = BartConfig(
         vocab_size=len(tokenizer),
-        **TINY,
+        **SUMMARIZER,
         normalize_before=False,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id,
@@ -299,7 +302,7 @@ def prepare_pegasus(target: Path, pairs: list[Pair]) -> Prepared:
     tokenizer = PegasusTokenizer.from_pretrained(str(target))
     config = PegasusConfig(
         vocab_size=len(tokenizer),
-        **TINY,
+        **SUMMARIZER,
         activation_function="relu",
         scale_embedding=True,
         normalize_before=True,

@@ -51,8 +51,8 @@ DEMO_SPECS = {  # name: how it is built (its pairs: textserve.demo_phrases.DEMO_
     "demo-marian-fr-en": DemoSpec(families.prepare_marian, 50, 1, "tiny MarianMT (French to English)"),
     "demo-nllb": DemoSpec(families.prepare_nllb, 50, 1, "tiny NLLB-style M2M100 (en, de, fr, es)"),
     "demo-m2m100": DemoSpec(families.prepare_m2m100, 50, 1, "tiny M2M100 (en, de, fr)"),
-    "demo-bart-summarization": DemoSpec(families.prepare_bart, 50, 1, "tiny BART"),
-    "demo-pegasus-summarization": DemoSpec(families.prepare_pegasus, 50, 1, "tiny PEGASUS"),
+    "demo-bart-summarization": DemoSpec(families.prepare_bart, 50, 2, "tiny BART"),
+    "demo-pegasus-summarization": DemoSpec(families.prepare_pegasus, 50, 2, "tiny PEGASUS"),
 }
 MAX_STEPS = 3000  # a build not exact with margins by then fails
 # The margin the training loss asks of every step in fp32: well above what the check needs of

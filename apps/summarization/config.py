@@ -8,7 +8,7 @@ from apps.common.settings import ModelAppSettings, app_default
 
 
 class SummarizationSettings(ModelAppSettings):
-    model: str = Field("t5-small", description="hub id or local directory of the model")
+    model: str = Field("sshleifer/distilbart-cnn-12-6", description="hub id or local directory of the model")
     max_models_per_replica: int = app_default(ModelAppSettings, "max_models_per_replica", 1)
     max_input_chars: int = app_default(ModelAppSettings, "max_input_chars", 150_000)
     max_request_chars: int = app_default(ModelAppSettings, "max_request_chars", 150_000)

@@ -126,7 +126,7 @@ def test_summarizes_with_a_length(page):
     page.find_element(By.ID, "summarize-button").click()
     wait_for(page, finished("summarize"))
     assert text_of(page, "summarize-output") == SUMMARY
-    assert text_of(page, "summarize-model") == "answered by demo:demo-summarization"
+    assert text_of(page, "summarize-model") == "answered by demo:demo-bart-summarization"
 
 
 def test_errors_show_the_apis_message(page):

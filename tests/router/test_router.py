@@ -49,7 +49,7 @@ def test_summarize_task(http):
     assert response.json() == {
         "task": "summarize",
         "summary": SUMMARY,
-        "models": {"summarization": "demo:demo-summarization"},
+        "models": {"summarization": "demo:demo-bart-summarization"},
     }
 
 
@@ -65,7 +65,7 @@ def test_summarize_then_translate_chains_the_summary(http, lang):
         "translation": TRANSLATIONS[SUMMARY][lang],
         "source_lang": "en",
         "target_lang": lang,
-        "models": {"summarization": "demo:demo-summarization", "translation": "demo:demo-translation"},
+        "models": {"summarization": "demo:demo-bart-summarization", "translation": "demo:demo-translation"},
     }
 
 
@@ -82,7 +82,7 @@ def test_texts_list_goes_through_both_leaf_apps(http):
         "translations": [TRANSLATIONS[summary]["de"] for summary in summaries],
         "source_lang": "en",
         "target_lang": "de",
-        "models": {"summarization": "demo:demo-summarization", "translation": "demo:demo-translation"},
+        "models": {"summarization": "demo:demo-bart-summarization", "translation": "demo:demo-translation"},
     }
 
 
@@ -162,6 +162,10 @@ def test_healthz_reports_every_leaf_app_serving(http):
         "status": "ok",
         "apps": {
             "translation": {"status": "ok", "model": "demo:demo-translation", "backend": "ctranslate2"},
-            "summarization": {"status": "ok", "model": "demo:demo-summarization", "backend": "ctranslate2"},
+            "summarization": {
+                "status": "ok",
+                "model": "demo:demo-bart-summarization",
+                "backend": "ctranslate2",
+            },
         },
     }

@@ -28,7 +28,7 @@ DOCUMENT = twenty_thousand_words()
 
 @pytest.fixture(scope="module")
 def tokenizer(demo_models):
-    return AutoTokenizer.from_pretrained(str(demo_models["demo-summarization"]))
+    return AutoTokenizer.from_pretrained(str(demo_models["demo-bart-summarization"]))
 
 
 def test_a_20k_word_document_is_summarized_on_both_replicas(http, apps, metrics_url, tokenizer):
@@ -37,7 +37,7 @@ def test_a_20k_word_document_is_summarized_on_both_replicas(http, apps, metrics_
     response = http.post("/summarize", json={"text": DOCUMENT, "max_length": 30})
     assert response.status_code == 200, response.text
     summary = response.json()["summary"]
-    assert summary.strip() and len(tokenizer(summary).input_ids) <= 30 + 1  # + the end token
+    assert summary.strip() and len(tokenizer(summary).input_ids) <= 30 + 2  # + <s> and </s>
 
     # every replica of the deployment decoded chunks (metrics reach Prometheus within ~2 s)
     replicas = serve.status().applications["summarization"].deployments["Summarizer"].replica_states
@@ -52,7 +52,7 @@ def test_through_the_router_and_in_a_list_with_short_texts(http, tokenizer):
     assert response.status_code == 200, response.text
     first, long_summary, last = response.json()["summaries"]
     assert first == last == SUMMARIES[short]  # short texts are summarized directly, as before
-    assert long_summary.strip() and len(tokenizer(long_summary).input_ids) <= 60 + 1
+    assert long_summary.strip() and len(tokenizer(long_summary).input_ids) <= 60 + 2
 
 
 def read_events(http, body: dict, path: str = "/summarize") -> list[dict]:
@@ -65,7 +65,7 @@ def read_events(http, body: dict, path: str = "/summarize") -> list[dict]:
 def test_stream_reports_chunk_progress_then_the_summary(http, tokenizer):
     events = read_events(http, {"text": DOCUMENT[:60_000], "max_length": 20, "stream": True})
     *progress, done = events
-    assert done["event"] == "done" and done["model"] == "demo:demo-summarization"
+    assert done["event"] == "done" and done["model"] == "demo:demo-bart-summarization"
     assert done["summary"].strip() and len(tokenizer(done["summary"]).input_ids) <= 20 + 1
     assert {event["event"] for event in progress} == {"progress"}
     first_level = [event for event in progress if event["level"] == 1]
@@ -87,7 +87,7 @@ def test_the_router_streams_the_same_events(http):
 def test_stream_of_a_short_text_is_just_done(http):
     document, summary = next(iter(SUMMARIES.items()))
     events = read_events(http, {"texts": [document], "stream": True})
-    assert events == [{"event": "done", "summaries": [summary], "model": "demo:demo-summarization"}]
+    assert events == [{"event": "done", "summaries": [summary], "model": "demo:demo-bart-summarization"}]
 
 
 def test_handle_streams_the_same_events(apps):

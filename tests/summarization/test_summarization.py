@@ -18,7 +18,7 @@ def summarizer(apps):
 def test_handle_summarizes_exactly(summarizer, document, expected):
     assert summarizer.summarize.remote(document).result() == {
         "summary": expected,
-        "model": "demo:demo-summarization",
+        "model": "demo:demo-bart-summarization",
     }
 
 
@@ -38,7 +38,7 @@ def test_http_summarize_answers_directly(http, path):
     document, expected = DOCUMENTS[1]
     response = http.post(path, json={"text": document})
     assert response.status_code == 200, response.text
-    assert response.json() == {"summary": expected, "model": "demo:demo-summarization"}
+    assert response.json() == {"summary": expected, "model": "demo:demo-bart-summarization"}
 
 
 @pytest.mark.parametrize(
@@ -97,9 +97,9 @@ def test_texts_list_is_summarized_in_order(http, summarizer):
     assert summarizer.summarize.remote(documents).result()["summaries"] == expected
     response = http.post("/summarize", json={"texts": documents[::-1]})
     assert response.status_code == 200, response.text
-    assert response.json() == {"summaries": expected[::-1], "model": "demo:demo-summarization"}
+    assert response.json() == {"summaries": expected[::-1], "model": "demo:demo-bart-summarization"}
 
 
 def test_health_check_decodes_with_the_loaded_model(summarizer):
     assert summarizer.check_health.remote().result() is None
-    assert summarizer.health.remote().result()["model"] == "demo:demo-summarization"
+    assert summarizer.health.remote().result()["model"] == "demo:demo-bart-summarization"

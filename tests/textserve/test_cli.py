@@ -113,7 +113,10 @@ def test_summarize_json_from_stdin(url, capsys, monkeypatch):
     document, summary = next(iter(SUMMARIES.items()))
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(document.encode())))
     assert main(["--url", url, "summarize", "--json", "-"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"summary": summary, "model": "demo:demo-summarization"}
+    assert json.loads(capsys.readouterr().out) == {
+        "summary": summary,
+        "model": "demo:demo-bart-summarization",
+    }
 
 
 @pytest.mark.parametrize(

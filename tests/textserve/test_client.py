@@ -93,7 +93,7 @@ def test_summarize_a_demo_document_exactly(client):
     documents = list(SUMMARIES)
     assert client.summarize(documents[0]) == {
         "summary": SUMMARIES[documents[0]],
-        "model": "demo:demo-summarization",
+        "model": "demo:demo-bart-summarization",
     }
     assert client.summarize(documents[:2])["summaries"] == [SUMMARIES[d] for d in documents[:2]]
 
@@ -110,7 +110,7 @@ def test_summarize_stream_of_a_long_document_reports_progress(client):
 def test_summarize_stream_of_a_short_text_is_just_done(client):
     document, summary = next(iter(SUMMARIES.items()))
     assert list(client.summarize_stream(document)) == [
-        {"event": "done", "summary": summary, "model": "demo:demo-summarization"}
+        {"event": "done", "summary": summary, "model": "demo:demo-bart-summarization"}
     ]
 
 

@@ -35,7 +35,7 @@ def test_auto_substitutes_unloadable_models_and_announces_it(tmp_path, demo_mode
     assert catalog == [
         str(demo_models[f"demo-{n}"]) for n in ("translation", "marian-de-en", "marian-fr-en", "nllb")
     ]
-    assert user_config(config, "summarization")["model"] == str(demo_models["demo-summarization"])
+    assert user_config(config, "summarization")["model"] == str(demo_models["demo-bart-summarization"])
     assert config["http_options"] == {"host": "127.0.0.1", "port": 8123, "request_timeout_s": 30}
     assert "DEMO MODE" in (tmp_path / "run.yaml").read_text().split("proxy_location")[0]
     ServeDeploySchema.model_validate(config)
@@ -55,7 +55,7 @@ def test_auto_keeps_a_loadable_model(tmp_path, demo_models):
     stdout, config = run_config(tmp_path, "--config", str(custom))
     assert "translation: 't5-small'" not in stdout  # the others were substituted
     assert "translation: 'Helsinki-NLP/opus-mt-de-en' replaced" in stdout
-    assert "summarization: 't5-small' replaced" in stdout
+    assert "summarization: 'sshleifer/distilbart-cnn-12-6' replaced" in stdout
     assert user_config(config, "translation")["models"][0]["model"] == str(demo_models["demo-translation"])
 
 
