@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # (announced). Set HF_HUB_OFFLINE=0 to let transformers download t5-small.
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: run status stop test system-packages bench bench-path bench-long bench-mixed figures peers lint demo-models install clean
+.PHONY: run status stop test system-packages bench bench-path bench-long bench-mixed bench-models figures peers lint demo-models install clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -84,6 +84,13 @@ bench-long: $(VENV)/.bench-installed
 # sentences repeat 4x. Writes bench/results/mixed-load-<date>.json. Options: BENCH_ARGS=--quick
 bench-mixed: $(VENV)/.bench-installed
 	$(PY) -m bench.mixed_load $(BENCH_ARGS)
+
+# Many models: what each model of the catalog costs (memory, load time; bench/model_memory.py), and
+# the same traffic over four models on 2 replicas holding 2 each against one model
+# (bench/multi_model.py). About 5 minutes. Options: BENCH_ARGS=--quick (the second only)
+bench-models: $(VENV)/.bench-installed
+	$(PY) -m bench.model_memory
+	$(PY) -m bench.multi_model $(BENCH_ARGS)
 
 # The figures docs/*.md quote from tests (faults, backpressure, autoscaling): run those tests,
 # record their figures in bench/results/reliability/ and render every figures region of the docs

@@ -24,7 +24,9 @@ forced to 30 output tokens. Then lingua's detector over en/de/fr/es built and us
 apps/translation/detection.py builds it, lazily, lingua's import included), and one child holding
 all four models and the detector at once: what a translation replica holding the whole default
 catalog (`max_models_per_replica: 4`) costs above its base. "Base" is the child's RSS after
-importing ctranslate2 and psutil, before anything is loaded.
+importing ctranslate2 and psutil, before anything is loaded. Last, the NLLB batch decoded without
+and with a vocabulary map (CTranslate2's `use_vmap`, which apps/common/engines use when a model
+ships a vmap.txt) of its first 5,000 tokens: the time its 256k-token output layer costs.
 
 Writes bench/results/model-memory-<date>.json and ends with one line:
 `catalog_rss_mib=.. catalog_peak_mib=.. detector_mib=.. largest=.. cpu=..`.
@@ -320,6 +322,50 @@ def _load_and_translate(ct2_dir: str, family: str) -> dict:
     }
 
 
+VMAP_TOKENS = 5000  # the vocabulary map of the NLLB timing: about what one pair's texts use
+
+
+def vmap_dir(ct2_dir: Path) -> Path:
+    """`ct2_dir`'s files (hard links) with a vocabulary map of its first VMAP_TOKENS tokens and the
+    language tokens: CTranslate2's `use_vmap` then scores only those at each step."""
+    target = ct2_dir.parent / f"{ct2_dir.name}-vmap"
+    if not (target / "vmap.txt").is_file():
+        target.mkdir(exist_ok=True)
+        for path in ct2_dir.iterdir():
+            if path.is_file() and not (target / path.name).exists():
+                os.link(path, target / path.name)
+        vocab = json.loads((ct2_dir / "shared_vocabulary.json").read_text())
+        kept = vocab[:VMAP_TOKENS] + [t for t in vocab[VMAP_TOKENS:] if t.endswith("_Latn")]
+        (target / "vmap.txt").write_text("\t" + " ".join(kept) + "\n", encoding="utf-8")
+    return target
+
+
+def _vmap_timing(ct2_dir: str, family: str) -> dict:
+    """The same batch decoded without and with the vocabulary map, best of three each."""
+    import ctranslate2
+
+    translator = ctranslate2.Translator(
+        ct2_dir, device="cpu", compute_type="int8", inter_threads=1, intra_threads=1
+    )
+    inputs, prefix = _batch(ct2_dir, family)
+    steps = OUTPUT_TOKENS + (len(prefix[0]) if prefix else 0)
+    best = {}
+    for use_vmap in (False, True, False, True, False, True):
+        started = time.perf_counter()
+        translator.translate_batch(
+            inputs,
+            target_prefix=prefix,
+            beam_size=1,
+            max_decoding_length=steps,
+            min_decoding_length=steps,
+            use_vmap=use_vmap,
+        )
+        took = time.perf_counter() - started
+        key = "with_vmap_s" if use_vmap else "without_vmap_s"
+        best[key] = round(min(best.get(key, took), took), 3)
+    return best
+
+
 def _detector() -> tuple[object, float]:
     from apps.translation.detection import LanguageDetector
 
@@ -351,6 +397,9 @@ def child(kind: str, targets: list[str]) -> dict:
                     "batch_s": round(done["batch_s"], 3),
                 }
             )
+    if kind == "vmap":
+        out["vmap"] = _vmap_timing(*targets)
+        return out
     if kind in ("detector", "all"):
         before = _rss_mib()
         detector, took = _detector()
@@ -405,6 +454,8 @@ def measure() -> dict:
                 "base_rss_mib": measured["base_rss_mib"],
             }
         )
+    nllb = next(row for row in rows if row["family"] == "nllb")
+    vmap = run_child("vmap", [str(vmap_dir(Path(nllb["int8_dir"]))), "nllb"])["vmap"]
     detector = run_child("detector", [])
     translation = [row for row in rows if row["model"] != SUMMARIZER]
     catalog = run_child("all", [value for row in translation for value in (row["int8_dir"], row["family"])])
@@ -426,6 +477,7 @@ def measure() -> dict:
             "peak_mib": detector["peak_mib"],
         },
         "catalog": catalog,
+        "nllb_vmap": {"tokens": VMAP_TOKENS, **vmap},
     }
 
 
@@ -455,11 +507,13 @@ def summary(results: dict) -> str:
     from bench.report import machine_cpu
 
     largest = max(results["models"], key=lambda r: r["peak_mib"])
-    c = results["catalog"]
+    c, vmap = results["catalog"], results["nllb_vmap"]
     return (
         f"catalog_rss_mib={c['rss_mib']:.0f} catalog_peak_mib={c['peak_mib']:.0f} "
         f"detector_mib={results['detector']['rss_mib']:.0f} "
-        f"largest={largest['model']}:{largest['peak_mib']:.0f} cpu={machine_cpu(results['machine'])!r}"
+        f"largest={largest['model']}:{largest['peak_mib']:.0f} "
+        f"nllb_batch_s={vmap['without_vmap_s']} nllb_vmap_batch_s={vmap['with_vmap_s']} "
+        f"cpu={machine_cpu(results['machine'])!r}"
     )
 
 

@@ -31,5 +31,9 @@ class StubAnswer(BaseHTTPRequestHandler):
         pass
 
 
+class StubServer(ThreadingHTTPServer):
+    request_queue_size = 1024  # socketserver's 5 refuses a burst of new connections from the load clients
+
+
 if __name__ == "__main__":
-    ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), StubAnswer).serve_forever()
+    StubServer(("127.0.0.1", int(sys.argv[1])), StubAnswer).serve_forever()

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -269,10 +270,13 @@ def check_model(
     with tempfile.TemporaryDirectory() as tmp:
         ct2_dir = Path(tmp) / "ct2"
         convert_checkpoint(str(model_dir), str(ct2_dir), weight_bits or WEIGHT_BITS)
-        for kernel in kernels():
-            results.append(measure_ctranslate2(ct2_dir, model_dir, pairs, kernel))
-            if progress:
-                progress(results[-1])
+        # each kernel in a child of its own, one thread each: as many at once as there are cores
+        with ThreadPoolExecutor(max(1, min(len(kernels()), os.cpu_count() or 1))) as pool:
+            measured = [pool.submit(measure_ctranslate2, ct2_dir, model_dir, pairs, k) for k in kernels()]
+            for future in measured:  # in the kernels' order
+                results.append(future.result())
+                if progress:
+                    progress(results[-1])
     return results
 
 

@@ -4,18 +4,17 @@ in flight as lower bounds instead of dropping them."""
 
 import threading
 import time
-from http.server import ThreadingHTTPServer
 
 import pytest
 
 from bench.load import closed_loop
 from bench.open_loop import OpenLoopResult, bracketed, open_loop, sustained_rate
-from bench.stub_server import StubAnswer
+from bench.stub_server import StubAnswer, StubServer
 
 
 @pytest.fixture
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), StubAnswer)
+    httpd = StubServer(("127.0.0.1", 0), StubAnswer)
     httpd.handle_error = lambda request, address: None  # clients cut off at the window's end
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)

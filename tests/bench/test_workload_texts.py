@@ -68,9 +68,15 @@ class _Recorder(BaseHTTPRequestHandler):
         pass
 
 
+class _RecorderServer(ThreadingHTTPServer):
+    # the open loop connects up to 256 clients at once: socketserver's backlog of 5 refused some
+    # while the accepting thread waited for the CPU, and a refused arrival is never sent again
+    request_queue_size = 1024
+
+
 @pytest.fixture
 def recorder():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    httpd = _RecorderServer(("127.0.0.1", 0), _Recorder)
     httpd.daemon_threads = True
     httpd.handle_error = lambda request, address: None  # clients cut off at a window's end
     httpd.received, httpd.lock, httpd.shed_first = [], threading.Lock(), False
@@ -89,7 +95,10 @@ def test_cells_and_ladders_of_one_endpoint_never_send_a_body_twice(recorder):
     third = open_loop("127.0.0.1", port, "/", bodies, rate=200, duration_s=0.5)
     received, sent = recorder.received, first.sent + second.sent + third.offered
     assert len(received) == len(set(received))
-    assert sent - 4 - 8 <= len(received) <= sent  # a request cut off as a window closes may not arrive
+    # a request cut off as a window closes may not arrive (one per closed-loop client); an open-loop
+    # arrival whose connection failed is not sent again (dropped)
+    assert sent - 4 - 8 - third.dropped <= len(received) <= sent
+    assert third.dropped <= third.offered // 10, third.statuses
     assert first.sent - 4 <= first.answered <= first.sent and first.answered > first.completed > 0
     assert not (first.out_of_bodies or second.out_of_bodies or third.out_of_bodies)
 

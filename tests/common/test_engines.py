@@ -103,10 +103,12 @@ FAMILIES = {  # demo model -> its family
 @pytest.mark.parametrize("backend", ["transformers", "ctranslate2"])
 @pytest.mark.parametrize("model", sorted(FAMILIES))
 def test_every_family_decodes_its_demo_pairs_exactly_through_the_engines(
-    demo_models, cache_dir, model, backend
+    demo_models, model, backend, monkeypatch
 ):
     """The engines as replicas run them (families.py's tokens, language tokens and prefixes), one
-    batch per language pair, as the batcher groups them."""
+    batch per language pair, as the batcher groups them. In the default conversion cache, shared
+    with the session's replicas (this module's other tests convert into a cache of their own)."""
+    monkeypatch.delenv("TEXTSERVE_CACHE_DIR", raising=False)
     from itertools import groupby
 
     from textserve.demo_phrases import DEMO_PAIRS
@@ -119,3 +121,22 @@ def test_every_family_decodes_its_demo_pairs_exactly_through_the_engines(
         params = GenerationParams(max_new_tokens=128, source_lang=source, target_lang=target)
         prompts = [engine.family.task_prefix(p.task, source, target) + p.source for p in group]
         assert engine.generate(prompts, params) == [p.target for p in group], (source, target)
+
+
+def test_a_model_that_ships_a_vocabulary_map_decodes_with_it(demo_models, cache_dir, tmp_path):
+    """CTranslate2's use_vmap: a model directory with a vmap.txt keeps it through the conversion,
+    and the engine decodes with it (here a map that admits every token: the same outputs)."""
+    import json
+
+    from textserve.demo_phrases import DEMO_PAIRS
+
+    model_dir = tmp_path / "nllb-with-vmap"
+    shutil.copytree(demo_models["demo-nllb"], model_dir)
+    plain = load_engine(str(demo_models["demo-nllb"]), "ctranslate2", "cpu")
+    vocabulary = json.loads((plain.model_dir / "shared_vocabulary.json").read_text())
+    (model_dir / "vmap.txt").write_text("\t" + " ".join(vocabulary) + "\n", encoding="utf-8")
+    engine = load_engine(str(model_dir), "ctranslate2", "cpu")
+    assert engine.use_vmap and not plain.use_vmap and (engine.model_dir / "vmap.txt").is_file()
+    german = [p for p in DEMO_PAIRS["demo-nllb"]() if (p.source_lang, p.target_lang) == ("en", "de")]
+    params = GenerationParams(max_new_tokens=64, source_lang="en", target_lang="de")
+    assert engine.generate([p.source for p in german], params) == [p.target for p in german]

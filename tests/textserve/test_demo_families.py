@@ -8,7 +8,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from apps.common.engines.families import family_for
-from textserve.demo_check import MIN_MARGIN, check_model, describe, kernels, pairs_for
+from textserve.demo_check import MIN_MARGIN, kernels, pairs_for
 from textserve.demo_models import DEMO_SPECS, is_current
 from textserve.demo_phrases import DEMO_PAIRS, all_directions, translation_pairs
 
@@ -26,20 +26,15 @@ BACKENDS = ["transformers (fp32)"] + [f"ctranslate2 ({kernel})" for kernel in ke
 
 
 @pytest.mark.parametrize("name", FAMILY_DEMOS)
-def test_each_family_demo_is_exact_with_margins_on_every_backend(demo_models, name):
+def test_each_family_demo_was_proven_exact_with_margins_on_every_backend(demo_models, name):
+    """The build ran the check (every backend and kernel; a build that fails it raises, and leaves
+    no marker) and wrote each one's smallest margin: read here, not decoded again (the suite's
+    time; tests/textserve/test_demo_models.py runs the check itself, through its command)."""
     model_dir = demo_models[name]
     family, tokenizer_class = FAMILY_DEMOS[name]
     assert family_for(model_dir).name == family
     assert type(AutoTokenizer.from_pretrained(str(model_dir))).__name__ == tokenizer_class
-
-    pairs = pairs_for(model_dir)
-    assert pairs == DEMO_PAIRS[name]()
-    results = check_model(model_dir, pairs)
-    assert [result.label for result in results] == BACKENDS
-    for result in results:
-        assert result.passed, describe(result)
-        assert len(result.pairs) == len(pairs) and not result.mismatches()
-        assert result.min_margin >= MIN_MARGIN[result.backend], describe(result)
+    assert pairs_for(model_dir) == DEMO_PAIRS[name]()
 
     marker = json.loads((model_dir / "textserve_demo.json").read_text())
     assert marker["name"] == f"demo:{name}" and marker["build_version"] == DEMO_SPECS[name].build_version

@@ -38,13 +38,14 @@ def verdicts(stdout: str) -> dict[str, str]:
 
 
 def test_the_built_models_pass_the_check_on_every_backend(demo_models):
-    done = check(str(demo_models["demo-translation"]), str(demo_models["demo-summarization"]))
+    names = ("demo-translation", "demo-summarization", "demo-marian-de-en")  # T5s and another family
+    done = check(*(str(demo_models[name]) for name in names))
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("CPU: ")
     expected = {"transformers (fp32)"} | {f"ctranslate2 ({kernel})" for kernel in kernels()}
-    assert done.stdout.count("ok     transformers (fp32): ") == 2
+    assert done.stdout.count("ok     transformers (fp32): ") == len(names)
     assert set(verdicts(done.stdout)) == expected and "FAILED" not in done.stdout
-    for name in ("demo-translation", "demo-summarization"):
+    for name in names:
         marker = json.loads((demo_models[name] / "textserve_demo.json").read_text())
         margins = marker["smallest_margins"]
         assert set(margins) == expected

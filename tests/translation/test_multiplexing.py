@@ -98,12 +98,20 @@ def test_models_load_on_demand_and_the_least_recently_used_is_unloaded(apps, dem
     ]
 
 
-def test_requests_for_a_model_reach_the_replica_that_holds_it(apps, demo_models, serve_url, cleanup):
+@pytest.fixture(scope="module")
+def two_replicas(apps, demo_models):
+    """An app of 2 replicas holding 2 models each, the cache off; (its path, the log offsets
+    before it was deployed)."""
+    offsets = SERVE_LOGS[0].offsets()
+    path = deploy(apps, demo_models, "mux-route", replicas=2, per_replica=2, cache_entries=0)
+    yield path, offsets
+    serve.delete("mux-route")
+
+
+def test_requests_for_a_model_reach_the_replica_that_holds_it(two_replicas, serve_url):
     """Two replicas, each holding the default model; Marian is asked for by requests landing on
     both: one replica loads it, and every request for it is decoded there."""
-    cleanup.append("mux-route")
-    offsets = SERVE_LOGS[0].offsets()
-    path = deploy(apps, demo_models, "mux-route", replicas=2, per_replica=2)
+    path, offsets = two_replicas
     german = ["Hallo Welt!", "Guten Morgen.", "Vielen Dank.", "Wie geht es Ihnen?"] * 4
 
     def translate(text):
@@ -128,10 +136,9 @@ def test_requests_for_a_model_reach_the_replica_that_holds_it(apps, demo_models,
     assert decoded_on == set(marian)
 
 
-def test_concurrent_requests_for_two_models_never_share_a_model_call(apps, demo_models, serve_url, cleanup):
-    cleanup.append("mux-calls")
+def test_concurrent_requests_for_two_models_never_share_a_model_call(two_replicas, serve_url):
+    path, _ = two_replicas
     offsets = SERVE_LOGS[0].offsets()
-    path = deploy(apps, demo_models, "mux-calls", replicas=1, per_replica=2, cache_entries=0)
     requests = [
         ("Hello world!", "en", "fr", "demo-translation"),
         ("Hallo Welt!", "de", "en", "demo-marian-de-en"),
@@ -150,7 +157,7 @@ def test_concurrent_requests_for_two_models_never_share_a_model_call(apps, demo_
     with ThreadPoolExecutor(16) as pool:
         assert set(pool.map(translate, range(2, 50))) == {200}
     time.sleep(1)
-    batches = [r for r in log_records("mux-calls", offsets) if "batch_model" in r]
+    batches = [r for r in log_records("mux-route", offsets) if "batch_model" in r]
     assert len(batches) >= 4
     for batch in batches:
         models = {model_of[rid] for rid in batch["request_ids"] if rid in model_of}

@@ -27,6 +27,7 @@ from pathlib import Path
 logger = logging.getLogger("ray.serve")
 
 QUANTIZATION = "int8"
+VMAP_FILE = "vmap.txt"  # CTranslate2's vocabulary mapping, where a model ships one (use_vmap)
 WEIGHT_BITS = 7  # |w| <= 2**(bits-1) - 1; 255 * 63 * 2 < 32767, the int16 pair sum of AVX2 kernels
 CONVERSION_TIMEOUT_S = 1800
 _MODEL_FILES = re.compile(r".*\.(json|safetensors|bin|model|txt)$")
@@ -159,6 +160,9 @@ def convert_checkpoint(model_dir: str, out: str, weight_bits: int = WEIGHT_BITS)
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
     spec.save(out)
+    vmap = Path(model_dir) / VMAP_FILE
+    if vmap.is_file():  # the model's vocabulary mapping: decoding then scores only what it maps to
+        shutil.copyfile(vmap, Path(out) / VMAP_FILE)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 
 from apps.common.engines.base import GenerationParams, Seq2SeqEngine, threads_from_env
-from apps.common.engines.ctranslate2_conversion import converted_model_dir
+from apps.common.engines.ctranslate2_conversion import VMAP_FILE, converted_model_dir
 from apps.common.engines.devices import CT2_COMPUTE_TYPES
 from apps.common.engines.families import family_for
 from apps.common.model_loading import ModelLoadError, ModelSource
@@ -35,14 +35,17 @@ class CTranslate2Engine(Seq2SeqEngine):
             raise ModelLoadError(f"could not prepare '{source.model_id}' for CTranslate2: {exc}") from exc
         self.max_input_tokens = self.family.max_input_tokens
         self.compute_type = CT2_COMPUTE_TYPES[device]
+        # a model that ships a vocabulary map decodes over the target tokens it maps the source to
+        self.use_vmap = (self.model_dir / VMAP_FILE).is_file()
         self.translator = self._new_translator()
         logger.info(
-            "loaded %s (%s) from %s (ctranslate2, %s, %s)",
+            "loaded %s (%s) from %s (ctranslate2, %s, %s%s)",
             source.model_id,
             self.family.name,
             self.model_dir,
             device,
             self.compute_type,
+            ", its vocabulary map" if self.use_vmap else "",
         )
 
     def _new_translator(self):
@@ -79,5 +82,6 @@ class CTranslate2Engine(Seq2SeqEngine):
             max_decoding_length=params.max_new_tokens + len(prefix),
             min_decoding_length=params.min_new_tokens + len(prefix),
             max_input_length=0,  # inputs are checked against the model's window before this
+            use_vmap=self.use_vmap,
         )
         return [family.text_from_tokens(result.hypotheses[0]) for result in results]
