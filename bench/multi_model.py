@@ -152,11 +152,13 @@ def main(argv: list[str] | None = None) -> int:
             cell = closed_loop(HOST, port, path, requests, plan["clients"], plan["seconds"], plan["warmup_s"])
             time.sleep(3)  # the replicas report their counters every second or so
             after = model_events(metrics_url, app)
-            events = {k: after[k] - before[k] for k in after}
-            results["designs"][design] = {**cell.as_dict(), **events}
+            events = {k: after[k] - before[k] for k in after}  # while the clients ran
+            since_deploy = {f"{k}_since_deploy": v for k, v in after.items()}  # warm-up's loads too
+            results["designs"][design] = {**cell.as_dict(), **events, **since_deploy}
             say(
                 f"{design}: {cell.throughput:.1f} req/s, p50 {cell.p50:.3f} s, p95 {cell.p95:.3f} s, "
-                f"{events['loads']:.0f} loads, {events['unloads']:.0f} unloads, {cell.errors} errors"
+                f"{events['loads']:.0f} loads, {events['unloads']:.0f} unloads while measured "
+                f"({after['loads']:.0f} and {after['unloads']:.0f} since deployed), {cell.errors} errors"
             )
             serve.delete(app)
     one, four = results["designs"]["one_model"], results["designs"]["four_models"]
