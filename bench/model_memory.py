@@ -303,23 +303,29 @@ def _load_and_translate(ct2_dir: str, family: str) -> dict:
     )
     load_s = time.perf_counter() - started
     loaded = _rss_mib()
+    return {
+        "translator": translator,
+        "load_s": load_s,
+        "loaded_rss": loaded,
+        "batch_s": _timed_batch(translator, ct2_dir, family),
+    }
+
+
+def _timed_batch(translator, ct2_dir: str, family: str, use_vmap: bool = False) -> float:
+    """Seconds of one greedy decoding of the measurement's batch (forced to OUTPUT_TOKENS)."""
     inputs, prefix = _batch(ct2_dir, family)
-    decode = len(prefix[0]) if prefix else 0
+    steps = OUTPUT_TOKENS + (len(prefix[0]) if prefix else 0)
     started = time.perf_counter()
     translator.translate_batch(
         inputs,
         target_prefix=prefix,
         beam_size=1,
         max_batch_size=BATCH,
-        max_decoding_length=OUTPUT_TOKENS + decode,
-        min_decoding_length=OUTPUT_TOKENS + decode,
+        max_decoding_length=steps,
+        min_decoding_length=steps,
+        use_vmap=use_vmap,
     )
-    return {
-        "translator": translator,
-        "load_s": load_s,
-        "loaded_rss": loaded,
-        "batch_s": time.perf_counter() - started,
-    }
+    return time.perf_counter() - started
 
 
 VMAP_TOKENS = 5000  # the vocabulary map of the NLLB timing: about what one pair's texts use
@@ -347,20 +353,9 @@ def _vmap_timing(ct2_dir: str, family: str) -> dict:
     translator = ctranslate2.Translator(
         ct2_dir, device="cpu", compute_type="int8", inter_threads=1, intra_threads=1
     )
-    inputs, prefix = _batch(ct2_dir, family)
-    steps = OUTPUT_TOKENS + (len(prefix[0]) if prefix else 0)
     best = {}
     for use_vmap in (False, True, False, True, False, True):
-        started = time.perf_counter()
-        translator.translate_batch(
-            inputs,
-            target_prefix=prefix,
-            beam_size=1,
-            max_decoding_length=steps,
-            min_decoding_length=steps,
-            use_vmap=use_vmap,
-        )
-        took = time.perf_counter() - started
+        took = _timed_batch(translator, ct2_dir, family, use_vmap)
         key = "with_vmap_s" if use_vmap else "without_vmap_s"
         best[key] = round(min(best.get(key, took), took), 3)
     return best

@@ -71,17 +71,13 @@ class ModelService(Generic[SettingsT]):
     async def warm_up(self) -> None:
         """Load the default model (a replica starts holding it; a model that cannot be loaded
         fails the replica's start). The others load on demand."""
-        default = self.model_ids(self.settings)[0]
-        self.models.card(default)
-        await self.models.loaded(default)
+        await self.models.loaded(self.model_ids(self.settings)[0])
 
     async def probe(self) -> dict:
         """A one-token decode with every model this replica holds; raises if one cannot generate,
         else says what serves (`model`: the default one)."""
-        for model_id in self.models.held_ids():
-            model = self.models.held(model_id)
-            if model is not None:
-                await model.probe(model.family.task_prefix(self.task) + PROBE_TEXT)
+        for model in self.models.held_models():
+            await model.probe(model.family.task_prefix(self.task) + PROBE_TEXT)
         default = self.models.card(self.model_ids(self.settings)[0])
         return {"status": "ok", "model": default.name, "backend": self.settings.backend}
 

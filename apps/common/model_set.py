@@ -122,8 +122,9 @@ class ModelSet:
         """The model if this replica holds it, loaded (without loading it)."""
         return self._held().get(model_id)
 
-    def held_ids(self) -> list[str]:
-        return list(self._held())
+    def held_models(self) -> list[Seq2SeqGenerator]:
+        """The models this replica holds, least recently used first."""
+        return list(self._held().values())
 
     async def loaded(self, model_id: str) -> Seq2SeqGenerator:
         """The model, loaded here first if this replica does not hold it (counted, with the wait,
