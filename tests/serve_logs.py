@@ -9,6 +9,7 @@ that matter: warnings, errors, tracebacks and the proxy's access lines.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -51,3 +52,17 @@ class ServeLogs:
         if len(shown) > MAX_LINES:
             shown = [f"(first {len(shown) - MAX_LINES} lines left out)", *shown[-MAX_LINES:]]
         return "\n".join(shown)
+
+    def records(self, app: str, offsets: dict[Path, int]) -> list[dict]:
+        """The JSON log records the app's replicas wrote after `offsets`, each with its file."""
+        records = []
+        for path in self.directory.glob(f"replica_{app}_*.log"):
+            with path.open("rb") as file:
+                file.seek(offsets.get(path, 0))
+                for line in file.read().decode(errors="replace").splitlines():
+                    try:
+                        record = json.loads(line)
+                    except ValueError:
+                        continue
+                    records.append({**record, "file": path.name})
+        return records

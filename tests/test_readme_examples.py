@@ -53,6 +53,8 @@ def curl_request(command: str, base_url: str) -> requests.Response:
             url = word.replace("http://127.0.0.1:8000", base_url)
         else:
             assert word == "-s", f"an option the test does not know: {word}"
+    if data is not None:  # curl's -d sends a form unless told otherwise
+        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
     return requests.request(method, url, headers=headers, data=data, timeout=60)
 
 

@@ -112,6 +112,16 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
     },
 }
 
+# English words -> their translations as the sentences above have them: what the T5 demo needs
+# to carry an inline element (`Hello <b>world</b>!`) to its words in a translation (markup tests)
+FRAGMENTS: dict[str, dict[str, str]] = {
+    "world": {"fr": "monde", "de": "Welt", "ro": "lume"},
+    "cat": {"fr": "chat", "de": "Katze", "ro": "Pisica"},
+    "sofa": {"fr": "canapé", "de": "Sofa", "ro": "canapea"},
+    "the train station": {"fr": "la gare", "de": "der Bahnhof", "ro": "gara"},
+    "beach": {"fr": "plage", "de": "Strand", "ro": "plajă"},
+}
+
 # Document -> summary. The summaries are also in TRANSLATIONS, so the router's
 # summarize_then_translate task has an exact, known answer.
 SUMMARIES: dict[str, str] = {
@@ -175,10 +185,11 @@ def t5_prompt(pair: Pair) -> str:
 
 
 def from_english() -> list[Pair]:
-    """English to every language of TRANSLATIONS (the T5 translation demo)."""
+    """English to every language of TRANSLATIONS, sentences then FRAGMENTS (the T5 translation
+    demo)."""
     return [
         Pair(english, target, "en", lang, "translate")
-        for english, by_lang in TRANSLATIONS.items()
+        for english, by_lang in (*TRANSLATIONS.items(), *FRAGMENTS.items())
         for lang, target in by_lang.items()
     ]
 

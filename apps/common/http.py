@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from apps.common.auth import is_public
+from apps.common.dialects import Dialect, DialectStatus
 from apps.common.docs_pages import add_docs_pages
 from apps.common.errors import ServingError, UserInputError, error_response, new_incident
 from apps.common.json_body import StrictJSONRoute
@@ -157,10 +158,14 @@ def create_app(
     description: str,
     examples: dict[str, dict] | None = None,
     openapi_url: str | None = "/openapi.json",
+    dialects: Sequence[Dialect] = (),
+    tags: Sequence[dict] = (),
 ) -> FastAPI:
     """An app with our error answers, request guard, metrics and docs pages (/docs, /redoc).
     `examples`: route path -> an example body, quoted in that route's 422 answers;
-    `openapi_url=None` for an app that serves a document of its own making there (the router)."""
+    `openapi_url=None` for an app that serves a document of its own making there (the router);
+    `dialects`: path prefixes whose routes speak another API (apps/common/dialects.py);
+    `tags`: the document's tags with their descriptions (`openapi_tags`)."""
     app = TextServeAPI(
         title=title,
         description=description,
@@ -168,10 +173,12 @@ def create_app(
         openapi_url=openapi_url,
         docs_url=None,
         redoc_url=None,
+        openapi_tags=list(tags) or None,
     )
     add_docs_pages(app, title)
     app.router.route_class = StrictJSONRoute
     app.state.max_body_bytes = DEFAULT_MAX_BODY_BYTES
+    app.state.dialects = tuple(dialects)
     hints = {path: f" Example body: {json.dumps(body)}" for path, body in (examples or {}).items()}
 
     @app.exception_handler(RequestValidationError)
@@ -201,6 +208,8 @@ def create_app(
             incident, message = new_incident()
             logger.exception("unhandled error %s in %s %s", incident, request.method, request.url.path)
             return error_response(500, message)
+
+    app.add_middleware(DialectStatus)  # inside _count: the metrics count the status clients get
 
     @app.middleware("http")
     async def _count(request: Request, call_next: Callable):

@@ -1,5 +1,6 @@
 """RequestGuard: ASGI middleware that runs before routing and refuses, with a JSON answer that says
-what to change and before the body is read: a missing or wrong API key (401; apps/common/auth.py),
+what to change and before the body is read: a missing or wrong API key (401; apps/common/auth.py;
+the routes of a dialect check theirs themselves, apps/common/dialects.py),
 a body over the app's `max_body_bytes` (413; its user_config, applied in `reconfigure` through
 apply_http_settings), a body that is not JSON (415); and, while the body is read, one that has not
 all arrived `body_timeout_s` after the request started (408: a client trickling its body cannot
@@ -19,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from apps.common import tenants
 from apps.common.auth import ApiKeys, KeysUnavailableError, bearer_token, is_public
+from apps.common.dialects import dialect_of, is_form
 from apps.common.errors import error_response
 from apps.common.settings import HttpSettings
 
@@ -115,7 +117,8 @@ class RequestGuard:
     def _refusal(self, scope) -> JSONResponse | None:
         headers = Headers(scope=scope)
         path = scope["path"].removeprefix(scope.get("root_path", "")) or "/"
-        if not is_public(path):
+        dialect = dialect_of(scope)  # its routes check the key, which may be in the body
+        if dialect is None and not is_public(path):
             keys = api_keys()
             if keys.enabled:
                 refusal = _auth_refusal(keys, headers.get("authorization"))
@@ -129,8 +132,12 @@ class RequestGuard:
         if has_body and scope["method"] in ("POST", "PUT", "PATCH"):
             content_type = headers.get("content-type")
             send_json = "send the body as JSON with the header Content-Type: application/json"
+            if dialect is not None:
+                send_json += " or form-encoded (application/x-www-form-urlencoded, multipart/form-data)"
             if not content_type:
                 return error_response(415, f"Content-Type is missing: {send_json}")
+            if dialect is not None and is_form(content_type):
+                return None
             is_json, charset = _is_json(content_type)
             if not is_json:
                 media_type = content_type.split(";")[0]

@@ -90,13 +90,14 @@ def merge_documents(
             merged_operations = paths.setdefault(full_path(part.route_prefix, path), {})
             for method, operation in _renamed_refs(operations, renames).items():
                 operation = copy.deepcopy(operation)
-                operation["tags"] = [part.app]
+                operation["tags"] = operation.get("tags") or [part.app]  # its own (LibreTranslate)
                 if "operationId" in operation:
                     operation["operationId"] = f"{part.app}_{operation['operationId']}"
                 merged_operations[method] = operation
         info = document.get("info", {})
         about = f"{info.get('title', part.app)}: {info.get('description', '')}"
         tags.append({"name": part.app, "description": about})
+        tags.extend(document.get("tags", []))  # the app's own tags, described
     if missing:
         gone = "; ".join(f"{app} ({why})" for app, why in sorted(missing.items()))
         description += f"\n\nNot in this document, as their documents could not be had: {gone}."

@@ -2,7 +2,8 @@
 
 POST / {"text": ..., "task": "translate" | "summarize" | "summarize_then_translate"}, or "texts":
 [...] for many texts at once (sent on to the leaf apps as one list, one batch). The seed guide's
-client (POST {"text": "Hello world!"} to http://127.0.0.1:8000/) gets a translation.
+client (POST {"text": "Hello world!"} to http://127.0.0.1:8000/) gets a translation. LibreTranslate's
+API is under /libretranslate/ (apps/router/libretranslate/).
 It holds no model: it reaches the leaf apps through DeploymentHandles (apps/router/service.py),
 so each leaf app can be redeployed on its own.
 """
@@ -23,6 +24,21 @@ from apps.common.settings import parse_user_config
 from apps.common.streaming import ndjson_response, streamed_answers
 from apps.router.config import RouterSettings
 from apps.router.hf_schemas import HFSummarizationRequest, HFSummary, HFTranslation, HFTranslationRequest
+from apps.router.libretranslate.fields import libretranslate_request
+from apps.router.libretranslate.protocol import (
+    DIALECT,
+    PREFIX,
+    TAG,
+    DetectBody,
+    Detection,
+    FrontendSettings,
+    KeyBody,
+    LanguageTargets,
+    TranslateAnswer,
+    TranslateBody,
+    route_options,
+)
+from apps.router.libretranslate.serving import LibreTranslateService
 from apps.router.playground import PLAYGROUND_DIR, render_page
 from apps.router.schemas import RouteRequest, RouteResponse
 from apps.router.service import RouterService
@@ -37,6 +53,8 @@ http_app = create_app(
         "/hf/summarization": {"inputs": "A paragraph of English text ...", "parameters": {}},
     },
     openapi_url=None,
+    dialects=[DIALECT],
+    tags=[TAG],
 )
 http_app.mount("/static/playground", AssetFiles(directory=PLAYGROUND_DIR), name="playground")
 LEAF_ERRORS = {**ERROR_RESPONSES, 503: {"description": "A leaf app is missing or failing"}}
@@ -52,6 +70,7 @@ def hf_answers(answer: type) -> dict:
 class Router:
     def __init__(self):
         self.service = RouterService(RouterSettings(), self._own_document)
+        self.libretranslate = LibreTranslateService(self.service)
 
     def _own_document(self) -> tuple[str, dict]:
         return serve.get_replica_context().app_name, self.app.openapi()
@@ -103,6 +122,46 @@ class Router:
         """The Hugging Face Inference API's summarization task: `InferenceClient(model=<this URL>)
         .summarization(text, generate_parameters={"max_length": 30})`. One answer per input."""
         return await self.service.hf_summarization(request, self.service.deadline(caller.limit_s))
+
+    # LibreTranslate's API (apps/router/libretranslate/)
+
+    @http_app.post(
+        f"{PREFIX}/translate",
+        summary="Translate (LibreTranslate)",
+        response_model=TranslateAnswer,
+        response_model_exclude_none=True,
+        **route_options(TranslateBody),
+    )
+    async def lt_translate(self, request: Request, caller: HttpCaller) -> TranslateAnswer:
+        """LibreTranslate's POST /translate: `q` (a text or a list) from `source` (or "auto") into
+        `target`; `format: "html"` keeps the markup."""
+        async with libretranslate_request(request, TranslateBody) as body:
+            return await self.libretranslate.translate(body, self.service.deadline(caller.limit_s))
+
+    @http_app.post(
+        f"{PREFIX}/detect",
+        summary="Detect the language (LibreTranslate)",
+        response_model=list[Detection],
+        **route_options(DetectBody),
+    )
+    async def lt_detect(self, request: Request, caller: HttpCaller) -> list[Detection]:
+        """LibreTranslate's POST /detect: `q`'s language among the translation app's sources."""
+        async with libretranslate_request(request, DetectBody) as body:
+            return await self.libretranslate.detect(body, self.service.deadline(caller.limit_s))
+
+    @http_app.get(f"{PREFIX}/languages", summary="Languages (LibreTranslate)", **route_options())
+    async def lt_languages(self, request: Request, caller: HttpCaller) -> list[LanguageTargets]:
+        """LibreTranslate's /languages: every source language with the targets it translates into."""
+        async with libretranslate_request(request, KeyBody):
+            return await self.libretranslate.languages(self.service.deadline(caller.limit_s))
+
+    @http_app.get(
+        f"{PREFIX}/frontend/settings", summary="Frontend settings (LibreTranslate)", **route_options()
+    )
+    async def lt_frontend_settings(self, request: Request, caller: HttpCaller) -> FrontendSettings:
+        """LibreTranslate's GET /frontend/settings: limits, keys, file formats, default languages."""
+        async with libretranslate_request(request, KeyBody):
+            return await self.libretranslate.frontend_settings(self.service.deadline(caller.limit_s))
 
     @http_app.get("/openapi.json", include_in_schema=False)
     async def api_document(self) -> JSONResponse:

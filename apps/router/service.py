@@ -110,9 +110,21 @@ class RouterService:
             response.models[self.settings.translation.app] = translation["model"]
         return response
 
-    async def translate(self, text, target_lang, priority, deadline: LeafDeadline, source_lang=None) -> dict:
+    async def translate(
+        self, text, target_lang, priority, deadline: LeafDeadline, source_lang=None, text_format="text"
+    ) -> dict:
         options = _leaf_options(priority, deadline)
+        if text_format != "text":
+            options["format"] = text_format
         return await self.translation.call("translate", text, target_lang, source_lang, **options)
+
+    async def detect(self, text: str | list[str], deadline: LeafDeadline) -> dict:
+        """The translation app's detection of `text`'s language (each text's, for a list)."""
+        return await self.translation.call("detect", text, **_leaf_options(None, deadline))
+
+    async def languages(self, deadline: LeafDeadline) -> dict:
+        """The translation app's languages, defaults and limits (GET /translate/languages)."""
+        return await self.translation.call("languages", **_leaf_options(None, deadline))
 
     async def summarize(self, text, max_length, min_length, priority, deadline: LeafDeadline) -> dict:
         options = _leaf_options(priority, deadline)

@@ -27,7 +27,7 @@ from apps.translation.schemas import (
     TranslateRequest,
     TranslateResponse,
 )
-from apps.translation.service import TranslationService
+from apps.translation.service import MarkupJob, TranslationService
 
 http_app = create_app(
     "textserve translation",
@@ -63,12 +63,14 @@ class Translator(ModelDeployment):
     async def translate_http(self, request: TranslateRequest, caller: HttpCaller):
         return await self.respond(request, caller)
 
-    async def languages(self) -> dict:
-        """Handle entry point; same answer as GET /translate/languages."""
+    async def languages(self, **options: Unpack[CallOptions]) -> dict:
+        """Handle entry point; same answer as GET /translate/languages (`options` accepted as
+        every entry point's, and unused)."""
         return self.service.languages().model_dump()
 
-    async def detect(self, text: str | list[str]) -> dict:
-        """Handle entry point; same validation and answer as POST /translate/detect."""
+    async def detect(self, text: str | list[str], **options: Unpack[CallOptions]) -> dict:
+        """Handle entry point; same validation and answer as POST /translate/detect (`options`
+        accepted as every entry point's, and unused: a detection takes well under a millisecond)."""
         request = validate(DetectRequest, **text_fields(text))
         return self.service.detect(request).model_dump(exclude_none=True)
 
@@ -77,11 +79,13 @@ class Translator(ModelDeployment):
         text: str | list[str],
         target_lang: str | None = None,
         source_lang: str | None = None,
+        format: str = "text",
         **options: Unpack[CallOptions],
-    ) -> Job:
-        """Handle entry point; same validation and answers as POST /translate, `options` as the
-        body's (and the tenant)."""
-        return self.plan_call(text, target_lang=target_lang, source_lang=source_lang, **options)
+    ) -> Job | MarkupJob:
+        """Handle entry point; same validation and answers as POST /translate (`format` "html" or
+        "markdown": a document whose markup is kept), `options` as the body's (and the tenant)."""
+        fields = {"target_lang": target_lang, "source_lang": source_lang, "format": format}
+        return self.plan_call(text, **fields, **options)
 
     translate = answering(_plan_translation)
     translate_stream = streaming(_plan_translation)  # the events of POST /translate with "stream": true

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from apps.common.schemas import TextOrTexts
+from apps.translation.markup import TextFormat
 
 AUTO = "auto"  # source_lang: detect it
 
@@ -23,11 +24,17 @@ class TranslateRequest(TextOrTexts):
         "source's targets); default fr",
         examples=["fr"],
     )
+    format: TextFormat = Field(
+        "text",
+        description='"html" or "markdown": the text is a document in that format, whose markup is '
+        "kept (tags, attributes, entities, comments; code, scripts and anything marked "
+        '`translate="no"` or `class="notranslate"` untranslated) and whose text is translated',
+    )
     stream: bool = Field(
         False,
-        description="answer with newline-delimited JSON events as sentences are translated: one "
-        '{"event": "sentence", ...} per sentence, in order, then {"event": "done", ...} with the '
-        "whole answer",
+        description="answer with newline-delimited JSON events as sentences are translated "
+        '(format "text" only): one {"event": "sentence", ...} per sentence, in order, then '
+        '{"event": "done", ...} with the whole answer',
     )
 
 
@@ -82,3 +89,4 @@ class LanguagesResponse(BaseModel):
         ..., description="the language pairs no model serves are translated through"
     )
     models: list[str] = Field(..., description="the models that serve them; 'demo:...' for a demo model")
+    max_input_chars: int = Field(..., description="the most characters of one text")

@@ -6,16 +6,21 @@ together, whole or as a stream of sentences."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass
 
 from apps.common.deadlines import Caller
 from apps.common.documents import fit_window, split_sentences
+from apps.common.errors import UserInputError
 from apps.common.generation import GenerationParams, check_input_limits
 from apps.common.job import Job, Leg
 from apps.common.model_service import ModelService
-from apps.translation.catalog import Catalog
+from apps.common.scheduling import Ticket
+from apps.translation.catalog import Catalog, Route
 from apps.translation.catalog import Leg as Hop
 from apps.translation.config import TranslationSettings
 from apps.translation.detection import LanguageDetector, detectable
+from apps.translation.markup import parse_markup
+from apps.translation.markup.segments import MarkedUpDocument
 from apps.translation.schemas import (
     AUTO,
     DetectedLanguage,
@@ -93,31 +98,47 @@ class TranslationService(ModelService[TranslationSettings]):
             default_target_lang=settings.default_target_lang,
             pivot_lang=settings.pivot_lang,
             models=[card.name for card in self.models.cards.values()],
+            max_input_chars=settings.max_input_chars,
         )
 
-    def plan(self, request: TranslateRequest, caller: Caller) -> Job:
+    def plan(self, request: TranslateRequest, caller: Caller) -> Job | MarkupJob:
         """The request routed by the catalog (UserInputError naming the served pairs for a pair
-        nothing serves) and checked against the limits (InputTooLargeError), every text cut into
-        sentences that fit the first model's window, with its class and deadline."""
+        nothing serves) and checked against the limits (InputTooLargeError), every text (of a
+        marked-up document: every segment's text) cut into sentences that fit the first model's
+        window, with its class and deadline."""
         settings, detected = self.settings, None
         check_input_limits(request.inputs, settings)
+        documents, texts = None, request.inputs
+        if request.format != "text":
+            if request.stream:
+                raise UserInputError('stream is for plain text: send format "text", or stream false')
+            documents = [parse_markup(request.format, text) for text in request.inputs]
+            texts = [text for document in documents for text in document.texts()]
         source_lang = request.source_lang
         if source_lang == AUTO:  # one language for the request: its texts together
-            detected = self._detection("\n".join(request.inputs))
+            detected = self._detection("\n".join(texts) or "\n".join(request.inputs))
             source_lang = detected.language
         route = self.catalog.route(source_lang, request.target_lang)
+        ticket = caller.ticket(request, settings)
+        found = detected.model_dump() if detected else None
+        if documents is None:
+            return self._job(texts, request.texts is not None, route, ticket, found)
+        return MarkupJob(
+            self._job(texts, True, route, ticket, found), documents, request.texts is not None, route
+        )
+
+    def _job(self, texts: list[str], many: bool, route: Route, ticket: Ticket, detected: dict | None) -> Job:
+        """`texts` translated along `route`: each cut into sentences that fit its first model."""
         first, *rest = [self._leg(hop) for hop in route.legs]
-        model, prefix = first.model, first.prefix
+        model, prefix, hop = first.model, first.prefix, route.legs[0]
         documents = [
             fit_window(
-                split_sentences(text, route.legs[0].source_lang),
+                split_sentences(text, hop.source_lang),
                 lambda piece: model.count_tokens(prefix + piece),
                 model.max_input_tokens,
             )
-            for text in request.inputs
+            for text in texts
         ]
-        many, ticket = request.texts is not None, caller.ticket(request, settings)
-        hop = route.legs[0]
         return Job(
             model,
             many,
@@ -128,7 +149,7 @@ class TranslationService(ModelService[TranslationSettings]):
             target_lang=route.legs[-1].target_lang,
             source_lang=hop.source_lang,
             next=rest[0] if rest else None,
-            detected=detected.model_dump() if detected else None,
+            detected=detected,
         )
 
     def _leg(self, hop: Hop) -> Leg:
@@ -143,12 +164,43 @@ class TranslationService(ModelService[TranslationSettings]):
         )
         return Leg(model, model.family.task_prefix("translate", hop.source_lang, hop.target_lang), params)
 
-    async def run(self, job: Job) -> TranslateResponse:
+    async def run(self, job: Job | MarkupJob) -> TranslateResponse:
+        if isinstance(job, MarkupJob):
+            return await self._run_markup(job)
+        job, translations = await self._translated(job)
+        return self._response(job, translations, job.many)
+
+    async def _translated(self, job: Job) -> tuple[Job, list[str]]:
+        """Each text's translation (through every leg), and the last leg's job."""
+        if not job.documents:
+            return job, []
         outputs = await self._decode(job)
         while job.next is not None:
             job = job.continued(outputs)
             outputs = await self._decode(job)
-        return self._response(job, outputs)
+        return job, job.rejoin(outputs)
+
+    async def _run_markup(self, markup: MarkupJob) -> TranslateResponse:
+        """The documents' segments translated (whole, or where an inline element's words are not
+        found, each text run apart: a second batch), and the documents written back."""
+        job, translations = await self._translated(markup.job)
+        needed, counts, start = [], [], 0
+        for document in markup.documents:
+            count = len(document.texts())
+            more = document.fallback_texts(translations[start : start + count])
+            needed.extend(more)
+            counts.append(len(more))
+            start += count
+        fallback: list[str] = []
+        if needed:
+            _, fallback = await self._translated(
+                self._job(needed, True, markup.route, markup.job.ticket, markup.job.detected)
+            )
+        rendered, start = [], 0
+        for document, count in zip(markup.documents, counts, strict=True):
+            rendered.append(document.render(fallback[start : start + count]))
+            start += count
+        return self._response(job, rendered, markup.many)
 
     async def _decode(self, job: Job) -> list[str]:
         if self._fans_out(job):
@@ -159,6 +211,8 @@ class TranslationService(ModelService[TranslationSettings]):
         """A `sentence` event per sentence, in order, as its batch finishes (of a pivoted
         translation, its second leg's); then `done` with the whole answer (the same as without
         streaming)."""
+        if isinstance(job, MarkupJob):  # a handle's stream of a marked-up document
+            raise UserInputError('a stream is for plain text: send format "text"')
         while job.next is not None:
             job = job.continued(await self._decode(job))
         outputs: list[str] = []
@@ -183,7 +237,7 @@ class TranslationService(ModelService[TranslationSettings]):
                     "translation": output,
                     "separator": separator,
                 }
-        done = self._response(job, outputs).model_dump(exclude_none=True)
+        done = self._response(job, job.rejoin(outputs), job.many).model_dump(exclude_none=True)
         yield {"event": "done", "sentences": len(outputs), **done}
 
     def _fans_out(self, job: Job) -> bool:
@@ -194,8 +248,7 @@ class TranslationService(ModelService[TranslationSettings]):
         return self.fan_out.parts_in_order(job, model, settings.part_sentences, settings.max_batch_size)
 
     @staticmethod
-    def _response(job: Job, outputs: list[str]) -> TranslateResponse:
-        translations = job.rejoin(outputs)
+    def _response(job: Job, translations: list[str], many: bool) -> TranslateResponse:
         fields = {
             "source_lang": job.source_lang,
             "target_lang": job.target_lang,
@@ -203,9 +256,20 @@ class TranslationService(ModelService[TranslationSettings]):
             "detected_language": job.detected,
             "model": job.model_names,
         }
-        if job.many:
+        if many:
             return TranslateResponse(translations=translations, **fields)
         return TranslateResponse(translation=translations[0], **fields)
+
+
+@dataclass(frozen=True)
+class MarkupJob:
+    """A request of marked-up documents: `job` translates their segments' texts (as one list),
+    along `route`; `many`: the request sent `texts`."""
+
+    job: Job
+    documents: list[MarkedUpDocument]
+    many: bool
+    route: Route
 
 
 async def _one_run(outputs: Awaitable[list[str]]) -> AsyncIterator[list[str]]:

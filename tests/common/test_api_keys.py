@@ -14,6 +14,7 @@ open; the router reaches its keyed leaf app through a handle, with no key. The s
 import copy
 import hmac
 import time
+import urllib.error
 
 import pytest
 from ray import serve
@@ -271,6 +272,55 @@ def test_a_cached_answer_is_served_only_to_the_key_whose_request_decoded_it(http
     while (seen := lookups()) != want and time.monotonic() < deadline:
         time.sleep(0.5)
     assert seen == want
+
+
+LIBRETRANSLATE = f"{ROUTER_ROUTE}/libretranslate"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/translate", {"q": "Hello world!", "source": "en", "target": "fr"}),
+        ("POST", "/detect", {"q": "Hello world!"}),
+        ("GET", "/languages", None),
+        ("GET", "/frontend/settings", None),
+    ],
+)
+def test_libretranslates_routes_take_the_key_from_the_body_or_the_header(
+    http, keyed_apps, method, path, body
+):
+    """LibreTranslate's clients send `api_key` in the body: each of its routes reads the key
+    there (or in Authorization), 400 without one and 403 for a wrong one, as LibreTranslate."""
+    url = LIBRETRANSLATE + path
+
+    def send(fields: dict | None, **options):
+        if method == "GET":
+            return http.get(url, params=fields, **options)
+        return http.post(url, json=fields, **options)
+
+    missing = send(body)
+    assert missing.status_code == 400 and "missing API key" in missing.json()["error"]
+    wrong = send({**(body or {}), "api_key": INLINE_KEYS[0] + "x"})
+    assert wrong.status_code == 403 and "not accepted" in wrong.json()["error"]
+    assert "www-authenticate" not in wrong.headers
+    assert send({**(body or {}), "api_key": FILE_KEY}).status_code == 200
+    assert send(body, headers=bearer(INLINE_KEYS[1])).status_code == 200
+    if method == "POST":
+        form = http.post(url, data={**(body or {}), "api_key": INLINE_KEYS[0]})
+        assert form.status_code == 200, form.text
+
+
+def test_libretranslatepy_with_a_key(serve_url, keyed_apps):
+    from libretranslatepy import LibreTranslateAPI
+
+    client = LibreTranslateAPI(f"{serve_url}{LIBRETRANSLATE}", api_key=INLINE_KEYS[0])
+    assert client.translate("Hello world!", "en", "de") == "Hallo Welt!"
+    assert client.detect("Bonjour.")[0]["language"] == "fr"
+    assert any(language["code"] == "en" for language in client.languages())
+    keyless = LibreTranslateAPI(f"{serve_url}{LIBRETRANSLATE}")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        keyless.translate("Hello world!", "en", "de")
+    assert refused.value.code == 400
 
 
 def test_a_rotated_key_file_takes_effect_without_a_restart(http, keyed_apps, key_file):

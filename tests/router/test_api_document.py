@@ -14,6 +14,10 @@ ROUTES = {
     ("get", "/translate/languages"),
     ("post", "/translate/detect"),
     ("post", "/summarize"),
+    ("post", "/libretranslate/translate"),
+    ("post", "/libretranslate/detect"),
+    ("get", "/libretranslate/languages"),
+    ("get", "/libretranslate/frontend/settings"),
 }
 OWN_DOCUMENTS = {"translation": "/translate", "summarization": "/summarize"}
 
@@ -34,7 +38,8 @@ def refs(node) -> set[str]:
 def test_one_document_lists_every_route_of_every_app(http):
     document = http.get("/openapi.json").json()
     assert operations(document) == ROUTES
-    assert [tag["name"] for tag in document["tags"]] == ["router", "translation", "summarization"]
+    tags = ["router", "LibreTranslate", "translation", "summarization"]  # LibreTranslate's: the router's
+    assert [tag["name"] for tag in document["tags"]] == tags
     ids = [op["operationId"] for ops in document["paths"].values() for op in ops.values()]
     assert len(ids) == len(set(ids))
     schemas = document["components"]["schemas"]
@@ -60,10 +65,17 @@ def test_the_merged_schemas_are_the_apps_own(http):
 
 
 def example_body(document: dict, operation: dict) -> dict:
-    """A valid body for a POST operation: its request schema takes `inputs` or `text`."""
-    ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
-    schema = document["components"]["schemas"][ref.rsplit("/", 1)[1]]
-    return {"inputs": "Hello world!"} if "inputs" in schema["properties"] else {"text": "Hello world!"}
+    """A valid body for a POST operation: its request schema takes `inputs`, `text` or (in
+    LibreTranslate's, written out in the operation) `q`; none for one that reads no body."""
+    if "requestBody" not in operation:
+        return {}
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    if "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    properties = schema["properties"]
+    if "q" in properties:
+        return {"q": "Hello world!", **({"source": "en", "target": "fr"} if "target" in properties else {})}
+    return {"inputs": "Hello world!"} if "inputs" in properties else {"text": "Hello world!"}
 
 
 def test_every_operation_answers_at_its_path(http):

@@ -36,6 +36,7 @@ def test_languages_lists_every_source_with_its_targets(http, configured):
             "demo:demo-marian-fr-en",
             "demo:demo-nllb",
         ],
+        "max_input_chars": configured["max_input_chars"],
     }
 
 

@@ -5,7 +5,6 @@ loaded once, not on every replica a request lands on); one model call never mixe
 model that cannot be loaded is a 503 naming it while the others serve. Read from the replicas'
 JSON log lines (`loaded model ...`, `batch_model`)."""
 
-import json
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -43,18 +42,7 @@ def deploy(apps, demo_models, name: str, replicas: int, per_replica: int, models
 
 
 def log_records(app: str, offsets: dict) -> list[dict]:
-    """The JSON log records the app's replicas wrote after `offsets`, each with its replica."""
-    records = []
-    for path in SERVE_LOGS[0].directory.glob(f"replica_{app}_*.log"):
-        with path.open("rb") as file:
-            file.seek(offsets.get(path, 0))
-            for line in file.read().decode(errors="replace").splitlines():
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue
-                records.append({**record, "file": path.name})
-    return records
+    return SERVE_LOGS[0].records(app, offsets)
 
 
 def loads(app: str, offsets: dict) -> list[tuple[str, str]]:

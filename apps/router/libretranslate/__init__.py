@@ -1,0 +1,4 @@
+"""LibreTranslate's API under the router's `/libretranslate/` (a client's base URL is
+`http://<host>:8000/libretranslate`): its routes, names, shapes and status codes, answered by the
+translation app through its handle like the router's other routes. protocol.py: the bodies;
+serving.py: the work; routes.py: the HTTP surface. What differs from LibreTranslate: docs/api.md."""
