@@ -45,7 +45,7 @@ class DemoSpec(NamedTuple):
 
 
 DEMO_SPECS = {  # name: how it is built (its pairs: textserve.demo_phrases.DEMO_PAIRS)
-    "demo-translation": DemoSpec(families.prepare_t5, 100, 3, "tiny T5"),
+    "demo-translation": DemoSpec(families.prepare_t5, 100, 2, "tiny T5"),
     "demo-summarization": DemoSpec(families.prepare_t5, 100, 2, "tiny T5"),
     "demo-marian-de-en": DemoSpec(families.prepare_marian, 50, 1, "tiny MarianMT (German to English)"),
     "demo-marian-fr-en": DemoSpec(families.prepare_marian, 50, 1, "tiny MarianMT (French to English)"),

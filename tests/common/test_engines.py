@@ -10,8 +10,7 @@ from apps.common.engines.ctranslate2_conversion import cache_root
 from apps.common.model_loading import ModelLoadError
 from textserve.demo_phrases import summarization_pairs, translation_pairs
 
-# (T5 prompt, expected output): 20 sentences and 5 fragments, 3 languages each
-TRANSLATION_PROMPTS = translation_pairs()
+TRANSLATION_PROMPTS = translation_pairs()  # (T5 prompt, expected output), all 20 sentences x 3 languages
 SUMMARY_PROMPTS = summarization_pairs()
 
 

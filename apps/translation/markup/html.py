@@ -9,8 +9,10 @@ their own way (attribute quotes, entities as characters, void tags), which is no
 was sent. Tests check the structure with BeautifulSoup.
 
 Never translated: the contents of `code`, `pre`, `kbd`, `samp`, `script`, `style`, `textarea`,
-`template`, `svg` and `math`, and of any element with `translate="no"` or the class
-`notranslate`; attribute values (`title`, `alt`) are kept as they are.
+`template`, `svg` and `math`, of any element with `translate="no"` or the class `notranslate`,
+and of mentions and hashtags (the classes `mention` and `hashtag`, `rel="tag"`: Mastodon's
+microformats; a hashtag is a name, its link goes to that name); attribute values (`title`, `alt`)
+are kept as they are.
 """
 
 from __future__ import annotations
@@ -88,8 +90,11 @@ class _Tokens(HTMLParser):
 
 def _untranslated(tag: str, attrs: list) -> bool:
     values = dict(attrs)
-    classes = (values.get("class") or "").split()
-    return tag in UNTRANSLATED or (values.get("translate") or "").lower() == "no" or "notranslate" in classes
+    classes = set((values.get("class") or "").split())
+    marked = (values.get("translate") or "").lower() == "no" or "notranslate" in classes
+    # a mention or a hashtag (Mastodon's microformats) is a name: its link says what it is
+    name = bool(classes & {"mention", "hashtag"}) or "tag" in (values.get("rel") or "").split()
+    return tag in UNTRANSLATED or marked or name
 
 
 class _Builder:
