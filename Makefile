@@ -55,8 +55,9 @@ system-packages:
 	fi
 
 # The manifest checkers (checkov, kubernetes-validate) get a venv of their own under the cache
-# directory (tests/deploy/manifest_tools.py): checkov's pins would downgrade packages in .venv
-test: install peers system-packages
+# directory (tests/deploy/manifest_tools.py): checkov's pins would downgrade packages in .venv.
+# The demo models are built (if missing or stale) before the suite, as `make run` builds them.
+test: install peers system-packages demo-models
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m tests.deploy.manifest_tools

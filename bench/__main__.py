@@ -51,11 +51,11 @@ FULL = {
 QUICK = {
     "clients": [1, 32],
     "reference_clients": [1, 32],
-    "window": {"translate": 4, "summarize": 6},
+    "window": {"translate": 2, "summarize": 4},
     "warmup": {"translate": 1, "summarize": 2},
-    "open_window": {"translate": 4, "summarize": 6},
+    "open_window": {"translate": 3, "summarize": 4},
     "open_steps": 2,
-    "raw_seconds": {"translate": 3, "summarize": 4},
+    "raw_seconds": {"translate": 2, "summarize": 3},
 }
 RAW_PROCESSES = 2  # one per replica
 # every largest batch a system here forms (PyTriton 16; BentoML and our translation 32): the raw
