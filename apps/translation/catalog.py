@@ -12,7 +12,10 @@ from apps.translation.config import Pair, TranslationSettings
 
 
 @dataclass(frozen=True)
-class Leg:
+class Hop:
+    """One model's part of a route: from source_lang to target_lang (apps/common/job.Leg is how
+    a job decodes one)."""
+
     model: str  # the catalog entry's `model`
     source_lang: str
     target_lang: str
@@ -20,7 +23,7 @@ class Leg:
 
 @dataclass(frozen=True)
 class Route:
-    legs: tuple[Leg, ...]
+    legs: tuple[Hop, ...]
 
     @property
     def via(self) -> str | None:
@@ -36,7 +39,7 @@ class Catalog:
             for pair in entry.served_pairs():
                 self.direct.setdefault(pair, entry.model)
         self.routes: dict[Pair, Route] = {
-            pair: Route((Leg(model, *pair),)) for pair, model in self.direct.items()
+            pair: Route((Hop(model, *pair),)) for pair, model in self.direct.items()
         }
         pivot = settings.pivot_lang
         if pivot is not None:
@@ -51,7 +54,7 @@ class Catalog:
                         and second in self.direct
                     ):
                         self.routes[pair] = Route(
-                            (Leg(self.direct[first], *first), Leg(self.direct[second], *second))
+                            (Hop(self.direct[first], *first), Hop(self.direct[second], *second))
                         )
         default = (settings.default_source_lang, settings.default_target_lang)
         if default not in self.routes:

@@ -15,8 +15,7 @@ from apps.common.generation import GenerationParams, check_input_limits
 from apps.common.job import Job, Leg
 from apps.common.model_service import ModelService
 from apps.common.scheduling import Ticket
-from apps.translation.catalog import Catalog, Route
-from apps.translation.catalog import Leg as Hop
+from apps.translation.catalog import Catalog, Hop, Route
 from apps.translation.config import TranslationSettings
 from apps.translation.detection import LanguageDetector, detectable
 from apps.translation.markup import parse_markup
