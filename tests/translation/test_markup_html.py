@@ -153,3 +153,9 @@ def test_text_without_letters_is_kept_as_it_is():
     document = "<p>2024 &mdash; 12:30</p><p> </p><td>&nbsp;</td>"
     translated, (first, more) = translate(document)
     assert first == [] and more == [] and translated == document
+
+
+def test_inline_elements_nested_thousands_deep_are_kept_and_the_text_translated():
+    document = "<p>" + "<b>" * 5000 + "Good morning." + "</b>" * 5000 + "</p>"
+    translated, _ = translate(document)
+    assert translated == document.replace("Good morning.", "Bonjour.")

@@ -35,6 +35,9 @@ INLINE = _names(
 )
 UNTRANSLATED = _names("code pre kbd samp script style textarea template svg math")
 VOID = _names("area base br col embed hr img input link meta param source track wbr")
+# inline elements nested deeper than this inside a segment are kept as markup (the segment's text
+# runs then translated apart): the walk over a segment is recursive, and a body may nest thousands
+MAX_INLINE_DEPTH = 32
 # void elements that sit in a line of text (kept in place; the text around is translated apart)
 INLINE_VOID = frozenset({"img", "wbr", "input"})
 
@@ -136,6 +139,9 @@ class _Builder:
             container.append(Text(text, raw))
 
     def start_inline(self, tag: str, raw: str) -> None:
+        if len(self.open) >= MAX_INLINE_DEPTH:
+            self.item(Raw(raw))
+            return
         inline = Inline(raw)
         self._container().append(inline)
         self.open.append((tag, inline))
