@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from textserve.demo_phrases import SUMMARIES
+from textserve.demo_phrases import MARKED_UP, SUMMARIES
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 BLOCKS = [
@@ -66,9 +66,10 @@ def test_the_docs_have_cli_examples():
 )
 def test_each_cli_example_runs_as_shown(serve_url, apps, tmp_path, doc, number, command, shown):
     """Run by a shell in a directory holding the files the examples name (a letter of demo
-    sentences, a demo report), with the venv's `textserve` first on PATH."""
+    sentences, a page of them, a demo report), with the venv's `textserve` first on PATH."""
     assert command.startswith("textserve "), command
     (tmp_path / "letter.txt").write_text("Hello world!\nGood morning.\n", encoding="utf-8")
+    (tmp_path / "page.html").write_text(next(iter(MARKED_UP)), encoding="utf-8")
     (tmp_path / "report.txt").write_text(next(iter(SUMMARIES)), encoding="utf-8")
     env = {
         **os.environ,

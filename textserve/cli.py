@@ -2,13 +2,14 @@
 
     textserve translate "Hello world!" --to de       # Hallo Welt!
     textserve translate --file letter.txt --to ro    # or TEXT `-` for stdin
+    textserve translate --file page.html --to de     # the markup kept (--format html, markdown)
     textserve summarize report.txt --max-length 60   # or FILE `-` for stdin
     textserve languages
 
-Translate and summarize use the streaming endpoints: on a terminal, a long document shows a
-progress bar on stderr (sentences for translate, chunks per map-reduce level for summarize). The
-result goes to stdout. Exit status: 0 done, 1 the server refused or failed (or could not be
-reached), 2 a usage error; errors are one line on stderr.
+Translate (of plain text) and summarize use the streaming endpoints: on a terminal, a long
+document shows a progress bar on stderr (sentences for translate, chunks per map-reduce level
+for summarize). The result goes to stdout. Exit status: 0 done, 1 the server refused or failed
+(or could not be reached), 2 a usage error; errors are one line on stderr.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 from textserve.client import API_KEY_ENV, DEFAULT_URL, URL_ENV, TextServeClient, TextServeError
 
 PROG = "textserve"
+MARKUP_SUFFIXES = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
 # translate: documents of more sentences than this get a progress bar (on a terminal)
 LONG_DOCUMENT_SENTENCES = 20
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -99,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LANG",
         help="the text's language (`textserve languages`), or auto to detect it; default en",
     )
+    translate.add_argument(
+        "--format",
+        choices=("text", "html", "markdown"),
+        help="html or markdown: the text is such a document, its markup kept; default from the "
+        "file's extension (.html, .htm, .md, .markdown), else text",
+    )
 
     summarize = commands.add_parser(
         "summarize", help="summarize a document", description="Summarize an English document."
@@ -171,8 +180,19 @@ def _done(events: Iterator[dict]) -> dict:
     return done
 
 
+def _text_format(args: argparse.Namespace) -> str:
+    """--format, else what the file's extension says, else text."""
+    if args.format is not None:
+        return args.format
+    suffix = Path(args.file).suffix.lower() if args.file not in (None, "-") else ""
+    return MARKUP_SUFFIXES.get(suffix, "text")
+
+
 def run_translate(client: TextServeClient, args: argparse.Namespace, show_bar: bool | None) -> str:
-    text = _translate_input(args)
+    text, text_format = _translate_input(args), _text_format(args)
+    if text_format != "text":  # a marked-up document is answered whole (no stream, no bar)
+        answer = client.translate(text, args.target_lang, args.source_lang, text_format=text_format)
+        return json.dumps(answer, ensure_ascii=False) if args.json else answer["translation"]
     bar = None
 
     def with_bar(events: Iterator[dict]) -> Iterator[dict]:

@@ -152,13 +152,18 @@ class TextServeClient:
     # --- the API ---
 
     def translate(
-        self, text: str | list[str], target_lang: str | None = None, source_lang: str | None = None
+        self,
+        text: str | list[str],
+        target_lang: str | None = None,
+        source_lang: str | None = None,
+        text_format: str | None = None,
     ) -> dict:
         """{"translation", "source_lang", "target_lang", "model"} (and "via" when pivoted); for a
         list, "translations" in the same order. Languages as ISO 639-1 codes (languages() lists
-        each source's targets); the server's defaults (en, fr) for None."""
-        body = {**_text_fields(text), **_options(target_lang=target_lang, source_lang=source_lang)}
-        return self._json("POST", "/translate", body)
+        each source's targets); the server's defaults (en, fr) for None. `text_format` "html" or
+        "markdown": each text is such a document, its markup kept (the request's `format`)."""
+        options = _options(target_lang=target_lang, source_lang=source_lang, format=text_format)
+        return self._json("POST", "/translate", {**_text_fields(text), **options})
 
     def translate_stream(
         self, text: str | list[str], target_lang: str | None = None, source_lang: str | None = None

@@ -12,7 +12,7 @@ import pytest
 
 from tests.textserve.test_client import long_document
 from textserve.cli import main
-from textserve.demo_phrases import SUMMARIES, TRANSLATIONS
+from textserve.demo_phrases import MARKED_UP, SUMMARIES, TRANSLATIONS
 
 ENGLISH = list(TRANSLATIONS)
 SCRIPT = Path(sys.executable).parent / "textserve"
@@ -44,6 +44,17 @@ def test_module_entry_point_reads_stdin_and_takes_options_after_the_command(url)
         timeout=60,
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, "Merci beaucoup.\n", "")
+
+
+def test_translate_keeps_the_markup_of_an_html_or_markdown_file(url, tmp_path):
+    html, by_lang = next(iter(MARKED_UP.items()))
+    page = tmp_path / "page.html"
+    page.write_text(html, encoding="utf-8")
+    done = textserve("--url", url, "translate", "--file", str(page), "--to", "de")
+    assert (done.returncode, done.stdout, done.stderr) == (0, by_lang["de"] + "\n", "")
+    readme = "# Hello world! *Good morning.*\n"
+    done = textserve("--url", url, "translate", "-", "--format", "markdown", stdin=readme)
+    assert (done.returncode, done.stdout) == (0, "# Bonjour le monde ! *Bonjour.*\n"), done.stderr
 
 
 def test_summarize_reads_a_file(url, tmp_path):

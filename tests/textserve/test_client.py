@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from textserve.client import TextServeClient, TextServeError, retry_wait
-from textserve.demo_phrases import SUMMARIES, TRANSLATIONS
+from textserve.demo_phrases import MARKED_UP, SUMMARIES, TRANSLATIONS
 
 ENGLISH = list(TRANSLATIONS)
 
@@ -49,6 +49,11 @@ def test_translate_one_text_and_a_list(client):
     texts = ENGLISH[:3]
     answer = client.translate(texts, "ro")
     assert answer["translations"] == [TRANSLATIONS[en]["ro"] for en in texts]
+
+
+def test_translate_an_html_document(client):
+    html, by_lang = next(iter(MARKED_UP.items()))
+    assert client.translate(html, "ro", text_format="html")["translation"] == by_lang["ro"]
 
 
 def test_translate_stream_yields_sentences_in_order_then_done(client):
