@@ -7,7 +7,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.browser import csp_violations, start_chromium
-from textserve.demo_phrases import SUMMARIES, TRANSLATIONS
+from textserve.demo_phrases import MARKED_UP, SUMMARIES, TRANSLATIONS
 
 DOCUMENT, SUMMARY = next(iter(SUMMARIES.items()))
 SAMPLE_SENTENCES = ["Hello world!", "Good morning.", "Thank you very much.", "How are you?"]  # playground.js
@@ -102,6 +102,19 @@ def test_the_targets_follow_the_source_language(page, http):
     assert text_of(page, "translate-model").startswith(
         "answered by demo:demo-marian-fr-en (detected fr, confidence 0."
     )
+
+
+def test_html_comes_back_as_markup_shown_as_text(page):
+    html, by_lang = next(iter(MARKED_UP.items()))
+    Select(page.find_element(By.ID, "translate-format")).select_by_value("html")
+    stream = page.find_element(By.ID, "translate-stream")
+    assert not stream.is_enabled() and not stream.is_selected()  # the API streams plain text only
+    Select(page.find_element(By.ID, "target-lang")).select_by_value("de")
+    type_into(page, "translate-text", html)
+    page.find_element(By.ID, "translate-button").click()
+    wait_for(page, finished("translate"))
+    assert text_of(page, "translate-output") == by_lang["de"]  # the tags as text, not rendered
+    assert page.find_elements(By.CSS_SELECTOR, "#translate-output b") == []
 
 
 def test_a_long_text_streams_with_its_progress(page):

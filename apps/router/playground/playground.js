@@ -111,12 +111,15 @@ function setProgress(task, done, total, label) {
 }
 
 async function translate() {
+  const format = $("translate-format").value;
   const body = {
     text: $("translate-text").value,
     source_lang: $("source-lang").value || undefined,
     target_lang: $("target-lang").value || undefined,
+    format: format === "text" ? undefined : format,
   };
-  if (!$("translate-stream").checked) {
+  // a marked-up document is answered whole; its markup is shown as text, never rendered
+  if (!$("translate-stream").checked || format !== "text") {
     const answer = await (await post(APP_PATH("translate"), body)).json();
     $("translate-output").textContent = answer.translation;
     showModel("translate", answer.model, answer.detected_language);
@@ -197,8 +200,15 @@ document.addEventListener("DOMContentLoaded", () => {
     loadLanguages();
   });
   $("source-lang").addEventListener("change", () => showTargets($("target-lang").value));
+  $("translate-format").addEventListener("change", () => {
+    const plain = $("translate-format").value === "text";
+    $("translate-stream").disabled = !plain; // the API streams plain text only
+    if (!plain) $("translate-stream").checked = false;
+  });
   $("long-sample").addEventListener("click", () => {
     $("translate-text").value = LONG_SAMPLE;
+    $("translate-format").value = "text";
+    $("translate-stream").disabled = false;
     $("translate-stream").checked = true;
   });
   $("translate-form").addEventListener("submit", (event) => {
