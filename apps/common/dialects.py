@@ -14,6 +14,7 @@ Such routes differ from ours in three ways, all decided here by the request's pa
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from apps.common.auth import KeysUnavailableError, bearer_token
 from apps.common.errors import ServingError, UserInputError
 from apps.common.tenants import tenant_of
 
+logger = logging.getLogger("ray.serve")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -59,7 +61,8 @@ def check_key(keys, body_key: str | None, authorization: str | None) -> str | No
     """The tenant of a dialect's request (apps/common/tenants.py), whose key came as `body_key`
     (the body's `api_key`) or in `authorization`; None where keys are off. MissingKeyError (400)
     without a key, KeyRefusedError (403) for one not accepted; a key store that cannot be read
-    refuses (503) rather than open the service. `keys`: RequestGuard's api_keys()."""
+    refuses (500: our fault, not a reason to retry soon) rather than open the service. `keys`:
+    RequestGuard's api_keys()."""
     if not keys.enabled:
         return None
     key = body_key or bearer_token(authorization)
@@ -69,9 +72,10 @@ def check_key(keys, body_key: str | None, authorization: str | None) -> str | No
         )
     try:
         accepted = keys.accepts(key)
-    except KeysUnavailableError:
+    except KeysUnavailableError as exc:
+        logger.error("API keys are configured but unusable: %s", exc)
         raise ServingError(
-            "this service cannot check API keys now (its key store is unreadable); see its log", 503
+            "this service cannot check API keys now (its key store is unreadable); see its log", 500
         ) from None
     if not accepted:
         raise KeyRefusedError("API key not accepted: check the api_key you send")
