@@ -8,6 +8,7 @@
   (nothing is truncated); only a single word longer than the window cannot be served (413).
 - `pack_windows`: consecutive sentences packed into as few window-sized chunks as they fit in (for
   summarizing a document longer than the window, chunk by chunk).
+- `portions`: the outputs of many texts' pieces, decoded as one list, cut back into each text's.
 
 `count(text)` is the number of tokens the model reads for a piece (task prefix and all), `limit`
 the model's window.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sentencex import segment
 
@@ -25,6 +27,18 @@ from apps.common.errors import InputTooLargeError
 
 _LINE_BREAKS = re.compile(r"(\s*\n\s*)")
 Count = Callable[[str], int]
+T = TypeVar("T")
+
+
+def portions(values: list[T], counts: list[int]) -> list[list[T]]:
+    """`values` cut into consecutive portions of `counts[i]` items (they must add up)."""
+    if sum(counts) != len(values):
+        raise ValueError(f"{len(values)} values for portions of {sum(counts)}")
+    out, start = [], 0
+    for count in counts:
+        out.append(values[start : start + count])
+        start += count
+    return out
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from apps.common.documents import Document, fit_window
+from apps.common.documents import Document, fit_window, portions
 from apps.common.generation import GenerationParams
 from apps.common.model_set import ModelCard
 from apps.common.scheduling import Ticket
@@ -49,16 +49,15 @@ class Job:
         """The next leg's job: this job's outputs, piece for piece, as its input (cut to the next
         model's window), with the same spacing."""
         assert self.next is not None
-        leg, start, documents = self.next, 0, []
+        leg = self.next
 
         def count(piece: str) -> int:
             return leg.model.count_tokens(leg.prefix + piece)
 
-        for document in self.documents:
-            end = start + len(document.sentences)
-            pieces = Document(outputs[start:end], document.separators)
-            documents.append(fit_window(pieces, count, leg.model.max_input_tokens))
-            start = end
+        documents = [
+            fit_window(Document(texts, document.separators), count, leg.model.max_input_tokens)
+            for document, texts in zip(self.documents, self._per_text(outputs), strict=True)
+        ]
         return replace(
             self,
             model=leg.model,
@@ -84,9 +83,10 @@ class Job:
 
     def rejoin(self, outputs: list[str]) -> list[str]:
         """Per text, its pieces' outputs put back with the text's spacing and breaks."""
-        texts, start = [], 0
-        for document in self.documents:
-            end = start + len(document.sentences)
-            texts.append(document.rejoin(outputs[start:end]))
-            start = end
-        return texts
+        return [
+            document.rejoin(texts)
+            for document, texts in zip(self.documents, self._per_text(outputs), strict=True)
+        ]
+
+    def _per_text(self, outputs: list[str]) -> list[list[str]]:
+        return portions(outputs, [len(document.sentences) for document in self.documents])

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 
 from apps.common.deadlines import Caller
-from apps.common.documents import fit_window, split_sentences
+from apps.common.documents import fit_window, portions, split_sentences
 from apps.common.errors import UserInputError
 from apps.common.generation import GenerationParams, check_input_limits
 from apps.common.job import Job, Leg
@@ -112,19 +112,19 @@ class TranslationService(ModelService[TranslationSettings]):
             if request.stream:
                 raise UserInputError('stream is for plain text: send format "text", or stream false')
             documents = [parse_markup(request.format, text) for text in request.inputs]
-            texts = [text for document in documents for text in document.texts()]
+            per_document = [document.texts() for document in documents]
+            texts = [text for mine in per_document for text in mine]
         source_lang = request.source_lang
         if source_lang == AUTO:  # one language for the request: its texts together
             detected = self._detection("\n".join(texts) or "\n".join(request.inputs))
             source_lang = detected.language
         route = self.catalog.route(source_lang, request.target_lang)
         ticket = caller.ticket(request, settings)
-        found = detected.model_dump() if detected else None
+        found, many = (detected.model_dump() if detected else None), request.texts is not None
         if documents is None:
-            return self._job(texts, request.texts is not None, route, ticket, found)
-        return MarkupJob(
-            self._job(texts, True, route, ticket, found), documents, request.texts is not None, route
-        )
+            return self._job(texts, many, route, ticket, found)
+        counts = [len(mine) for mine in per_document]
+        return MarkupJob(self._job(texts, True, route, ticket, found), documents, counts, many, route)
 
     def _job(self, texts: list[str], many: bool, route: Route, ticket: Ticket, detected: dict | None) -> Job:
         """`texts` translated along `route`: each cut into sentences that fit its first model."""
@@ -183,22 +183,19 @@ class TranslationService(ModelService[TranslationSettings]):
         """The documents' segments translated (whole, or where an inline element's words are not
         found, each text run apart: a second batch), and the documents written back."""
         job, translations = await self._translated(markup.job)
-        needed, counts, start = [], [], 0
-        for document in markup.documents:
-            count = len(document.texts())
-            more = document.fallback_texts(translations[start : start + count])
-            needed.extend(more)
-            counts.append(len(more))
-            start += count
+        documents = markup.documents
+        needed = [
+            document.fallback_texts(mine)
+            for document, mine in zip(documents, portions(translations, markup.counts), strict=True)
+        ]
         fallback: list[str] = []
-        if needed:
+        if any(needed):
+            texts = [text for more in needed for text in more]
             _, fallback = await self._translated(
-                self._job(needed, True, markup.route, markup.job.ticket, markup.job.detected)
+                self._job(texts, True, markup.route, markup.job.ticket, markup.job.detected)
             )
-        rendered, start = [], 0
-        for document, count in zip(markup.documents, counts, strict=True):
-            rendered.append(document.render(fallback[start : start + count]))
-            start += count
+        per_document = portions(fallback, [len(more) for more in needed])
+        rendered = [document.render(mine) for document, mine in zip(documents, per_document, strict=True)]
         return self._response(job, rendered, markup.many)
 
     async def _decode(self, job: Job) -> list[str]:
@@ -262,11 +259,12 @@ class TranslationService(ModelService[TranslationSettings]):
 
 @dataclass(frozen=True)
 class MarkupJob:
-    """A request of marked-up documents: `job` translates their segments' texts (as one list),
-    along `route`; `many`: the request sent `texts`."""
+    """A request of marked-up documents: `job` translates their segments' texts (as one list;
+    `counts[i]` of them are document i's), along `route`; `many`: the request sent `texts`."""
 
     job: Job
     documents: list[MarkedUpDocument]
+    counts: list[int]
     many: bool
     route: Route
 

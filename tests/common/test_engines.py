@@ -8,6 +8,7 @@ import pytest
 from apps.common.engines import GenerationParams, load_engine
 from apps.common.engines.ctranslate2_conversion import cache_root
 from apps.common.model_loading import ModelLoadError
+from tests.common.test_families import DEMO_FAMILIES
 from textserve.demo_phrases import summarization_pairs, translation_pairs
 
 TRANSLATION_PROMPTS = translation_pairs()  # (T5 prompt, expected output), all 20 sentences x 3 languages
@@ -90,14 +91,8 @@ def test_counting_tokens_while_a_batch_decodes_changes_nothing(demo_models, cach
         counter.join()
 
 
-FAMILIES = {  # demo model -> its family
-    "demo-marian-de-en": "marian",
-    "demo-marian-fr-en": "marian",
-    "demo-nllb": "nllb",
-    "demo-m2m100": "m2m100",
-    "demo-bart-summarization": "bart",
-    "demo-pegasus-summarization": "pegasus",
-}
+# the demo models of the families beside T5 (T5's are decoded above)
+FAMILIES = {model: family for model, family in DEMO_FAMILIES.items() if family != "t5"}
 
 
 @pytest.mark.parametrize("backend", ["transformers", "ctranslate2"])

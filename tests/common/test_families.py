@@ -9,19 +9,20 @@ import pytest
 
 from apps.common.engines.families import FamilyError, family_for
 
+DEMO_FAMILIES = {  # demo model -> its family
+    "demo-translation": "t5",
+    "demo-summarization": "t5",
+    "demo-marian-de-en": "marian",
+    "demo-marian-fr-en": "marian",
+    "demo-nllb": "nllb",
+    "demo-m2m100": "m2m100",
+    "demo-bart-summarization": "bart",
+    "demo-pegasus-summarization": "pegasus",
+}
+
 
 def test_each_demo_model_gets_its_family(demo_models):
-    names = {name: family_for(path).name for name, path in demo_models.items()}
-    assert names == {
-        "demo-translation": "t5",
-        "demo-summarization": "t5",
-        "demo-marian-de-en": "marian",
-        "demo-marian-fr-en": "marian",
-        "demo-nllb": "nllb",
-        "demo-m2m100": "m2m100",
-        "demo-bart-summarization": "bart",
-        "demo-pegasus-summarization": "pegasus",
-    }
+    assert {name: family_for(path).name for name, path in demo_models.items()} == DEMO_FAMILIES
 
 
 def test_language_token_families_speak_iso_639_1(demo_models):

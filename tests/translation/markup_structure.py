@@ -4,7 +4,8 @@ byte, read by BeautifulSoup (not our tokenizer); for Markdown, markdown-it's blo
 tokens with link targets, code and HTML as they are."""
 
 from bs4 import BeautifulSoup, Comment, Doctype, NavigableString, Tag
-from markdown_it import MarkdownIt
+
+from apps.translation.markup.markdown import markdown_parser
 
 UNTRANSLATED = {"code", "pre", "kbd", "samp", "script", "style", "textarea", "template", "svg", "math"}
 
@@ -46,5 +47,4 @@ def _token(token) -> tuple:
 def markdown_structure(document: str) -> tuple:
     """markdown-it's tokens of `document`: types, tags, markers, attributes (link targets), code
     and HTML as they are; text left out (translated)."""
-    parser = MarkdownIt("commonmark").enable("table").enable("strikethrough")
-    return tuple(_token(token) for token in parser.parse(document))
+    return tuple(_token(token) for token in markdown_parser().parse(document))

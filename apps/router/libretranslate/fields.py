@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import Request
 
@@ -16,9 +16,7 @@ from apps.common import tenants
 from apps.common.dialects import check_key, is_form
 from apps.common.json_body import parse_json_body
 from apps.common.request_guard import api_keys
-from apps.router.libretranslate.protocol import Body, InvalidRequestError, read_body
-
-B = TypeVar("B", bound=Body)
+from apps.router.libretranslate.protocol import B, InvalidRequestError, read_body
 
 
 async def read_fields(request: Request) -> dict[str, Any]:
@@ -54,5 +52,5 @@ async def libretranslate_request(request: Request, model: type[B]) -> AsyncItera
     tenant = check_key(
         api_keys(), body_key if isinstance(body_key, str) else None, request.headers.get("authorization")
     )
-    with tenants.serving(tenant if tenant is not None else tenants.current_tenant()):
+    with tenants.serving(tenant):  # None where keys are off, as RequestGuard's
         yield read_body(model, fields)

@@ -23,9 +23,9 @@ from apps.router.service import RouterService
 FRONTEND_TIMEOUT_MS = 500  # what LibreTranslate's own frontend waits after a keystroke
 
 
-def percent(confidence: float) -> float:
-    """Our 0..1 confidence on LibreTranslate's 0..100 scale."""
-    return round(confidence * 100, 2)
+def detection(found: dict) -> Detection:
+    """The translation app's `{language, confidence}` as LibreTranslate's (confidence 0..100)."""
+    return Detection(language=found["language"], confidence=round(found["confidence"] * 100, 2))
 
 
 class LibreTranslateService:
@@ -42,9 +42,8 @@ class LibreTranslateService:
         translated = answer["translations"] if many else answer["translation"]
         fields: dict = {"translatedText": translated}
         if body.source == AUTO:
-            found = answer["detected_language"]
-            detection = Detection(language=found["language"], confidence=percent(found["confidence"]))
-            fields["detectedLanguage"] = [detection] * len(body.q) if many else detection
+            found = detection(answer["detected_language"])
+            fields["detectedLanguage"] = [found] * len(body.q) if many else found
         if body.alternatives > 0:
             fields["alternatives"] = [[] for _ in body.q] if many else []
         return TranslateAnswer(**fields)
@@ -53,8 +52,7 @@ class LibreTranslateService:
         """The language of `q` (of a list's texts together), as LibreTranslate's list of candidates."""
         text = "\n".join(body.q) if isinstance(body.q, list) else body.q
         answer = await self.router.detect(text, deadline)
-        found = answer["detection"]
-        return [Detection(language=found["language"], confidence=percent(found["confidence"]))]
+        return [detection(answer["detection"])]
 
     async def languages(self, deadline: LeafDeadline) -> list[LanguageTargets]:
         answer = await self.router.languages(deadline)

@@ -12,6 +12,7 @@ lines comes back on one line, which Markdown reads the same.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from markdown_it import MarkdownIt
@@ -22,7 +23,10 @@ from apps.translation.markup.segments import Inline, Item, MarkedUpDocument, Raw
 _SPECIAL = re.compile(r"([\\`*_\[\]<|])")
 
 
-def _parser() -> MarkdownIt:
+@functools.cache
+def markdown_parser() -> MarkdownIt:
+    """The Markdown this format reads: CommonMark with tables and strikethrough (made once; its
+    parse keeps no state between documents)."""
     return MarkdownIt("commonmark").enable("table").enable("strikethrough")
 
 
@@ -104,8 +108,9 @@ def _items(children: list[Token]) -> list[Item]:
     return root
 
 
-def _spans(source: str, block: Token, lines: list[str], offsets: list[int], used: dict[int, int]):
-    """(start, end) of `block`'s text in `source`, or None where it cannot be told."""
+def _spans(block: Token, lines: list[str], offsets: list[int], used: dict[int, int]):
+    """(start, end) of `block`'s text in the source (its `lines`, starting at `offsets`), or None
+    where it cannot be told."""
     if block.map is None:
         return None
     content_lines = block.content.split("\n")
@@ -127,7 +132,7 @@ def _spans(source: str, block: Token, lines: list[str], offsets: list[int], used
 
 def parse_markdown(source: str) -> MarkedUpDocument:
     """`source` as kept Markdown and segments to translate."""
-    tokens = _parser().parse(source)
+    tokens = markdown_parser().parse(source)
     lines = source.split("\n")
     offsets = [0]
     for line in lines[:-1]:
@@ -137,7 +142,7 @@ def parse_markdown(source: str) -> MarkedUpDocument:
     for block in tokens:
         if block.type != "inline" or not block.content.strip():
             continue
-        span = _spans(source, block, lines, offsets, used)
+        span = _spans(block, lines, offsets, used)
         if span is None or span[0] < at:
             continue  # kept as it is
         pieces.append(source[at : span[0]])

@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from apps.common.documents import portions
+
 
 def has_letters(text: str) -> bool:
     return any(ch.isalpha() for ch in text)
@@ -150,6 +152,10 @@ class Segment:
                 if isinstance(item, Inline) and has_letters(item.text)
             ]
             return [self._whole_text().strip(), *inner]
+        return self._runs_apart()
+
+    def _runs_apart(self) -> list[str]:
+        """Each text run with a letter, to translate in its place."""
         return [run.text.strip() for run in _text_runs(self.items) if has_letters(run.text)]
 
     def place(self, translations: list[str]) -> list[str]:
@@ -169,7 +175,7 @@ class Segment:
             start = _find_free(whole, words, taken)
             if start is None:
                 self._placed = None
-                return [run.text.strip() for run in _text_runs(self.items) if has_letters(run.text)]
+                return self._runs_apart()
             taken.append((start, start + len(words), item))
         self._placed, self._whole = sorted(taken, key=lambda place: place[0]), whole
         return []
@@ -233,35 +239,26 @@ class MarkedUpDocument:
     def __init__(self, pieces: list[str | Segment]):
         self.pieces = pieces
         self.segments = [piece for piece in pieces if isinstance(piece, Segment)]
+        self._texts = [segment.texts() for segment in self.segments]  # the segments are whole now
         self._fallback_counts: list[int] = []
 
     def texts(self) -> list[str]:
         """The texts to translate first, every segment's in order."""
-        return [text for segment in self.segments for text in segment.texts()]
+        return [text for mine in self._texts for text in mine]
 
     def fallback_texts(self, translations: list[str]) -> list[str]:
         """Given the translations of texts(): those still needed (segments whose inline elements'
         words were not found), in order; [] when none are."""
-        needed, start = [], 0
-        self._fallback_counts = []
-        for segment in self.segments:
-            count = len(segment.texts())
-            more = segment.place(translations[start : start + count])
-            self._fallback_counts.append(len(more))
-            needed.extend(more)
-            start += count
-        return needed
+        per_segment = portions(translations, [len(mine) for mine in self._texts])
+        needed = [segment.place(mine) for segment, mine in zip(self.segments, per_segment, strict=True)]
+        self._fallback_counts = [len(more) for more in needed]
+        return [text for more in needed for text in more]
 
     def render(self, fallback: list[str]) -> str:
         """The document with every segment translated (`fallback`: the translations of
         fallback_texts()), every other byte as it was."""
-        out, start, segment_index = [], 0, 0
-        for piece in self.pieces:
-            if isinstance(piece, str):
-                out.append(piece)
-                continue
-            count = self._fallback_counts[segment_index]
-            out.append(piece.render(fallback[start : start + count]))
-            start += count
-            segment_index += 1
-        return "".join(out)
+        rendered = iter(
+            segment.render(mine)
+            for segment, mine in zip(self.segments, portions(fallback, self._fallback_counts), strict=True)
+        )
+        return "".join(piece if isinstance(piece, str) else next(rendered) for piece in self.pieces)
