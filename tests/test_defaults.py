@@ -10,33 +10,33 @@ import pytest
 import yaml
 
 from apps.common.settings import parse_user_config
-from apps.router.app import Router
-from apps.router.config import RouterSettings
+from apps.router.app import Router, TranslatedFiles
+from apps.router.config import FileStoreSettings, RouterSettings
 from apps.summarization.app import Summarizer
 from apps.summarization.config import SummarizationSettings
 from apps.translation.app import Translator
 from apps.translation.config import TranslationSettings
 
 CONFIG = yaml.safe_load((Path(__file__).resolve().parent.parent / "serve_config.yaml").read_text())
-DEPLOYMENTS = {app["name"]: app["deployments"][0] for app in CONFIG["applications"]}
+DEPLOYMENTS = {d["name"]: d for app in CONFIG["applications"] for d in app["deployments"]}
 APPS = [
     ("translation", TranslationSettings, Translator),
     ("summarization", SummarizationSettings, Summarizer),
     ("router", RouterSettings, Router),
+    ("router", FileStoreSettings, TranslatedFiles),
 ]
 
 
 @pytest.mark.parametrize(("app", "settings_cls", "deployment"), APPS)
 def test_serve_config_lists_every_setting_at_its_default(app, settings_cls, deployment):
-    listed = DEPLOYMENTS[app]["user_config"]
+    listed = DEPLOYMENTS[deployment.name]["user_config"]
     assert set(listed) == set(settings_cls.model_fields), app
     assert parse_user_config(settings_cls, listed, app) == settings_cls(), app
 
 
 @pytest.mark.parametrize(("app", "settings_cls", "deployment"), APPS)
 def test_the_decorator_says_what_serve_config_says(app, settings_cls, deployment):
-    listed = DEPLOYMENTS[app]
-    assert deployment.name == listed["name"]
+    listed = DEPLOYMENTS[deployment.name]
     assert deployment.num_replicas == listed["num_replicas"]
     assert deployment.max_ongoing_requests == listed["max_ongoing_requests"]
     assert deployment.max_queued_requests == listed["max_queued_requests"]

@@ -52,7 +52,7 @@ def test_validates_with_serve_schema():
 
 @pytest.mark.parametrize("app", SETTINGS)
 def test_every_user_config_validates_with_the_apps_settings(app):
-    (deployment,) = next(a for a in GPU["applications"] if a["name"] == app)["deployments"]
+    deployment = next(a for a in GPU["applications"] if a["name"] == app)["deployments"][0]
     parse_user_config(SETTINGS[app], deployment["user_config"], app)
 
 

@@ -27,14 +27,14 @@ def test_has_the_serve_build_shape():
 
 def test_the_router_gives_up_on_a_leaf_before_the_proxy_gives_up_on_the_request():
     # so a slow leaf app gets the router's 503 naming it, not Serve's bare 408
-    [router] = APPS["router"]["deployments"]
+    router = APPS["router"]["deployments"][0]
     assert router["user_config"]["leaf_timeout_s"] < CONFIG["http_options"]["request_timeout_s"]
 
 
 def test_a_hung_chunk_call_is_retried_in_time_for_the_request_to_finish():
     # one unanswered chunk call (timed out, then sent again) leaves a document time to finish
     # before the router gives up on it
-    [summarizer], [router] = APPS["summarization"]["deployments"], APPS["router"]["deployments"]
+    [summarizer], router = APPS["summarization"]["deployments"], APPS["router"]["deployments"][0]
     assert summarizer["user_config"]["part_timeout_s"] < router["user_config"]["leaf_timeout_s"]
 
 
@@ -62,12 +62,11 @@ def test_a_replica_going_away_outlives_the_longest_request(path):
 
 
 def test_every_deployment_bounds_its_queue_and_says_when_to_retry():
-    for app in APPS.values():
-        [deployment] = app["deployments"]
+    for deployment in (d for app in APPS.values() for d in app["deployments"]):
         # Serve counts a burst as queued until each request is assigned to a replica: a smaller
         # bound would refuse a burst that the replicas have room for
         held = deployment["num_replicas"] * deployment["max_ongoing_requests"]
-        assert held <= deployment["max_queued_requests"] <= 2 * held, app["name"]
+        assert held <= deployment["max_queued_requests"] <= 2 * held, deployment["name"]
         assert deployment["backpressure_config"]["status_code"] == 503
         assert deployment["backpressure_config"]["retry_after_s"] >= 1
     assert CONFIG["grpc_options"]["port"] == 9000
@@ -78,14 +77,14 @@ def test_every_deployment_bounds_its_queue_and_says_when_to_retry():
     [
         ("translation", "/translate", "Translator"),
         ("summarization", "/summarize", "Summarizer"),
-        ("router", "/", "Router"),
+        ("router", "/", "Router TranslatedFiles"),
     ],
 )
 def test_apps_routes_and_deployments(name, route, deployment):
     app = APPS[name]
     assert app["route_prefix"] == route
     assert app["import_path"] == f"apps.{name}.app:app"
-    assert [d["name"] for d in app["deployments"]] == [deployment]
+    assert [d["name"] for d in app["deployments"]] == deployment.split()
 
 
 @pytest.mark.parametrize("name", ["translation", "summarization"])

@@ -39,18 +39,22 @@ def app_config(config: dict, name: str) -> dict:
 
 
 def deploy_app(app_cfg: dict, user_config: dict | None = None) -> None:
-    """`serve.run` the app under its own name and route prefix; `user_config` replaces the config's."""
+    """`serve.run` the app under its own name and route prefix; `user_config` replaces the
+    config's for its ingress. The ingress is the app's first deployment; the others, in order,
+    are bound as its arguments (as the app's module binds them: the router's file store)."""
     from ray import serve
 
     module_name = app_cfg["import_path"].split(":")[0]
     module = importlib.import_module(module_name)
-    [deployment_cfg] = app_cfg["deployments"]
-    options = {k: v for k, v in deployment_cfg.items() if k != "name"}
-    if user_config is not None:
-        options["user_config"] = user_config
-    deployment = getattr(module, deployment_cfg["name"]).options(**options)
+    bound = []
+    for number, deployment_cfg in enumerate(app_cfg["deployments"]):
+        options = {k: v for k, v in deployment_cfg.items() if k != "name"}
+        if user_config is not None and number == 0:
+            options["user_config"] = user_config
+        bound.append(getattr(module, deployment_cfg["name"]).options(**options))
+    ingress, *arguments = bound
     serve.run(
-        deployment.bind(),
+        ingress.bind(*(deployment.bind() for deployment in arguments)),
         name=app_cfg["name"],
         route_prefix=app_cfg["route_prefix"],
         logging_config=app_cfg.get("logging_config"),

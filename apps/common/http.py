@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from apps.common.auth import is_public
-from apps.common.dialects import Dialect, DialectStatus
+from apps.common.dialects import Dialect, DialectStatus, dialect_of
 from apps.common.docs_pages import add_docs_pages
 from apps.common.errors import ServingError, UserInputError, error_response, new_incident
 from apps.common.json_body import StrictJSONRoute
@@ -160,12 +160,14 @@ def create_app(
     openapi_url: str | None = "/openapi.json",
     dialects: Sequence[Dialect] = (),
     tags: Sequence[dict] = (),
+    upload_paths: Sequence[str] = (),
 ) -> FastAPI:
     """An app with our error answers, request guard, metrics and docs pages (/docs, /redoc).
     `examples`: route path -> an example body, quoted in that route's 422 answers;
     `openapi_url=None` for an app that serves a document of its own making there (the router);
     `dialects`: path prefixes whose routes speak another API (apps/common/dialects.py);
-    `tags`: the document's tags with their descriptions (`openapi_tags`)."""
+    `tags`: the document's tags with their descriptions (`openapi_tags`); `upload_paths`: routes
+    whose bodies are multipart/form-data (a file upload), the API key still in its header."""
     app = TextServeAPI(
         title=title,
         description=description,
@@ -179,6 +181,7 @@ def create_app(
     app.router.route_class = StrictJSONRoute
     app.state.max_body_bytes = DEFAULT_MAX_BODY_BYTES
     app.state.dialects = tuple(dialects)
+    app.state.upload_paths = frozenset(upload_paths)
     hints = {path: f" Example body: {json.dumps(body)}" for path, body in (examples or {}).items()}
 
     @app.exception_handler(RequestValidationError)
@@ -195,6 +198,10 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and dialect_of(request.scope) is None:
+            # a body the framework cannot parse (a multipart form without its boundary): our
+            # routes answer what they cannot read 422, as an invalid JSON body
+            return error_response(422, f"the request body cannot be read: {exc.detail}")
         # keep the exception's headers: a 405 must say which methods are allowed (Allow)
         return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
 

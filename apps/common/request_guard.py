@@ -4,7 +4,8 @@ the routes of a dialect check theirs themselves, apps/common/dialects.py),
 a body over the app's `max_body_bytes` (413; its user_config, applied in `reconfigure` through
 apply_http_settings), a body that is not JSON (415); and, while the body is read, one that has not
 all arrived `body_timeout_s` after the request started (408: a client trickling its body cannot
-hold a replica's slot, even with Serve's request timeout turned off by its header)."""
+hold a replica's slot, even with Serve's request timeout turned off by its header). An upload
+route (create_app's `upload_paths`) takes multipart/form-data instead of JSON."""
 
 from __future__ import annotations
 
@@ -134,6 +135,12 @@ class RequestGuard:
             send_json = "send the body as JSON with the header Content-Type: application/json"
             if dialect is not None:
                 send_json += " or form-encoded (application/x-www-form-urlencoded, multipart/form-data)"
+            if path in self._setting(scope, "upload_paths", frozenset()):
+                media_type = (content_type or "").split(";")[0].strip().lower()
+                if media_type == "multipart/form-data":
+                    return None
+                send_file = "send the file as multipart/form-data, e.g. curl -F file=@notes.docx"
+                return error_response(415, f"Content-Type {media_type!r} is not accepted: {send_file}")
             if not content_type:
                 return error_response(415, f"Content-Type is missing: {send_json}")
             if dialect is not None and is_form(content_type):

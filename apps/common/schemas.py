@@ -65,6 +65,22 @@ def _add_schema_rules(schema: dict[str, Any], model: type[TextOrTexts]) -> None:
     model.add_schema_rules(schema)
 
 
+def form_fields_schema(schema: dict[str, Any]) -> None:
+    """A form's model's `json_schema_extra`: a form field cannot be null (a field left out takes
+    its default), so its schema says only what may be sent."""
+    for field in schema.get("properties", {}).values():
+        if "default" in field and field["default"] is None:
+            del field["default"]
+        kinds = [kind for kind in field.pop("anyOf", []) if kind.get("type") != "null"]
+        if len(kinds) == 1:
+            field.update(kinds[0])
+        elif kinds:
+            field["anyOf"] = kinds
+
+
+TimeoutSeconds = Annotated[float, Field(gt=0, le=86_400, allow_inf_nan=False)]
+
+
 class TextOrTexts(BaseModel):
     """A body carrying one text (`text`) or many (`texts`, run together as one batch).
 
@@ -89,7 +105,7 @@ class TextOrTexts(BaseModel):
         "it is big (a long document, a long list: the app's interactive_max_chars and "
         "interactive_max_texts); asking for interactive does not change that",
     )
-    timeout_s: Annotated[float, Field(gt=0, le=86_400, allow_inf_nan=False)] | None = Field(
+    timeout_s: TimeoutSeconds | None = Field(
         None,
         description="seconds this client waits for the answer: work that cannot be decoded within them "
         "is dropped, not decoded, and answered 504 (as X-Request-Timeout-Seconds; the sooner of the "

@@ -12,8 +12,9 @@ so each leaf app can be redeployed on its own.
 # (with it, a body model was read as a query parameter).
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from ray import serve
+from ray.serve.handle import DeploymentHandle
 
 from apps.common.deadlines import HttpCaller
 from apps.common.deployment_options import deployment_options
@@ -22,7 +23,8 @@ from apps.common.pages import AssetFiles, secure_page
 from apps.common.request_guard import apply_http_settings
 from apps.common.settings import parse_user_config
 from apps.common.streaming import ndjson_response, streamed_answers
-from apps.router.config import RouterSettings
+from apps.router.config import FileStoreSettings, RouterSettings
+from apps.router.file_store import FileStore, StoredFile
 from apps.router.hf_schemas import HFSummarizationRequest, HFSummary, HFTranslation, HFTranslationRequest
 from apps.router.libretranslate.fields import libretranslate_request
 from apps.router.libretranslate.protocol import (
@@ -31,11 +33,13 @@ from apps.router.libretranslate.protocol import (
     TAG,
     DetectBody,
     Detection,
+    FileBody,
     FrontendSettings,
     KeyBody,
     LanguageTargets,
     TranslateAnswer,
     TranslateBody,
+    TranslateFileAnswer,
     route_options,
 )
 from apps.router.libretranslate.serving import LibreTranslateService
@@ -65,12 +69,30 @@ def hf_answers(answer: type) -> dict:
     return {"response_model": list[answer], "responses": LEAF_ERRORS}
 
 
+@serve.deployment(**deployment_options(replicas=1, max_ongoing=64, max_queued=128, retry_after_s=1, cpus=0))
+class TranslatedFiles:
+    """The translated files LibreTranslate's /translate_file keeps for download: one replica's
+    memory (apps/router/file_store.py), so every router replica finds every file."""
+
+    def __init__(self):
+        self.store = FileStore(FileStoreSettings())
+
+    def reconfigure(self, user_config: dict) -> None:
+        self.store.configure(parse_user_config(FileStoreSettings, user_config, "router"))
+
+    def put(self, content: bytes, filename: str, media_type: str, owner: str | None) -> str:
+        return self.store.put(content, filename, media_type, owner)
+
+    def get(self, name: str, owner: str | None) -> StoredFile | None:
+        return self.store.get(name, owner)
+
+
 @serve.deployment(**deployment_options(replicas=2, max_ongoing=64, max_queued=128, retry_after_s=1, cpus=0.1))
 @serve.ingress(http_app)
 class Router:
-    def __init__(self):
+    def __init__(self, files: DeploymentHandle):
         self.service = RouterService(RouterSettings(), self._own_document)
-        self.libretranslate = LibreTranslateService(self.service)
+        self.libretranslate = LibreTranslateService(self.service, files)
 
     def _own_document(self) -> tuple[str, dict]:
         return serve.get_replica_context().app_name, self.app.openapi()
@@ -123,45 +145,50 @@ class Router:
         .summarization(text, generate_parameters={"max_length": 30})`. One answer per input."""
         return await self.service.hf_summarization(request, self.service.deadline(caller.limit_s))
 
-    # LibreTranslate's API (apps/router/libretranslate/)
+    # LibreTranslate's API (apps/router/libretranslate/): its routes read their own bodies
 
-    @http_app.post(
-        f"{PREFIX}/translate",
-        summary="Translate (LibreTranslate)",
-        response_model=TranslateAnswer,
-        response_model_exclude_none=True,
-        **route_options(TranslateBody),
-    )
+    @http_app.post(f"{PREFIX}/translate", **route_options("Translate", TranslateBody, TranslateAnswer))
     async def lt_translate(self, request: Request, caller: HttpCaller) -> TranslateAnswer:
         """LibreTranslate's POST /translate: `q` (a text or a list) from `source` (or "auto") into
         `target`; `format: "html"` keeps the markup."""
         async with libretranslate_request(request, TranslateBody) as body:
-            return await self.libretranslate.translate(body, self.service.deadline(caller.limit_s))
+            return await self.libretranslate.translate(body, caller)
 
-    @http_app.post(
-        f"{PREFIX}/detect",
-        summary="Detect the language (LibreTranslate)",
-        response_model=list[Detection],
-        **route_options(DetectBody),
-    )
+    @http_app.post(f"{PREFIX}/detect", **route_options("Detect the language", DetectBody, list[Detection]))
     async def lt_detect(self, request: Request, caller: HttpCaller) -> list[Detection]:
         """LibreTranslate's POST /detect: `q`'s language among the translation app's sources."""
         async with libretranslate_request(request, DetectBody) as body:
-            return await self.libretranslate.detect(body, self.service.deadline(caller.limit_s))
+            return await self.libretranslate.detect(body, caller)
 
-    @http_app.get(f"{PREFIX}/languages", summary="Languages (LibreTranslate)", **route_options())
+    @http_app.get(f"{PREFIX}/languages", **route_options("Languages", answer=list[LanguageTargets]))
     async def lt_languages(self, request: Request, caller: HttpCaller) -> list[LanguageTargets]:
         """LibreTranslate's /languages: every source language with the targets it translates into."""
         async with libretranslate_request(request, KeyBody):
-            return await self.libretranslate.languages(self.service.deadline(caller.limit_s))
+            return await self.libretranslate.languages(caller)
 
     @http_app.get(
-        f"{PREFIX}/frontend/settings", summary="Frontend settings (LibreTranslate)", **route_options()
+        f"{PREFIX}/frontend/settings", **route_options("Frontend settings", answer=FrontendSettings)
     )
     async def lt_frontend_settings(self, request: Request, caller: HttpCaller) -> FrontendSettings:
         """LibreTranslate's GET /frontend/settings: limits, keys, file formats, default languages."""
         async with libretranslate_request(request, KeyBody):
-            return await self.libretranslate.frontend_settings(self.service.deadline(caller.limit_s))
+            return await self.libretranslate.frontend_settings(caller)
+
+    @http_app.post(
+        f"{PREFIX}/translate_file", **route_options("Translate a file", FileBody, TranslateFileAnswer)
+    )
+    async def lt_translate_file(self, request: Request, caller: HttpCaller) -> TranslateFileAnswer:
+        """LibreTranslate's POST /translate_file (multipart): as POST /translate/file, then a URL."""
+        async with libretranslate_request(request, FileBody) as body:
+            return await self.libretranslate.translate_file(body, caller, str(request.base_url))
+
+    @http_app.get(
+        f"{PREFIX}/download_file/{{name}}", **route_options("Download a translated file", answer=Response)
+    )
+    async def lt_download_file(self, name: str, request: Request) -> Response:
+        """A file /translate_file translated, while it is kept (`ttl_s`), for the key that made it."""
+        async with libretranslate_request(request, KeyBody):
+            return await self.libretranslate.download(name)
 
     @http_app.get("/openapi.json", include_in_schema=False)
     async def api_document(self) -> JSONResponse:
@@ -181,4 +208,4 @@ class Router:
         return secure_page(HTMLResponse(page))
 
 
-app = Router.bind()
+app = Router.bind(TranslatedFiles.bind())

@@ -50,3 +50,21 @@ class RouterSettings(HttpSettings):
         gt=0,
         description="longest wait for Serve's controller (the apps' route prefixes)",
     )
+
+
+class FileStoreSettings(StrictSettings):
+    """`user_config` of the router app's TranslatedFiles deployment: the translated files
+    LibreTranslate's /translate_file keeps for download (apps/router/file_store.py)."""
+
+    ttl_s: float = Field(
+        600.0,
+        gt=0,
+        le=86_400,
+        description="a translated file can be downloaded this long, then it is gone",
+    )
+    max_bytes: int = Field(
+        67_108_864,
+        ge=2_097_152,
+        le=2_147_483_648,
+        description="the most bytes of files kept at once, in the store's memory (the oldest go first)",
+    )

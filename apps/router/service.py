@@ -118,6 +118,15 @@ class RouterService:
             options["format"] = text_format
         return await self.translation.call("translate", text, target_lang, source_lang, **options)
 
+    async def translate_file(
+        self, content: bytes, filename: str, target_lang, source_lang, deadline: LeafDeadline
+    ) -> dict:
+        """The translation app's translation of a file (its `translate_file`: content, name, type)."""
+        options = _leaf_options(None, deadline)
+        return await self.translation.call(
+            "translate_file", content, filename, target_lang, source_lang, **options
+        )
+
     async def detect(self, text: str | list[str], deadline: LeafDeadline) -> dict:
         """The translation app's detection of `text`'s language (each text's, for a list)."""
         return await self.translation.call("detect", text, **_leaf_options(None, deadline))

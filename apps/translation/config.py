@@ -69,6 +69,29 @@ DEFAULT_CATALOG = [
 ]
 
 
+class FileSizes(StrictSettings):
+    """The largest file of each type, in bytes (larger ones are answered 413; `max_body_bytes`,
+    the largest request body, bounds them all first)."""
+
+    txt: int = Field(262_144, ge=1, description=".txt")
+    html: int = Field(524_288, ge=1, description=".html, .htm")
+    md: int = Field(262_144, ge=1, description=".md, .markdown")
+    srt: int = Field(262_144, ge=1, description=".srt")
+    docx: int = Field(1_000_000, ge=1, description=".docx (zipped: its text is far smaller)")
+
+
+class FileLimits(StrictSettings):
+    """Documents sent as files (POST /translate/file, apps/translation/files.py)."""
+
+    max_bytes: FileSizes = Field(default_factory=FileSizes, description="the largest file of each type")
+    max_chars: int = Field(
+        50_000,
+        ge=1,
+        description="most characters of text one file may hold, markup aside (more are answered 413): "
+        "a file is one request, which must finish within the timeouts",
+    )
+
+
 class TranslationSettings(ModelAppSettings):
     replaced_keys = {
         "model": "the translation app serves a catalog: list each model under `models` with its pairs",
@@ -103,6 +126,7 @@ class TranslationSettings(ModelAppSettings):
         "replica of the deployment through its own handle (0: never; each replica translates its own)",
     )
     part_calls_in_flight: int = app_default(ModelAppSettings, "part_calls_in_flight", 4)
+    files: FileLimits = Field(default_factory=FileLimits, description="documents sent as files")
 
     @field_validator("default_source_lang", "default_target_lang", "pivot_lang")
     @classmethod

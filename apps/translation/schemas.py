@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from apps.common.schemas import TextOrTexts
+from apps.common.scheduling import Priority
+from apps.common.schemas import TextOrTexts, TimeoutSeconds, form_fields_schema
 from apps.translation.markup import TextFormat
 
 AUTO = "auto"  # source_lang: detect it
@@ -36,6 +37,17 @@ class TranslateRequest(TextOrTexts):
         '(format "text" only): one {"event": "sentence", ...} per sentence, in order, then '
         '{"event": "done", ...} with the whole answer',
     )
+
+
+class FileRequest(BaseModel):
+    """POST /translate/file's form fields beside its `file` (and the handle's `translate_file`)."""
+
+    model_config = ConfigDict(json_schema_extra=form_fields_schema)
+
+    source_lang: str | None = TranslateRequest.model_fields["source_lang"]
+    target_lang: str | None = TranslateRequest.model_fields["target_lang"]
+    priority: Priority | None = TranslateRequest.model_fields["priority"]
+    timeout_s: TimeoutSeconds | None = TranslateRequest.model_fields["timeout_s"]
 
 
 class DetectedLanguage(BaseModel):
@@ -90,3 +102,6 @@ class LanguagesResponse(BaseModel):
     )
     models: list[str] = Field(..., description="the models that serve them; 'demo:...' for a demo model")
     max_input_chars: int = Field(..., description="the most characters of one text")
+    file_types: list[str] = Field(
+        ..., description="the file name suffixes POST /translate/file takes", examples=[[".txt", ".docx"]]
+    )

@@ -6,7 +6,6 @@ together, whole or as a stream of sentences."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable
-from dataclasses import dataclass
 
 from apps.common.deadlines import Caller
 from apps.common.documents import fit_window, portions, split_sentences
@@ -18,13 +17,16 @@ from apps.common.scheduling import Ticket
 from apps.translation.catalog import Catalog, Hop, Route
 from apps.translation.config import TranslationSettings
 from apps.translation.detection import LanguageDetector, detectable
+from apps.translation.files import SUFFIXES, ReadFile, read_file
 from apps.translation.markup import parse_markup
 from apps.translation.markup.segments import MarkedUpDocument
+from apps.translation.markup_job import DocumentsAsk, MarkupJob
 from apps.translation.schemas import (
     AUTO,
     DetectedLanguage,
     DetectRequest,
     DetectResponse,
+    FileRequest,
     LanguagesResponse,
     TranslateRequest,
     TranslateResponse,
@@ -98,6 +100,7 @@ class TranslationService(ModelService[TranslationSettings]):
             pivot_lang=settings.pivot_lang,
             models=[card.name for card in self.models.cards.values()],
             max_input_chars=settings.max_input_chars,
+            file_types=SUFFIXES,
         )
 
     def plan(self, request: TranslateRequest, caller: Caller) -> Job | MarkupJob:
@@ -105,26 +108,47 @@ class TranslationService(ModelService[TranslationSettings]):
         nothing serves) and checked against the limits (InputTooLargeError), every text (of a
         marked-up document: every segment's text) cut into sentences that fit the first model's
         window, with its class and deadline."""
-        settings, detected = self.settings, None
-        check_input_limits(request.inputs, settings)
-        documents, texts = None, request.inputs
+        check_input_limits(request.inputs, self.settings)
         if request.format != "text":
             if request.stream:
                 raise UserInputError('stream is for plain text: send format "text", or stream false')
             documents = [parse_markup(request.format, text) for text in request.inputs]
-            per_document = [document.texts() for document in documents]
-            texts = [text for mine in per_document for text in mine]
-        source_lang = request.source_lang
-        if source_lang == AUTO:  # one language for the request: its texts together
-            detected = self._detection("\n".join(texts) or "\n".join(request.inputs))
-            source_lang = detected.language
+            return self._plan_documents(documents, request, caller, request.texts is not None)
+        source_lang, detected = self._source_lang(request.source_lang, request.inputs)
         route = self.catalog.route(source_lang, request.target_lang)
-        ticket = caller.ticket(request, settings)
-        found, many = (detected.model_dump() if detected else None), request.texts is not None
-        if documents is None:
-            return self._job(texts, many, route, ticket, found)
+        ticket = caller.ticket(request, self.settings)
+        return self._job(request.inputs, request.texts is not None, route, ticket, detected)
+
+    def plan_file(self, filename: str, content: bytes, request: FileRequest, caller: Caller) -> MarkupJob:
+        """A file (`content`, named `filename`) as plan()'s job of its document, refused as
+        apps/translation/files.py says (415, 413, 422) or for more text than `files.max_chars`."""
+        read = read_file(filename, content, self.settings.files)
+        return self._plan_documents([read.document], request, caller, False, read)
+
+    def _plan_documents(
+        self,
+        documents: list[MarkedUpDocument],
+        request: TranslateRequest | FileRequest,
+        caller: Caller,
+        many: bool,
+        file: ReadFile | None = None,
+    ) -> MarkupJob:
+        per_document = [document.texts() for document in documents]
+        texts = [text for mine in per_document for text in mine]
+        source_lang, detected = self._source_lang(request.source_lang, texts)
+        route = self.catalog.route(source_lang, request.target_lang)
+        ticket = caller.ticket(DocumentsAsk(texts, request.priority, request.timeout_s), self.settings)
         counts = [len(mine) for mine in per_document]
-        return MarkupJob(self._job(texts, True, route, ticket, found), documents, counts, many, route)
+        job = self._job(texts, True, route, ticket, detected)
+        return MarkupJob(job, documents, counts, many, route, file)
+
+    def _source_lang(self, source_lang: str | None, texts: list[str]) -> tuple[str | None, dict | None]:
+        """The source language asked for, or detected (AUTO) in `texts` together (one language
+        per request), with what was detected."""
+        if source_lang != AUTO:
+            return source_lang, None
+        detected = self._detection("\n".join(texts))
+        return detected.language, detected.model_dump()
 
     def _job(self, texts: list[str], many: bool, route: Route, ticket: Ticket, detected: dict | None) -> Job:
         """`texts` translated along `route`: each cut into sentences that fit its first model."""
@@ -180,6 +204,15 @@ class TranslationService(ModelService[TranslationSettings]):
         return job, job.rejoin(outputs)
 
     async def _run_markup(self, markup: MarkupJob) -> TranslateResponse:
+        job, rendered = await self._rendered(markup)
+        return self._response(job, rendered, markup.many)
+
+    async def run_file(self, markup: MarkupJob) -> tuple[bytes, TranslateResponse]:
+        """A file's translation (plan_file's job), in its type, and the answer's fields."""
+        job, rendered = await self._rendered(markup)
+        return markup.file.write(rendered[0]), self._response(job, [""], False)
+
+    async def _rendered(self, markup: MarkupJob) -> tuple[Job, list[str | bytes]]:
         """The documents' segments translated (whole, or where an inline element's words are not
         found, each text run apart: a second batch), and the documents written back."""
         job, translations = await self._translated(markup.job)
@@ -196,7 +229,7 @@ class TranslationService(ModelService[TranslationSettings]):
             )
         per_document = portions(fallback, [len(more) for more in needed])
         rendered = [document.render(mine) for document, mine in zip(documents, per_document, strict=True)]
-        return self._response(job, rendered, markup.many)
+        return job, rendered
 
     async def _decode(self, job: Job) -> list[str]:
         if self._fans_out(job):
@@ -255,18 +288,6 @@ class TranslationService(ModelService[TranslationSettings]):
         if many:
             return TranslateResponse(translations=translations, **fields)
         return TranslateResponse(translation=translations[0], **fields)
-
-
-@dataclass(frozen=True)
-class MarkupJob:
-    """A request of marked-up documents: `job` translates their segments' texts (as one list;
-    `counts[i]` of them are document i's), along `route`; `many`: the request sent `texts`."""
-
-    job: Job
-    documents: list[MarkedUpDocument]
-    counts: list[int]
-    many: bool
-    route: Route
 
 
 async def _one_run(outputs: Awaitable[list[str]]) -> AsyncIterator[list[str]]:

@@ -46,7 +46,7 @@ CONFIG = {
         # a request that set a deadline (answered_late_only_for_its_deadline)
         "positive_data_acceptance": {
             "enabled": True,
-            "expected-statuses": ["2xx", "400", "408", "413", "422", "504"],
+            "expected-statuses": ["2xx", "400", "404", "408", "413", "415", "422", "504"],
         },
         "not_a_server_error": {"enabled": True, "expected-statuses": ["2xx", "3xx", "4xx", "504"]},
     },
@@ -62,19 +62,27 @@ CONFIGURED_VALUE_REFUSALS = re.compile(
     r"|min_length \(?\d+\)? is above max_length|lone surrogate|stream is for plain text"
     # LibreTranslate's routes answer our size limits (413 elsewhere) 400, as it does
     r"|this service accepts at most|longer than the model reads"
+    # a file's type is its name's suffix; its contents must be that type
+    r"|cannot be translated: send one of|the file is not"
 )
+FILE_ROUTES = ("/translate/file", "/libretranslate/translate_file")
 
 
 @schemathesis.check
 def refused_only_for_a_configured_value(ctx, response, case):
     """A schema-valid body answered 422 (400 on LibreTranslate's routes, which answer with its
-    status codes; never elsewhere) must be refused for a configured value, not its shape."""
+    status codes; never elsewhere), or a file answered 415, must be refused for a configured value
+    or its file's type, not its shape; 404 only for a translated file no longer kept."""
     libretranslate = case.path.startswith("/libretranslate/")
     if response.status_code == 400 and not libretranslate:
         raise AssertionError(f"400 outside LibreTranslate's routes: {response.text[:200]}")
-    refused = 400 if libretranslate else 422
-    if case.meta is None or not case.meta.generation.mode.is_positive or response.status_code != refused:
+    if response.status_code == 404 and not case.path.startswith("/libretranslate/download_file/"):
+        raise AssertionError(f"404 for a route that exists: {response.text[:200]}")
+    refused = (400 if libretranslate else 422, 415)
+    if case.meta is None or not case.meta.generation.mode.is_positive or response.status_code not in refused:
         return None
+    if response.status_code == 415 and case.path not in FILE_ROUTES:
+        raise AssertionError(f"415 for a schema-valid body: {response.text[:200]}")
     answer = response.json()
     said = " ".join([str(answer.get("error", "")), *map(str, answer.get("details", []))])
     if not CONFIGURED_VALUE_REFUSALS.search(said):

@@ -132,7 +132,7 @@ def keyed_apps(serve_url, apps, key_file):
     deployment["user_config"]["max_body_bytes"] = BODY_LIMIT
     router = copy.deepcopy(app_config(apps, "router"))
     router.update(name=ROUTER, route_prefix=ROUTER_ROUTE)
-    [deployment] = router["deployments"]
+    deployment = router["deployments"][0]  # the Router (then its file store)
     deployment["num_replicas"] = 1
     deployment["ray_actor_options"]["runtime_env"] = {"env_vars": env}
     deployment["user_config"]["translation"] = {"app": LEAF, "deployment": "Translator"}
@@ -321,6 +321,25 @@ def test_libretranslatepy_with_a_key(serve_url, keyed_apps):
     with pytest.raises(urllib.error.HTTPError) as refused:
         keyless.translate("Hello world!", "en", "de")
     assert refused.value.code == 400
+
+
+def test_a_translated_file_is_downloaded_only_with_the_key_that_made_it(http, keyed_apps):
+    upload = {"file": ("notes.txt", b"Hello world!\n")}
+    made = http.post(
+        f"{LIBRETRANSLATE}/translate_file",
+        files=upload,
+        data={"source": "en", "target": "de", "api_key": FILE_KEY},
+    )
+    assert made.status_code == 200, made.text
+    url = made.json()["translatedFileUrl"]
+    assert http.get(url, params={"api_key": FILE_KEY}).text == "Hallo Welt!\n"
+    assert http.get(url, headers=bearer(FILE_KEY)).status_code == 200
+    other = http.get(url, params={"api_key": INLINE_KEYS[0]})  # a valid key, another tenant's
+    assert other.status_code == 404 and "no such file" in other.json()["error"]
+    assert http.get(url).status_code == 400  # no key
+    assert (
+        http.post(f"{LIBRETRANSLATE}/translate_file", files=upload, data={"source": "en"}).status_code == 400
+    )
 
 
 def test_a_rotated_key_file_takes_effect_without_a_restart(http, keyed_apps, key_file):

@@ -186,8 +186,7 @@ def test_a_body_that_trickles_in_gets_408_at_body_timeout_whatever_timeout_the_c
 
 
 def test_the_service_is_healthy_afterwards(http, apps):
-    for app in apps["applications"]:
-        [deployment] = app["deployments"]
+    for app, deployment in ((a, d) for a in apps["applications"] for d in a["deployments"]):
         states = serve.status().applications[app["name"]].deployments[deployment["name"]].replica_states
         assert states == {"RUNNING": deployment["num_replicas"]}, (app["name"], states)
     health = http.get("/healthz")

@@ -18,6 +18,9 @@ ROUTES = {
     ("post", "/libretranslate/detect"),
     ("get", "/libretranslate/languages"),
     ("get", "/libretranslate/frontend/settings"),
+    ("post", "/libretranslate/translate_file"),
+    ("get", "/libretranslate/download_file/{name}"),
+    ("post", "/translate/file"),
 }
 OWN_DOCUMENTS = {"translation": "/translate", "summarization": "/summarize"}
 
@@ -64,28 +67,36 @@ def test_the_merged_schemas_are_the_apps_own(http):
             assert merged["components"]["schemas"][name] == schema
 
 
-def example_body(document: dict, operation: dict) -> dict:
-    """A valid body for a POST operation: its request schema takes `inputs`, `text` or (in
-    LibreTranslate's, written out in the operation) `q`; none for one that reads no body."""
+def example_request(document: dict, operation: dict) -> dict:
+    """A valid request for a POST operation (httpx's arguments): a JSON body whose schema takes
+    `inputs`, `text` or (in LibreTranslate's, written out in the operation) `q`; an upload's
+    multipart form with a text file; none for one that reads no body."""
     if "requestBody" not in operation:
         return {}
-    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    content = operation["requestBody"]["content"]
+    if "multipart/form-data" in content:
+        return {"files": {"file": ("notes.txt", b"Hello world!")}, "data": {"source": "en", "target": "fr"}}
+    schema = content["application/json"]["schema"]
     if "$ref" in schema:
         schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
     properties = schema["properties"]
     if "q" in properties:
-        return {"q": "Hello world!", **({"source": "en", "target": "fr"} if "target" in properties else {})}
-    return {"inputs": "Hello world!"} if "inputs" in properties else {"text": "Hello world!"}
+        body = {"q": "Hello world!", **({"source": "en", "target": "fr"} if "target" in properties else {})}
+    else:
+        body = {"inputs": "Hello world!"} if "inputs" in properties else {"text": "Hello world!"}
+    return {"json": body}
 
 
 def test_every_operation_answers_at_its_path(http):
     document = http.get("/openapi.json").json()
-    for path, ops in document["paths"].items():
+    made = None  # the URL a translated file is downloaded from (POST /libretranslate/translate_file)
+    for path, ops in sorted(document["paths"].items(), key=lambda item: "{" in item[0]):
         for method, operation in ops.items():
             if method == "get":
-                response = http.get(path)
+                response = http.get(made if "{name}" in path else path)
             else:
-                response = http.post(path, json=example_body(document, operation))
+                response = http.post(path, **example_request(document, operation))
+                made = response.json().get("translatedFileUrl", made) if path.endswith("_file") else made
             assert response.status_code == 200, (method, path, response.text)
             assert str(response.status_code) in operation["responses"]
 

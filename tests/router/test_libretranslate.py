@@ -7,6 +7,7 @@ LibreTranslate's error shapes and status codes. With API keys: tests/common/test
 import pytest
 from libretranslatepy import LibreTranslateAPI
 
+from tests.translation.test_markup_docx import report, runs
 from textserve.demo_phrases import MARKED_UP, TRANSLATIONS
 
 STATUS = (
@@ -78,6 +79,8 @@ def test_form_encoded_bodies_and_query_strings_are_read_like_json(http):
 def test_frontend_settings_describe_this_service(http):
     settings = http.get("/libretranslate/frontend/settings").json()
     assert settings["apiKeys"] is False and settings["keyRequired"] is False and settings["charLimit"] > 0
+    assert settings["filesTranslation"] is True
+    assert settings["supportedFilesFormat"] == [".txt", ".html", ".htm", ".md", ".markdown", ".srt", ".docx"]
     assert settings["language"]["source"] == {"code": "en", "name": "English"}
     assert settings["language"]["target"] == {"code": "fr", "name": "French"}
 
@@ -112,9 +115,48 @@ def test_a_body_that_is_neither_json_nor_a_form_is_400(http):
     assert response.status_code == 400 and response.json()["error"].startswith("Invalid JSON format")
 
 
+def test_a_file_is_translated_and_downloaded_from_the_url_in_the_answer(http, serve_url):
+    source = report()
+    upload = {"file": ("report.docx", source)}
+    answer = http.post(
+        "/libretranslate/translate_file", files=upload, data={"source": "auto", "target": "fr"}
+    )
+    assert answer.status_code == 200, answer.text
+    url = answer.json()["translatedFileUrl"]
+    assert url.startswith(f"{serve_url}/libretranslate/download_file/") and url.endswith(".report.fr.docx")
+    download = http.get(url)
+    assert download.status_code == 200
+    assert download.headers["content-disposition"] == "attachment; filename*=UTF-8''report.fr.docx"
+    before, after = runs(source), runs(download.content)
+    assert [[fmt for fmt, _ in p] for p in after] == [[fmt for fmt, _ in p] for p in before]
+    assert [text for _, text in after[1]] == ["Bonjour le monde ! ", "Bonjour."]
+
+
+@pytest.mark.parametrize(
+    ("files", "fields", "says"),
+    [
+        ({"file": ("slides.pptx", b"PK")}, {"source": "en", "target": "fr"}, "send one of .txt"),
+        ({}, {"source": "en", "target": "fr"}, "missing file parameter"),
+        ({"file": ("notes.txt", b"Hello world!")}, {"source": "en"}, "missing target parameter"),
+        ({"file": ("big.txt", b"Hello world!\n" * 5_000)}, {"source": "en", "target": "fr"}, "per file"),
+    ],
+)
+def test_a_file_that_cannot_be_translated_is_400_saying_why(http, files, fields, says):
+    response = http.post("/libretranslate/translate_file", files=files or {"other": ("x", b"")}, data=fields)
+    assert response.status_code == 400, response.text
+    assert says in response.json()["error"]
+
+
+def test_a_file_never_made_or_gone_is_404(http):
+    response = http.get("/libretranslate/download_file/AAAAAAAAAAAAAAAAAAAAAAAA.notes.fr.txt")
+    assert response.status_code == 404 and "kept for a limited time" in response.json()["error"]
+
+
 def test_the_routes_are_in_the_merged_api_document_under_their_own_tag(http):
     document = http.get("/openapi.json").json()
-    for path in ("translate", "detect", "languages", "frontend/settings"):
+    upload = document["paths"]["/libretranslate/translate_file"]["post"]["requestBody"]["content"]
+    assert set(upload) == {"multipart/form-data"}
+    for path in ("translate", "detect", "languages", "frontend/settings", "translate_file"):
         operations = document["paths"][f"/libretranslate/{path}"]
         assert all(operation["tags"] == ["LibreTranslate"] for operation in operations.values())
     body = document["paths"]["/libretranslate/translate"]["post"]["requestBody"]["content"]

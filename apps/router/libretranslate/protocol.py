@@ -7,11 +7,13 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
+from starlette.datastructures import UploadFile
+from starlette.responses import Response
 
 from apps.common.dialects import Dialect
 from apps.common.errors import UserInputError
 from apps.common.http import ErrorResponse
-from apps.common.schemas import NOT_WHITESPACE
+from apps.common.schemas import NOT_WHITESPACE, form_fields_schema
 
 PREFIX = "/libretranslate"
 AUTO = "auto"
@@ -86,6 +88,26 @@ class TranslateBody(Body):
     )
     alternatives: Count = Field(
         0, ge=0, description="accepted; alternative translations are not offered (answered empty lists)"
+    )
+
+
+class FileBody(Body):
+    model_config = ConfigDict(
+        extra="ignore", arbitrary_types_allowed=True, json_schema_extra=form_fields_schema
+    )
+
+    file: Annotated[UploadFile, WithJsonSchema({"type": "string", "format": "binary"})] = Field(
+        ..., description="the document (GET /frontend/settings lists the types: supportedFilesFormat)"
+    )
+    source: Code = Field(..., description='the document\'s language, or "auto"', examples=["auto"])
+    target: Code = Field(..., description="the language to translate into", examples=["fr"])
+
+
+class TranslateFileAnswer(BaseModel):
+    translatedFileUrl: str = Field(
+        ...,
+        description="where to download the translation (GET; with the same API key where keys are on), "
+        "for a limited time",
     )
 
 
@@ -166,13 +188,20 @@ ERRORS = {
 }
 
 
-def route_options(body: type[Body] | None = None) -> dict:
-    """A route's options: LibreTranslate's tag and error answers, and its request body (`body`'s
-    fields, read as JSON or form-encoded; documented as both)."""
-    options: dict = {"tags": [TAG["name"]], "responses": ERRORS}
+def route_options(summary: str, body: type[Body] | None = None, answer: type | None = None) -> dict:
+    """A route's options: its summary, LibreTranslate's tag and error answers, its answer
+    (a model, or a Response class), and its request body (`body`'s fields, read as JSON or
+    form-encoded and documented as both; multipart for a body with a file)."""
+    options: dict = {"summary": f"{summary} (LibreTranslate)", "tags": [TAG["name"]], "responses": ERRORS}
+    if isinstance(answer, type) and issubclass(answer, Response):  # a file's bytes
+        options["response_class"] = answer
+        options["responses"] = {**ERRORS, 404: {"model": ErrorResponse, "description": "No such file kept"}}
+    elif answer is not None:
+        options.update(response_model=answer, response_model_exclude_none=True)
     if body is not None:
         schema = body.model_json_schema()
-        types = ("application/json", "application/x-www-form-urlencoded")
+        forms = ("application/json", "application/x-www-form-urlencoded")
+        types = ("multipart/form-data",) if "file" in body.model_fields else forms
         request_body = {"required": True, "content": {t: {"schema": schema} for t in types}}
         options["openapi_extra"] = {"requestBody": request_body}
     return options

@@ -21,7 +21,7 @@ import html
 import re
 from html.parser import HTMLParser
 
-from apps.translation.markup.segments import Inline, MarkedUpDocument, Raw, Segment, Text
+from apps.translation.markup.segments import Inline, MarkedUpDocument, Raw, Segment, Text, keep
 
 
 def _names(names: str) -> frozenset[str]:
@@ -157,19 +157,21 @@ class _Builder:
         return False
 
 
-def parse_html(source: str) -> MarkedUpDocument:
-    """`source` as kept markup and segments to translate."""
+def parse_html(source: str, escaped: bool = True) -> MarkedUpDocument:
+    """`source` as kept markup and segments to translate. `escaped` False: its text is written
+    as it is, entities and `&` alike (subtitles' inline tags, markup/srt.py)."""
     parser = _Tokens(source)
     tokens = parser.tokens
     ends = [start for _, start, _, _ in tokens[1:]] + [len(source)]
-    builder = _Builder(_escaper(source, tokens, ends))
+    builder = _Builder(_escaper(source, tokens, ends) if escaped else keep)
+    unescape = html.unescape if escaped else keep
     skip_tag, skip_depth, skipped, seen, skip_inline = None, 0, [], [], False
     for (kind, start, tag, attrs), end in zip(tokens, ends, strict=True):
         raw = source[start:end]
         if skip_tag is not None:  # inside an untranslated element: kept whole
             skipped.append(raw)
             if kind == "text":
-                seen.append(html.unescape(raw))
+                seen.append(unescape(raw))
             if kind == "start" and tag == skip_tag:
                 skip_depth += 1
             elif kind == "end" and tag == skip_tag:
@@ -184,7 +186,7 @@ def parse_html(source: str) -> MarkedUpDocument:
             skip_inline = (tag in INLINE or tag in ("code", "kbd", "samp")) and builder.segment is not None
             continue
         if kind == "text":
-            builder.text(html.unescape(raw), raw)
+            builder.text(unescape(raw), raw)
         elif kind == "start" and tag in INLINE:
             builder.start_inline(tag, raw)
         elif kind == "end" and tag in INLINE and builder.end_inline(tag, raw):

@@ -26,7 +26,7 @@ def has_letters(text: str) -> bool:
     return any(ch.isalpha() for ch in text)
 
 
-def _edges(text: str) -> tuple[str, str, str]:
+def split_edges(text: str) -> tuple[str, str, str]:
     """(leading whitespace, the text between, trailing whitespace)."""
     core = text.strip()
     if not core:
@@ -103,6 +103,9 @@ class Segment:
     escape: Callable[[str], str]
     before: str = ""  # markup kept around the items: an element wrapping the whole segment
     after: str = ""
+    # the inline elements must come in the source's order, with text between them only where the
+    # source has some (a format that writes the translation back into the source's own pieces)
+    in_order: bool = False
     _placed: list[tuple[int, int, Inline | Raw]] | None = None
     _whole: str = ""
     _apart: list[str] = field(default_factory=list)
@@ -177,8 +180,28 @@ class Segment:
                 self._placed = None
                 return self._runs_apart()
             taken.append((start, start + len(words), item))
-        self._placed, self._whole = sorted(taken, key=lambda place: place[0]), whole
+        placed = sorted(taken, key=lambda place: place[0])
+        if self.in_order and not self._follows_source(placed, whole):
+            self._placed = None
+            return self._runs_apart()
+        self._placed, self._whole = placed, whole
         return []
+
+    def _follows_source(self, placed: list[tuple[int, int, Inline | Raw]], whole: str) -> bool:
+        """The placed elements in the source's order, with words between two of them (or before
+        the first, after the last) only where the source has text there."""
+        movers = self._movers()
+        if [item for _, _, item in placed] != movers:
+            return False
+        has_text, gap = [False] * (len(movers) + 1), 0
+        for item in self.items:
+            if isinstance(item, Text):
+                has_text[gap] = has_text[gap] or bool(item.text.strip())
+            else:
+                gap += 1
+        bounds = [0] + [at for start, end, _ in placed for at in (start, end)] + [len(whole)]
+        gaps = [whole[bounds[2 * k] : bounds[2 * k + 1]] for k in range(len(movers) + 1)]
+        return all(has_text[k] or not gaps[k].strip() for k in range(len(gaps)))
 
     def render(self, fallback: list[str]) -> str:
         """The segment written back: its inline elements around their words in the whole's
@@ -192,20 +215,24 @@ class Segment:
         )
 
     def _render_placed(self) -> str:
-        lead, _, trail = _edges("".join(item.text for item in self.items))
-        out, at = [self.escape(lead)], 0
+        """The whole's translation with each element around its words; spacing an element holds
+        at its edges (`<b> word</b>`) is not written again beside it."""
+        lead, _, trail = split_edges("".join(item.text for item in self.items))
+        out, at, trim = [self.escape(lead)], 0, False
         for start, end, item in self._placed:
-            out.append(self.escape(self._whole[at:start]))
+            gap = self._whole[at:start]
             if isinstance(item, Raw):
-                out.append(item.raw)
-            else:
-                inner_lead, _, inner_trail = _edges(item.text)
-                words = (
-                    self.escape(inner_lead) + self.escape(self._whole[start:end]) + self.escape(inner_trail)
-                )
-                out.append(item.opening + words + item.closing)
-            at = end
-        out.append(self.escape(self._whole[at:]) + self.escape(trail))
+                out.append(self.escape(gap.lstrip() if trim else gap) + item.raw)
+                at, trim = end, False
+                continue
+            inner_lead, _, inner_trail = split_edges(item.text)
+            gap = gap.lstrip() if trim else gap
+            out.append(self.escape(gap.rstrip() if inner_lead else gap))
+            words = self.escape(inner_lead) + self.escape(self._whole[start:end]) + self.escape(inner_trail)
+            out.append(item.opening + words + item.closing)
+            at, trim = end, bool(inner_trail)
+        rest = self._whole[at:]
+        out.append(self.escape(rest.lstrip() if trim else rest) + self.escape(trail))
         return "".join(out)
 
     def _render_apart(self, item: Item, translations) -> str:
@@ -216,7 +243,7 @@ class Segment:
             return item.opening + inner + item.closing
         if not has_letters(item.text):
             return item.raw
-        lead, _, trail = _edges(item.text)
+        lead, _, trail = split_edges(item.text)
         return self.escape(lead) + self.escape(next(translations)) + self.escape(trail)
 
 
@@ -254,11 +281,20 @@ class MarkedUpDocument:
         self._fallback_counts = [len(more) for more in needed]
         return [text for more in needed for text in more]
 
-    def render(self, fallback: list[str]) -> str:
+    def render(self, fallback: list[str]) -> str | bytes:
         """The document with every segment translated (`fallback`: the translations of
         fallback_texts()), every other byte as it was."""
+        return "".join(self.rendered_pieces(fallback))
+
+    def rendered_pieces(self, fallback: list[str]) -> list[str]:
+        """The pieces, each segment's as its translation (render's `fallback`)."""
         rendered = iter(
             segment.render(mine)
             for segment, mine in zip(self.segments, portions(fallback, self._fallback_counts), strict=True)
         )
-        return "".join(piece if isinstance(piece, str) else next(rendered) for piece in self.pieces)
+        return [piece if isinstance(piece, str) else next(rendered) for piece in self.pieces]
+
+
+def keep(text: str) -> str:
+    """The escape of a format whose text is written as it is."""
+    return text
