@@ -3,6 +3,7 @@
     textserve translate "Hello world!" --to de       # Hallo Welt!
     textserve translate --file letter.txt --to ro    # or TEXT `-` for stdin
     textserve translate --file page.html --to de     # the markup kept (--format html, markdown)
+    textserve translate --file talk.srt --to fr      # writes talk.fr.srt (also .docx; --out PATH)
     textserve summarize report.txt --max-length 60   # or FILE `-` for stdin
     textserve languages
 
@@ -26,6 +27,8 @@ from textserve.client import API_KEY_ENV, DEFAULT_URL, URL_ENV, TextServeClient,
 
 PROG = "textserve"
 MARKUP_SUFFIXES = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
+# documents sent whole to POST /translate/file, their translation written to a file
+FILE_SUFFIXES = (".srt", ".docx")
 # translate: documents of more sentences than this get a progress bar (on a terminal)
 LONG_DOCUMENT_SENTENCES = 20
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -92,7 +95,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Translate text (`textserve languages` lists the pairs).",
     )
     translate.add_argument("text", nargs="?", metavar="TEXT", help="the text, or - to read it from stdin")
-    translate.add_argument("--file", "-f", metavar="PATH", help="read the text from this file (UTF-8)")
+    translate.add_argument(
+        "--file",
+        "-f",
+        metavar="PATH",
+        help="read the text from this file (UTF-8); a .srt or .docx file is translated as a document "
+        "(its timings, its formatting kept) and written to --out",
+    )
+    translate.add_argument(
+        "--out",
+        "-o",
+        metavar="PATH",
+        help="where a translated .srt or .docx goes (default: beside it, named NAME.LANG.SUFFIX)",
+    )
     translate.add_argument(
         "--to", dest="target_lang", metavar="LANG", help="target language (`textserve languages`; default fr)"
     )
@@ -188,7 +203,36 @@ def _text_format(args: argparse.Namespace) -> str:
     return MARKUP_SUFFIXES.get(suffix, "text")
 
 
+def run_translate_file(client: TextServeClient, args: argparse.Namespace) -> str:
+    """A .srt or .docx file translated by POST /translate/file, written to --out (or beside it);
+    says where."""
+    if args.text is not None:
+        raise UsageError("give the text or --file, not both")
+    try:
+        content = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+    translated = client.translate_file(args.file, args.target_lang, args.source_lang, content=content)
+    out = Path(args.out) if args.out else Path(args.file).with_name(translated.filename)
+    try:
+        out.write_bytes(translated.content)
+    except OSError as exc:
+        raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
+    if args.json:
+        fields = {
+            "file": str(out),
+            "source_lang": translated.source_lang,
+            "target_lang": translated.target_lang,
+        }
+        return json.dumps({**fields, "model": translated.model}, ensure_ascii=False)
+    return str(out)
+
+
 def run_translate(client: TextServeClient, args: argparse.Namespace, show_bar: bool | None) -> str:
+    if args.file not in (None, "-") and Path(args.file).suffix.lower() in FILE_SUFFIXES:
+        return run_translate_file(client, args)
+    if args.out is not None:
+        raise UsageError("--out is for a .srt or .docx --file; a text's translation goes to stdout")
     text, text_format = _translate_input(args), _text_format(args)
     if text_format != "text":  # a marked-up document is answered whole (no stream, no bar)
         answer = client.translate(text, args.target_lang, args.source_lang, text_format=text_format)

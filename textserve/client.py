@@ -19,7 +19,10 @@ import os
 import random
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 
@@ -51,6 +54,18 @@ class TextServeError(Exception):
 
     def __str__(self) -> str:
         return self.message if self.status is None else f"{self.status}: {self.message}"
+
+
+@dataclass(frozen=True)
+class TranslatedFile:
+    """A document's translation (TextServeClient.translate_file): its bytes, the name the server
+    gives it (the target language before the suffix), and what translated it."""
+
+    content: bytes
+    filename: str
+    source_lang: str | None
+    target_lang: str | None
+    model: str
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -191,6 +206,32 @@ class TextServeClient:
         body = {**_text_fields(text), **_options(max_length=max_length, min_length=min_length)}
         return self._stream("/summarize", {**body, "stream": True})
 
+    def translate_file(
+        self,
+        path: str | os.PathLike,
+        target_lang: str | None = None,
+        source_lang: str | None = None,
+        content: bytes | None = None,
+    ) -> TranslatedFile:
+        """The document at `path` (or `content`, named by `path`) translated, in its type, its
+        structure kept (POST /translate/file: .txt, .html, .md, .srt, .docx)."""
+        name = Path(path).name
+        data = Path(path).read_bytes() if content is None else content
+        fields = _options(target_lang=target_lang, source_lang=source_lang)
+        response = self._send(
+            "POST", "/translate/file", None, stream=False, files={"file": (name, data)}, data=fields
+        )
+        disposition = response.headers.get("content-disposition", "")
+        filename = unquote(disposition.partition("filename*=UTF-8''")[2]) or name
+        headers = response.headers
+        return TranslatedFile(
+            response.content,
+            filename,
+            headers.get("x-source-lang"),
+            headers.get("x-target-lang"),
+            unquote(headers.get("x-model", "")),
+        )
+
     def languages(self) -> dict:
         """{"languages": [{"code", "name", "targets"}, ...], "default_source_lang",
         "default_target_lang", "pivot_lang", "models"}: each source language with its targets."""
@@ -198,12 +239,14 @@ class TextServeClient:
 
     # --- plumbing ---
 
-    def _send(self, method: str, path: str, body: dict | None, stream: bool) -> httpx.Response:
-        """The response (status 2xx), after retrying 503s that carry Retry-After."""
+    def _send(self, method: str, path: str, body: dict | None, stream: bool, **form: Any) -> httpx.Response:
+        """The response (status 2xx), after retrying 503s that carry Retry-After. `form`: a
+        multipart body (httpx's `files` and `data`) in place of the JSON `body`."""
         attempt = 0
         while True:
             accept = f"{NDJSON}, application/json" if stream else "application/json"
-            request = self._http.build_request(method, path, json=body, headers={"Accept": accept})
+            content = form or {"json": body}
+            request = self._http.build_request(method, path, headers={"Accept": accept}, **content)
             try:
                 response = self._http.send(request, stream=stream)
             except httpx.HTTPError as exc:

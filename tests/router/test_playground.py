@@ -3,10 +3,12 @@ types, clicks, waits for the answers and checks the demo models' exact outputs; 
 each state is saved under the test's tmp dir."""
 
 import pytest
+import srt
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.browser import csp_violations, start_chromium
+from tests.translation.test_markup_srt import SUBTITLES
 from textserve.demo_phrases import MARKED_UP, SUMMARIES, TRANSLATIONS
 
 DOCUMENT, SUMMARY = next(iter(SUMMARIES.items()))
@@ -115,6 +117,21 @@ def test_html_comes_back_as_markup_shown_as_text(page):
     wait_for(page, finished("translate"))
     assert text_of(page, "translate-output") == by_lang["de"]  # the tags as text, not rendered
     assert page.find_elements(By.CSS_SELECTOR, "#translate-output b") == []
+
+
+def test_a_document_comes_back_to_download_in_its_type(page, tmp_path):
+    subtitles = tmp_path / "talk.srt"
+    subtitles.write_text(SUBTITLES, encoding="utf-8")
+    page.find_element(By.ID, "translate-file").send_keys(str(subtitles))
+    page.find_element(By.ID, "translate-button").click()
+    wait_for(page, finished("translate"))
+    assert text_of(page, "translate-status") == "done", text_of(page, "translate-error")
+    link = page.find_element(By.ID, "translate-download")
+    assert link.get_attribute("download") == "talk.fr.srt" and link.get_attribute("href").startswith("blob:")
+    translated = page.find_element(By.ID, "translate-output").get_attribute("textContent")
+    assert [cue.start for cue in srt.parse(translated)] == [cue.start for cue in srt.parse(SUBTITLES)]
+    assert "Bonjour le monde !\n<i>Bonjour.</i>" in translated
+    assert page.find_element(By.ID, "translate-file").get_attribute("accept").endswith(".srt,.docx")
 
 
 def test_a_long_text_streams_with_its_progress(page):

@@ -9,8 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import srt
 
 from tests.textserve.test_client import long_document
+from tests.translation.test_markup_docx import report, runs
+from tests.translation.test_markup_srt import SUBTITLES
 from textserve.cli import main
 from textserve.demo_phrases import MARKED_UP, SUMMARIES, TRANSLATIONS
 
@@ -55,6 +58,24 @@ def test_translate_keeps_the_markup_of_an_html_or_markdown_file(url, tmp_path):
     readme = "# Hello world! *Good morning.*\n"
     done = textserve("--url", url, "translate", "-", "--format", "markdown", stdin=readme)
     assert (done.returncode, done.stdout) == (0, "# Bonjour le monde ! *Bonjour.*\n"), done.stderr
+
+
+def test_subtitles_and_word_documents_are_written_beside_them_or_to_out(url, tmp_path, capsys):
+    subtitles = tmp_path / "talk.srt"
+    subtitles.write_text(SUBTITLES, encoding="utf-8")
+    assert main(["--url", url, "translate", "--file", str(subtitles), "--to", "fr"]) == 0
+    written = tmp_path / "talk.fr.srt"
+    assert capsys.readouterr().out == f"{written}\n"
+    assert [cue.start for cue in srt.parse(written.read_text())] == [
+        cue.start for cue in srt.parse(SUBTITLES)
+    ]
+    document, out = tmp_path / "report.docx", tmp_path / "out" / "rapport.docx"
+    document.write_bytes(report())
+    out.parent.mkdir()
+    assert main(["--url", url, "--json", "translate", "-f", str(document), "--out", str(out)]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["file"] == str(out) and answer["target_lang"] == "fr" and answer["model"]
+    assert [text for _, text in runs(out.read_bytes())[1]] == ["Bonjour le monde ! ", "Bonjour."]
 
 
 def test_summarize_reads_a_file(url, tmp_path):
@@ -135,6 +156,8 @@ def test_summarize_json_from_stdin(url, capsys, monkeypatch):
     [
         (["translate"], "nothing to translate"),
         (["translate", "Hello world!", "--file", "x.txt"], "not both"),
+        (["translate", "Hello world!", "--out", "x.txt"], "--out is for a .srt or .docx --file"),
+        (["translate", "--file", "/nonexistent/talk.srt"], "cannot read /nonexistent/talk.srt"),
         (["summarize", "/nonexistent/file.txt"], "cannot read /nonexistent/file.txt"),
         (["--url", "127.0.0.1:8000", "languages"], "--url must start with http://"),
         (["translate", "Hello", "--to"], "expected one argument"),

@@ -10,6 +10,7 @@ import pytest
 import srt
 from ray import serve
 
+from apps.translation.files import translated_name
 from tests.translation.markup_structure import html_structure, markdown_structure
 from tests.translation.test_markup_docx import report, runs
 from tests.translation.test_markup_routes import README
@@ -85,6 +86,19 @@ def test_a_file_that_cannot_be_translated_is_refused_saying_why(http, name, cont
     response = post_file(http, name, content, target_lang="fr")
     assert response.status_code == status, response.text
     assert says in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("sent", "answered"),
+    [
+        ("notes.txt", "notes.fr.txt"),
+        ("../../etc/passwd.txt", "passwd.fr.txt"),
+        ("C:\\Users\\me\\Report 2024.DOCX", "Report 2024.fr.DOCX"),
+        ('a"b\r\nc.srt', "a_b__c.fr.srt"),
+    ],
+)
+def test_the_translation_is_named_after_the_file_without_its_path(sent, answered):
+    assert translated_name(sent, "fr") == answered
 
 
 def test_a_json_body_is_refused_with_the_way_to_send_a_file(http):

@@ -37,6 +37,7 @@ def test_languages_lists_every_source_with_its_targets(http, configured):
             "demo:demo-nllb",
         ],
         "max_input_chars": configured["max_input_chars"],
+        "file_types": [".txt", ".html", ".htm", ".md", ".markdown", ".srt", ".docx"],
     }
 
 

@@ -4,14 +4,15 @@ back); a bold or italic run's words are carried to its translation, in the sourc
 each run is translated in its place; tables, headers, pictures' runs and the rest are kept."""
 
 import io
+import zipfile
 
 import docx
 import pytest
 from docx.shared import Pt, RGBColor
 
 from apps.common.documents import split_sentences
-from apps.common.errors import UserInputError
-from apps.translation.markup.word import look, parse_docx
+from apps.common.errors import InputTooLargeError, UserInputError
+from apps.translation.markup.word import MAX_UNPACKED_BYTES, look, parse_docx
 from tests.translation.test_markup_html import known
 
 
@@ -118,6 +119,33 @@ def test_a_document_whose_text_is_kept_comes_back_with_the_same_runs_and_texts()
     assert ["".join(text for _, text in p) for p in after] == ["".join(text for _, text in p) for p in before]
 
 
-def test_a_file_that_is_not_a_word_document_is_refused_saying_so():
+def test_a_document_that_unpacks_to_too_much_is_refused_before_it_is_read():
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as package:
+        package.writestr("word/document.xml", b" " * (MAX_UNPACKED_BYTES + 1))  # ~65 KB zipped
+    with pytest.raises(InputTooLargeError, match="unpacks to"):
+        parse_docx(bomb.getvalue())
+
+
+def with_part(content: bytes, name: str, data: bytes) -> bytes:
+    """The .docx `content` with its part `name` replaced by `data`."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(content)) as source, zipfile.ZipFile(out, "w") as copy:
+        for item in source.infolist():
+            copy.writestr(item, data if item.filename == name else source.read(item.filename))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("part", "data"),
+    [
+        (None, None),  # not a zip
+        ("word/document.xml", b"<broken"),
+        ("[Content_Types].xml", b"<x/>"),
+        ("word/document.xml", b"<?xml version='1.0'?><!DOCTYPE a [<!ENTITY b 'c'>]><a>&b;</a>"),
+    ],
+)
+def test_a_file_that_is_not_a_word_document_is_refused_saying_so(part, data):
+    content = b"PK\x03\x04 not really a zip" if part is None else with_part(report(), part, data)
     with pytest.raises(UserInputError, match="not a Word document"):
-        parse_docx(b"PK\x03\x04 not really a zip")
+        parse_docx(content)

@@ -1,5 +1,6 @@
 // The playground: the public HTTP API only (GET /translate/languages, POST /translate,
-// POST /summarize, with "stream": true for newline-delimited JSON events). Nothing else is fetched.
+// POST /translate/file, POST /summarize, with "stream": true for newline-delimited JSON events).
+// Nothing else is fetched.
 // The apps' route prefixes come in the page's data attributes (the router fills them in).
 "use strict";
 
@@ -12,8 +13,9 @@ const APP_PATH = (task, path = "") => {
 };
 const LONG_SAMPLE = Array(10).fill("Hello world! Good morning. Thank you very much. How are you?").join(" ");
 
-function requestHeaders() {
-  const headers = { "Content-Type": "application/json", Accept: "application/json, application/x-ndjson" };
+function requestHeaders(json = true) {
+  const headers = { Accept: "application/json, application/x-ndjson" };
+  if (json) headers["Content-Type"] = "application/json";
   const key = $("api-key").value.trim();
   if (key) headers.Authorization = `Bearer ${key}`;
   return headers;
@@ -110,7 +112,37 @@ function setProgress(task, done, total, label) {
   $(`${task}-status`).textContent = label;
 }
 
+// A document sent as a file: its translation offered for download (a text shown as text too)
+async function translateFile(file) {
+  const form = new FormData();
+  form.append("file", file);
+  for (const [field, id] of [["source_lang", "source-lang"], ["target_lang", "target-lang"]]) {
+    if ($(id).value) form.append(field, $(id).value);
+  }
+  const response = await fetch(APP_PATH("translate", "/file"), {
+    method: "POST",
+    headers: requestHeaders(false), // the browser writes the multipart Content-Type
+    body: form,
+  });
+  if (!response.ok) throw new Error(await errorMessage(response));
+  const disposition = response.headers.get("Content-Disposition") || "";
+  const name = decodeURIComponent(disposition.split("filename*=UTF-8''")[1] || file.name);
+  const blob = await response.blob();
+  const link = $("translate-download");
+  link.href = URL.createObjectURL(blob);
+  link.download = name;
+  link.textContent = `download ${name}`;
+  link.hidden = false;
+  if (!name.endsWith(".docx")) $("translate-output").textContent = await blob.text();
+  const detected = response.headers.get("X-Detected-Language");
+  const [language, confidence] = detected ? detected.split("; confidence=") : [];
+  showModel("translate", decodeURIComponent(response.headers.get("X-Model") || ""), detected && { language, confidence });
+}
+
 async function translate() {
+  $("translate-download").hidden = true;
+  const file = $("translate-file").files[0];
+  if (file) return translateFile(file);
   const format = $("translate-format").value;
   const body = {
     text: $("translate-text").value,
@@ -182,6 +214,7 @@ async function loadLanguages() {
   }
   const answer = await response.json();
   languages = answer.languages;
+  $("translate-file").accept = answer.file_types.join(",");
   $("source-lang").replaceChildren(
     new Option("detect", "auto"),
     ...languageOptions(languages.map((language) => language.code)),

@@ -43,7 +43,7 @@ def parse_srt(source: str) -> SrtDocument:
     eol = "\r\n" if "\r\n" in source else "\n"
     try:
         cues = list(srt.parse(source.replace("\r\n", "\n"), ignore_errors=False))
-    except srt.SRTParseError as exc:
+    except (srt.SRTParseError, ValueError) as exc:  # TimestampParseError is a ValueError
         raise UserInputError(f"the file is not SubRip (.srt): {exc}") from None
     pieces: list[str | Segment] = []
     spans: list[tuple[int, int, int]] = []

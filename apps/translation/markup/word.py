@@ -23,13 +23,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import docx
-from docx.opc.exceptions import PackageNotFoundError
 from docx.table import Table
 from docx.text.hyperlink import Hyperlink
 from docx.text.paragraph import Paragraph
 from docx.text.run import Run
 
-from apps.common.errors import UserInputError
+from apps.common.errors import InputTooLargeError, UserInputError
 from apps.translation.markup.segments import (
     Inline,
     Item,
@@ -44,6 +43,8 @@ from apps.translation.markup.segments import (
 # a group's place in a paragraph's rendered translation: OPEN index SHUT text END (Unicode's
 # private use area: no model writes these, and a paragraph that holds them is not translated)
 OPEN, SHUT, END = "\ue000", "\ue001", "\ue002"
+# what a .docx may unpack to: its XML is read whole (a real document's is a few MB at most)
+MAX_UNPACKED_BYTES = 64 * 1_048_576
 _GROUP = re.compile(f"{OPEN}(\\d+){SHUT}(.*?){END}", re.S)
 
 
@@ -183,13 +184,8 @@ class WordDocument(MarkedUpDocument):
         return out.getvalue()
 
 
-def parse_docx(content: bytes) -> WordDocument:
-    """A .docx file's paragraphs to translate (UserInputError, 422, for one python-docx cannot
-    read as a Word document)."""
-    try:
-        document = docx.Document(io.BytesIO(content))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise UserInputError(f"the file is not a Word document (.docx): {exc}") from None
+def _translatable(document) -> list[_Paragraph]:
+    """The paragraphs with a letter of the body, its tables, headers and footers."""
     containers = [document]
     for section in document.sections:
         for part in (section.header, section.footer, section.first_page_header, section.first_page_footer):
@@ -203,4 +199,27 @@ def parse_docx(content: bytes) -> WordDocument:
                 groups = _groups(paragraph)
                 if any(group.look is not None for group in groups):
                     paragraphs.append(_Paragraph(groups))
+    return paragraphs
+
+
+def parse_docx(content: bytes) -> WordDocument:
+    """A .docx file's paragraphs to translate (UserInputError, 422, for one python-docx cannot
+    read as a Word document)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as package:
+            unpacked = sum(member.file_size for member in package.infolist())
+    except zipfile.BadZipFile as exc:
+        raise UserInputError(f"the file is not a Word document (.docx): {exc}") from None
+    if unpacked > MAX_UNPACKED_BYTES:  # a zip bomb: refused before anything is unpacked
+        raise InputTooLargeError(
+            f"the .docx unpacks to {unpacked} bytes; this service reads at most "
+            f"{MAX_UNPACKED_BYTES}: split the document"
+        )
+    try:  # python-docx meets a malformed part with whatever error its XML walk raises
+        document = docx.Document(io.BytesIO(content))
+        paragraphs = _translatable(document)
+    except Exception as exc:
+        raise UserInputError(
+            f"the file is not a Word document (.docx) python-docx can read: {type(exc).__name__}: {exc}"
+        ) from None
     return WordDocument(document, paragraphs)
