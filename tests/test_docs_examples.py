@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.translation.test_markup_docx import report
+from tests.translation.test_markup_srt import SUBTITLES
 from textserve.demo_phrases import MARKED_UP, SUMMARIES
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -66,11 +68,14 @@ def test_the_docs_have_cli_examples():
 )
 def test_each_cli_example_runs_as_shown(serve_url, apps, tmp_path, doc, number, command, shown):
     """Run by a shell in a directory holding the files the examples name (a letter of demo
-    sentences, a page of them, a demo report), with the venv's `textserve` first on PATH."""
+    sentences, a page of them, a demo report, subtitles, a Word document), with the venv's
+    `textserve` first on PATH."""
     assert command.startswith("textserve "), command
     (tmp_path / "letter.txt").write_text("Hello world!\nGood morning.\n", encoding="utf-8")
     (tmp_path / "page.html").write_text(next(iter(MARKED_UP)), encoding="utf-8")
     (tmp_path / "report.txt").write_text(next(iter(SUMMARIES)), encoding="utf-8")
+    (tmp_path / "talk.srt").write_text(SUBTITLES, encoding="utf-8")
+    (tmp_path / "report.docx").write_bytes(report())
     env = {
         **os.environ,
         "TEXTSERVE_URL": serve_url,
@@ -89,3 +94,5 @@ def test_each_cli_example_runs_as_shown(serve_url, apps, tmp_path, doc, number, 
         assert (tmp_path / written).read_text(encoding="utf-8").strip()
     else:
         assert done.stdout.strip()
+        if "--file" in command and command.split("--file")[1].split()[0].endswith((".srt", ".docx")):
+            assert (tmp_path / done.stdout.strip()).stat().st_size > 0  # written where it says
