@@ -9,6 +9,7 @@ Handle: `serve.get_deployment_handle("Translator", app_name="translation").trans
 # No `from __future__ import annotations` here: FastAPI must resolve the routes' body types
 # (with it, a body model was read as a query parameter).
 
+import asyncio
 from typing import Annotated, Unpack
 from urllib.parse import quote
 
@@ -94,8 +95,8 @@ class Translator(ModelDeployment):
         """A document translated, its structure kept: a text file line by line, HTML and Markdown
         as `format` says on POST /translate, SubRip subtitles with their numbers and timings, a
         Word document with each run's formatting. Sent as multipart/form-data."""
-        content = await file.read()
-        job = self.service.plan_file(file.filename or "", content, request, caller)
+        content = await file.read()  # parsed on a thread, as it is written (service.run_file)
+        job = await asyncio.to_thread(self.service.plan_file, file.filename or "", content, request, caller)
         translated, answer = await self.service.run_file(job)
         name = translated_name(file.filename or "", answer.target_lang)
         headers = {
@@ -122,7 +123,8 @@ class Translator(ModelDeployment):
         target_lang, model, via?, detected_language?}."""
         tenant = options.pop("tenant", None)
         request = validate(FileRequest, target_lang=target_lang, source_lang=source_lang, **options)
-        job = self.service.plan_file(filename, content, request, Caller.from_handle(tenant))
+        caller = Caller.from_handle(tenant)
+        job = await asyncio.to_thread(self.service.plan_file, filename, content, request, caller)
         translated, answer = await self.service.run_file(job)
         fields = answer.model_dump(exclude_none=True, exclude={"translation"})
         name = translated_name(filename, answer.target_lang)

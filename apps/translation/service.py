@@ -5,6 +5,7 @@ together, whole or as a stream of sentences."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable
 
 from apps.common.deadlines import Caller
@@ -208,11 +209,12 @@ class TranslationService(ModelService[TranslationSettings]):
         return self._response(job, rendered, markup.many)
 
     async def run_file(self, markup: MarkupJob) -> tuple[bytes, TranslateResponse]:
-        """A file's translation (plan_file's job), in its type, and the answer's fields."""
-        job, rendered = await self._rendered(markup)
+        """A file's translation (plan_file's job), in its type, written on a thread (a large
+        .docx takes python-docx a while), and the answer's fields."""
+        job, rendered = await self._rendered(markup, threaded=True)
         return markup.file.write(rendered[0]), self._response(job, [""], False)
 
-    async def _rendered(self, markup: MarkupJob) -> tuple[Job, list[str | bytes]]:
+    async def _rendered(self, markup: MarkupJob, threaded: bool = False) -> tuple[Job, list[str | bytes]]:
         """The documents' segments translated (whole, or where an inline element's words are not
         found, each text run apart: a second batch), and the documents written back."""
         job, translations = await self._translated(markup.job)
@@ -228,8 +230,11 @@ class TranslationService(ModelService[TranslationSettings]):
                 self._job(texts, True, markup.route, markup.job.ticket, markup.job.detected)
             )
         per_document = portions(fallback, [len(more) for more in needed])
-        rendered = [document.render(mine) for document, mine in zip(documents, per_document, strict=True)]
-        return job, rendered
+
+        def render() -> list[str | bytes]:
+            return [document.render(mine) for document, mine in zip(documents, per_document, strict=True)]
+
+        return job, await asyncio.to_thread(render) if threaded else render()
 
     async def _decode(self, job: Job) -> list[str]:
         if self._fans_out(job):

@@ -49,11 +49,13 @@ _GROUP = re.compile(f"{OPEN}(\\d+){SHUT}(.*?){END}", re.S)
 
 
 def look(run: Run) -> tuple:
-    """What a reader sees of a run's formatting (python-docx's public properties)."""
+    """What a reader sees of a run's formatting (python-docx's properties)."""
     font = run.font
     color = (font.color.type, font.color.rgb if font.color.type is not None else None)
     return (
-        run.style.name if run.style is not None else None,
+        # the run's own character style, by id (None: the document's default); `run.style` would
+        # look the default up among every style for each run, 90% of a document's reading time
+        run._r.style,
         font.bold,
         font.italic,
         font.underline,
