@@ -27,7 +27,8 @@ CRD = Path(__file__).resolve().parent / "kuberay_crd/ray.io_rayservices.yaml"
 # Peak resident memory per replica, MiB, measured with backend ctranslate2 (bench/README.md;
 # Router: a Serve replica without a model, ../shared/NOTES.md) and Ray's idle processes per node.
 # Translator: the whole default catalog held, Summarizer: distilbart (python -m bench.model_memory).
-MEASURED_REPLICA_MIB = {"Translator": 1420, "Summarizer": 760, "Router": 320, "TranslatedFiles": 384}
+# TranslatedFiles: 139 MiB idle (RSS on 2 cores), plus at most its store's max_bytes (64 MiB)
+MEASURED_REPLICA_MIB = {"Translator": 1420, "Summarizer": 760, "Router": 320, "TranslatedFiles": 210}
 RAY_IDLE_MIB = 640
 RAY_WITH_DASHBOARD_MIB = 1600 * 1000**2 // 2**20  # 1.6 GB, the head
 SERVE_DEFAULT_NUM_CPUS = 1.0  # Serve's default ray_actor_options.num_cpus
