@@ -24,7 +24,10 @@ def _without_hand_set_fields(config: dict) -> dict:
     apps = []
     for app in config["applications"]:
         app = {k: v for k, v in app.items() if k not in SET_BY_HAND}
-        app["deployments"] = [{k: v for k, v in d.items() if k != "user_config"} for d in app["deployments"]]
+        # by name: serve build lists an app's deployments bound ones first, serve_config.yaml its
+        # ingress first (textserve/inprocess.py binds the others to it in order)
+        deployments = sorted(app["deployments"], key=lambda d: d["name"])
+        app["deployments"] = [{k: v for k, v in d.items() if k != "user_config"} for d in deployments]
         apps.append(app)
     config["applications"] = sorted(apps, key=lambda app: app["import_path"])
     return config

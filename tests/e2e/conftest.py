@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from tests.conftest import REPO_ROOT
 from textserve.haproxy import haproxy_env
@@ -22,7 +23,13 @@ from textserve.serve_status import wait_until_running
 
 BIN = Path(sys.executable).parent
 APPS = ["translation", "summarization", "router"]
-DEPLOYMENTS = {"translation": "Translator", "summarization": "Summarizer", "router": "Router"}
+DEPLOYMENTS = {"translation": "Translator", "summarization": "Summarizer", "router": "Router"}  # ingresses
+# every replica serve_config.yaml asks for (the ingresses' and the router's file store)
+REPLICAS = sum(
+    deployment["num_replicas"]
+    for app in yaml.safe_load((REPO_ROOT / "serve_config.yaml").read_text())["applications"]
+    for deployment in app["deployments"]
+)
 
 
 def cluster_env() -> dict:

@@ -34,6 +34,7 @@ import pytest
 from tests.e2e.conftest import (
     APPS,
     DEPLOYMENTS,
+    REPLICAS,
     cluster_env,
     deploy_demo_config,
     serve_details,
@@ -135,7 +136,7 @@ def all_running(state: dict) -> bool:
     return (
         set(state["apps"]) == set(APPS)
         and all(status == "RUNNING" for status in state["apps"].values())
-        and len(state["replicas"]) == 2 * len(APPS)
+        and len(state["replicas"]) == REPLICAS
         and all(r[2] == "RUNNING" for r in state["replicas"])
     )
 

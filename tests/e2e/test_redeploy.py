@@ -124,8 +124,7 @@ def deploy(cluster, config: dict, path: Path) -> float:
 def test_a_redeploy_and_a_scale_down_under_mixed_traffic_lose_nothing(cluster, tmp_path):
     deployed = deploy_demo_config(cluster, tmp_path)
     config = yaml.safe_load(Path(deployed["config_path"]).read_text())
-    for app in config["applications"]:
-        [deployment] = app["deployments"]
+    for deployment in (d for app in config["applications"] for d in app["deployments"]):
         assert deployment["graceful_shutdown_timeout_s"] > config["http_options"]["request_timeout_s"]
     before = {rid for found in replicas(cluster).values() for rid, _ in found}
     assert len(before) == 6

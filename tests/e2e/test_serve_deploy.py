@@ -15,7 +15,7 @@ import yaml
 
 from apps.translation.config import TranslationSettings
 from tests.common.raw_http import trickle_post
-from tests.e2e.conftest import APPS, deploy_demo_config, serve_cli, serve_details
+from tests.e2e.conftest import APPS, DEPLOYMENTS, deploy_demo_config, serve_cli, serve_details
 from textserve.demo_phrases import SUMMARIES, TRANSLATIONS
 from textserve.prometheus import metric_total
 from textserve.serve_status import serve_status, wait_until_running
@@ -42,7 +42,7 @@ def deployed(cluster, tmp_path_factory) -> dict:
 
 def test_serve_status_shows_three_apps_with_two_replicas(deployed):
     for app in APPS:
-        [deployment] = deployed["status"]["applications"][app]["deployments"].values()
+        deployment = deployed["status"]["applications"][app]["deployments"][DEPLOYMENTS[app]]
         assert deployment["replica_states"] == {"RUNNING": 2}
 
 

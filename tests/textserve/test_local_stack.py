@@ -21,6 +21,12 @@ from textserve import exposure, processes
 from textserve.inprocess import free_port
 from textserve.run_config import DEFAULT_CONFIG
 
+# every replica the config asks for: each has a server beyond loopback (below)
+REPLICAS = sum(
+    deployment["num_replicas"]
+    for app in yaml.safe_load(Path(DEFAULT_CONFIG).read_text())["applications"]
+    for deployment in app["deployments"]
+)
 INIT_AND_LEAVE = (
     "import ray; ray.init(num_cpus=1, include_dashboard=False); "
     "print('resources', ray.cluster_resources().get('CPU')); ray.shutdown()"
@@ -70,8 +76,9 @@ def test_make_run_serves_on_localhost_and_make_stop_leaves_no_trap(tmp_path, ray
         assert any(name.startswith("ray::ServeRepli") for name in names), names
         beyond = exposure.beyond_loopback(listeners)
         # beyond loopback: only the replicas' servers for calls from other deployments (Ray binds
-        # them to [::]), and each refuses a client without the stack's token (tried on 127.0.0.1)
-        assert len(listeners) > 20 and len(beyond) == 6, listeners
+        # them to [::]: one per replica), and each refuses a client without the stack's token
+        # (tried on 127.0.0.1)
+        assert len(listeners) > 20 and len(beyond) == REPLICAS, listeners
         assert all(b.process.startswith("ray::ServeRepli") for b in beyond), beyond
         assert not exposure.open_to_strangers(listeners)
         token_file = run_dir / "ray-auth-token"
