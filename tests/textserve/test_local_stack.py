@@ -89,7 +89,8 @@ def test_make_run_serves_on_localhost_and_make_stop_leaves_no_trap(tmp_path, ray
         assert {exposure.grpc_answer(b.port, probe) for b in beyond} == {"UNAUTHENTICATED"}
         # the same call with the token gets past the check (the empty request then fails)
         assert "UNAUTHENTICATED" not in {exposure.grpc_answer(b.port, probe, token) for b in beyond}
-        counts = f"{len(listeners)} sockets: {len(listeners) - 6} on 127.0.0.1, 6 on every interface"
+        on_loopback = len(listeners) - REPLICAS
+        counts = f"{len(listeners)} sockets: {on_loopback} on 127.0.0.1, {REPLICAS} on every interface"
         assert counts in started.stdout
         # `make status`: the CLI with the stack's token; without it the dashboard refuses
         shown = stack_command("status", "--run-dir", str(run_dir), env=env, timeout=120)
