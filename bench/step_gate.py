@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -294,9 +293,8 @@ def timed(fn, reps: int) -> float:
 
 
 def check(model_dir: str, candidates: list[str]) -> None:
-    """Greedy outputs of each candidate equal CTranslate2 int8's and transformers' on a demo model's
-    phrases (the demo check's exactness, textserve.demo_phrases)."""
-    sys.path.insert(0, "/work/main")
+    """Whether each candidate's greedy outputs equal CTranslate2 int8's and the demo answers on a
+    demo T5's phrases (textserve.demo_phrases), counted."""
     from transformers import AutoTokenizer, T5ForConditionalGeneration
 
     from apps.common.engines import GenerationParams, load_engine
@@ -329,7 +327,6 @@ def check(model_dir: str, candidates: list[str]) -> None:
 def main():
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     torch.set_num_threads(1)  # as a replica runs: one thread, as CTranslate2's engine here
-    sys.path.insert(0, "/work/main")
     from transformers import AutoTokenizer, T5ForConditionalGeneration
 
     from apps.common.engines import GenerationParams, load_engine
